@@ -1,0 +1,7 @@
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+/** The version from apps/kbtf/package.json (read at run time: the file ships beside dist/ and src/). */
+export const VERSION: string = (require('../package.json') as { version: string }).version;
+/** Version of the companion and settings contracts in docs/ (DESIGN.md sections 2 and 3). */
+export const CONTRACT_VERSION = 1;

@@ -1,0 +1,2 @@
+// @kbtf/btf — see README.md and docs/architecture.md.
+export {};

@@ -1,0 +1,2 @@
+// @kbtf/kernel — see README.md and docs/architecture.md.
+export {};

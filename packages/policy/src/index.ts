@@ -1,0 +1,2 @@
+// @kbtf/policy — see README.md and docs/architecture.md.
+export {};

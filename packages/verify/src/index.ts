@@ -1,0 +1,2 @@
+// @kbtf/verify — see README.md and docs/architecture.md.
+export {};

@@ -1,0 +1,2 @@
+// @kbtf/vmcore — see README.md and docs/architecture.md.
+export {};
