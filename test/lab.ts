@@ -1,0 +1,24 @@
+/**
+ * Where the end-to-end suites find the lab's outputs (tools/lab, docs/lab.md). The lab writes to
+ * `.lab/<kernel>-<variant>/` (or $KBTF_LAB_DIR). A missing output is a test failure, never a skip:
+ * CI runs the lab before the tests.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const labDir = process.env.KBTF_LAB_DIR ?? join(repoRoot, '.lab');
+
+/** Lab variants every e2e suite covers (acceptance of issues 3, 5, 6, 9). */
+export const labVariants = ['6.1-4level', '6.1-la57', '6.12-4level'] as const;
+
+export function labPath(variant: string, file: string): string {
+  const p = join(labDir, variant, file);
+  if (!existsSync(p)) throw new Error(`lab output missing: ${p} (run: bash tools/lab/lab.sh, see docs/lab.md)`);
+  return p;
+}
+
+export function labJson<T = unknown>(variant: string, file: string): T {
+  return JSON.parse(readFileSync(labPath(variant, file), 'utf8')) as T;
+}
