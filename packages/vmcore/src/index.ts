@@ -1,2 +1,1 @@
-// @kbtf/vmcore — see README.md and docs/architecture.md.
-export {};
+export * from "./types.js";
