@@ -30,11 +30,14 @@ sock.on('data', (chunk) => {
     else pending.push(msg);
   }
 });
+let quitting = false;
 sock.on('error', (e) => {
+  if (quitting) process.exit(0); // QEMU may drop the connection while it quits
   console.error(`qmp: ${socketPath}: ${e.message}`);
   process.exit(1);
 });
 sock.on('close', () => {
+  if (quitting) process.exit(0);
   if (waiters.length) {
     console.error('qmp: connection closed by QEMU');
     process.exit(1);
@@ -65,7 +68,9 @@ if (!greeting.QMP) {
 }
 await run({ execute: 'qmp_capabilities' });
 for (const text of commands) {
-  const result = await run(JSON.parse(text));
+  const cmd = JSON.parse(text);
+  if (cmd.execute === 'quit') quitting = true;
+  const result = await run(cmd);
   console.log(JSON.stringify(result));
 }
 sock.end();

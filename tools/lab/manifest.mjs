@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// node manifest.mjs OUTDIR   (run by lab.sh; reads LAB_* environment variables)
+// Writes OUTDIR/manifest.json: the kernel, the guest configuration, and one entry per dump with
+// its format, writer and arguments. Schema: docs/lab.md.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+const outDir = process.argv[2];
+const env = process.env;
+
+function version(cmd, args, re) {
+  try {
+    const text = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return (re.exec(text) ?? [])[1] ?? text.split('\n')[0];
+  } catch {
+    return null;
+  }
+}
+
+const qemu = version('qemu-system-x86_64', ['--version'], /version (\S+)/);
+const mkd = version('makedumpfile', ['-v'], /version (\S+)/);
+
+const dumps = [
+  { file: 'qemu-elf.core', format: 'elf', writer: `qemu ${qemu}`, args: 'dump-guest-memory paging=false' },
+  { file: 'qemu-elf-paging.core', format: 'elf', writer: `qemu ${qemu}`, args: 'dump-guest-memory paging=true' },
+  { file: 'qemu-kdump.flat', format: 'kdump-flattened', compression: 'zlib', writer: `qemu ${qemu}`, args: 'dump-guest-memory format=kdump-zlib' },
+  { file: 'qemu-kdump.kdump', format: 'kdump', compression: 'zlib', writer: `makedumpfile ${mkd}`, args: '-R < qemu-kdump.flat' },
+];
+const flags = { zlib: '-c', lzo: '-l', snappy: '-p', zstd: '-z' };
+for (const name of (env.LAB_MKD_FORMATS ?? '').split(/\s+/).filter(Boolean).map((f) => f.split(':')[0])) {
+  dumps.push({
+    file: `mkd-${name}.kdump`,
+    format: 'kdump',
+    compression: name,
+    writer: `makedumpfile ${mkd}`,
+    args: `${flags[name]} -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)`,
+  });
+}
+dumps.push({
+  file: 'mkd-elf.core',
+  format: 'elf',
+  writer: `makedumpfile ${mkd}`,
+  args: '-E -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
+});
+for (const d of dumps) {
+  d.size = fs.statSync(path.join(outDir, d.file)).size;
+}
+
+const kroot = env.LAB_KROOT;
+const kver = env.LAB_KVER;
+const modulesDir = fs.realpathSync(path.join(kroot, 'lib/modules', kver));
+const timings = Object.fromEntries(
+  (env.LAB_TIMINGS ?? '').split(/\s+/).filter(Boolean).map((kv) => {
+    const [k, v] = kv.split('=');
+    return [k, Number(v)];
+  }),
+);
+
+const manifest = {
+  schema: 'kbtf-lab-manifest/1',
+  key: env.LAB_KEY,
+  kernel: {
+    kver,
+    package: env.LAB_DEB,
+    root: kroot,
+    vmlinuz: path.join(kroot, 'boot', `vmlinuz-${kver}`),
+    system_map: path.join(kroot, 'boot', `System.map-${kver}`),
+    config: path.join(kroot, 'boot', `config-${kver}`),
+    modules_dir: modulesDir,
+  },
+  guest: {
+    variant: env.LAB_VARIANT,
+    mem: env.LAB_MEM,
+    smp: Number(env.LAB_SMP),
+    cmdline: env.LAB_CMDLINE.trim(),
+    qemu_cpu: env.LAB_QEMU_CPU,
+    qemu_accel: env.LAB_QEMU_ACCEL,
+  },
+  truth: 'truth.json',
+  kallsyms: 'kallsyms.txt',
+  proc_modules: 'proc-modules.txt',
+  vmcoreinfo: fs.existsSync(path.join(outDir, 'vmcoreinfo.txt')) ? 'vmcoreinfo.txt' : null,
+  serial_log: 'serial.log',
+  dumps,
+  timings_s: timings,
+  config: env.LAB_CONFIG,
+  created: new Date().toISOString(),
+};
+fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
