@@ -1,2 +1,22 @@
-// @kbtf/btf — see README.md and docs/architecture.md.
-export {};
+/**
+ * @kbtf/btf — read, validate (by the kernel's rules), write, prune and print BTF.
+ *
+ * Reading:
+ *   const vmlinux = parseBtf(bytes, { source: '/sys/kernel/btf/vmlinux' });
+ *   const mod = parseBtf(modBytes, { base: vmlinux });        // split BTF: ids continue the base's
+ *   vmlinux.count, vmlinux.firstId, vmlinux.endId             // ids firstId..endId-1 are this blob's
+ *   vmlinux.type(id)                                          // { id, kind, name, ...kind fields }
+ *   vmlinux.findByName('task_struct', 'struct'), findAllByName, typesOfKind('var'), types()
+ *   vmlinux.sizeof(id), alignof(id), resolve(id), enumName(id, v), arrayInfo(id)
+ *   vmlinux.memberPath(id, 'a.b[3].c') → { byteOffset, bitOffset, bitSize, bitfield, typeId }
+ *   elfSection(elfBytes, '.BTF'), btfBytesFromFile(bytes)     // raw BTF or ELF with .BTF
+ * Errors: BadDataError (BAD_DATA) for malformed input, NotFoundError for absent ids/names.
+ */
+export * from './wire.js';
+export * from './types.js';
+export { StringTable } from './strings.js';
+export { Btf, parseBtf, decodeType, type ParseOptions } from './btf.js';
+export * from './query.js';
+export { elfSection, elfSections, isElf, type ElfSectionHeader } from './elf.js';
+export { btfBytesFromFile } from './file.js';
+export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
