@@ -1,2 +1,5 @@
-// @kbtf/kernel — see README.md and docs/architecture.md.
-export {};
+// @kbtf/kernel — from a vmcore's physical memory to kernel objects, with no DWARF. See docs/kernel.md.
+export * from './arch.js';
+export * from './x86_64.js';
+export * from './memory.js';
+export * from './kallsyms.js';

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { SparseMemory } from './test-memory.js';
+import { KernelMemory } from './memory.js';
+import { readKallsyms, type KallsymsLocation } from './kallsyms.js';
+
+const BASE_V = 0xffffffff82000000n;
+const BASE_P = 0x2000000n;
+
+interface Sym {
+  type: string;
+  name: string;
+  address: bigint;
+}
+
+/**
+ * Lays out kallsyms tables the way scripts/kallsyms.c (6.1) writes them: a token table in which
+ * every byte not used by a merged token stands for itself, names as token streams with one- or
+ * two-byte lengths, and the chosen address encoding.
+ */
+function build(syms: Sym[], encoding: 'absolute' | 'base-relative' | 'absolute-percpu' | 'place-relative', relativeBase = 0xffffffff81000000n) {
+  const merged = ['_stext'.slice(0, 3), 'ab', 'mod'];
+  const tokens: string[] = [];
+  const used = new Set<number>();
+  for (const s of syms) for (const c of s.type + s.name) used.add(c.charCodeAt(0));
+  let m = 0;
+  for (let i = 0; i < 256; i++) tokens.push(used.has(i) || m >= merged.length ? String.fromCharCode(i || 1) : merged[m++]);
+  const encode = (text: string): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < text.length; ) {
+      const t = tokens.findIndex((tok, idx) => tok.length > 1 && !used.has(idx) && text.startsWith(tok, i));
+      if (t >= 0 && i > 0) {
+        out.push(t);
+        i += tokens[t].length;
+      } else {
+        out.push(text.charCodeAt(i));
+        i++;
+      }
+    }
+    return out;
+  };
+  const names: number[] = [];
+  for (const s of syms) {
+    const e = encode(s.type + s.name);
+    if (e.length > 0x7f) names.push((e.length & 0x7f) | 0x80, e.length >> 7);
+    else names.push(e.length);
+    names.push(...e);
+  }
+  const tokenTable: number[] = [];
+  const tokenIndex: number[] = [];
+  for (const t of tokens) {
+    tokenIndex.push(tokenTable.length);
+    for (const c of t) tokenTable.push(c.charCodeAt(0));
+    tokenTable.push(0);
+  }
+  const mem = new SparseMemory();
+  const loc: KallsymsLocation = {
+    numSyms: BASE_V + 0x0n,
+    names: BASE_V + 0x1000n,
+    tokenTable: BASE_V + 0x40000n,
+    tokenIndex: BASE_V + 0x41000n,
+    stext: syms.find((s) => s.name === '_stext')?.address,
+  };
+  const put = (v: bigint, bytes: number[] | Uint8Array) => mem.write(BASE_P + (v - BASE_V), Uint8Array.from(bytes));
+  const dv = (n: number) => new DataView(new ArrayBuffer(n));
+  const count = dv(4);
+  count.setUint32(0, syms.length, true);
+  put(loc.numSyms, new Uint8Array(count.buffer));
+  put(loc.names, names);
+  put(loc.tokenTable, tokenTable);
+  const ti = dv(512);
+  tokenIndex.forEach((v, i) => ti.setUint16(i * 2, v, true));
+  put(loc.tokenIndex, new Uint8Array(ti.buffer));
+  if (encoding === 'absolute') {
+    loc.addresses = BASE_V + 0x50000n;
+    const a = dv(syms.length * 8);
+    syms.forEach((s, i) => a.setBigUint64(i * 8, s.address, true));
+    put(loc.addresses, new Uint8Array(a.buffer));
+  } else {
+    loc.offsets = BASE_V + 0x50000n;
+    loc.relativeBase = BASE_V + 0x60000n;
+    const rb = dv(8);
+    rb.setBigUint64(0, relativeBase, true);
+    put(loc.relativeBase, new Uint8Array(rb.buffer));
+    const o = dv(syms.length * 4);
+    syms.forEach((s, i) => {
+      let v: bigint;
+      if (encoding === 'base-relative') v = s.address - relativeBase;
+      else if (encoding === 'place-relative') v = BigInt.asIntN(64, s.address - (loc.offsets! + BigInt(i * 4)));
+      else v = s.address < 0x80000000n ? s.address : -(s.address - relativeBase + 1n);
+      o.setInt32(i * 4, Number(BigInt.asIntN(32, v)), true);
+    });
+    put(loc.offsets, new Uint8Array(o.buffer));
+  }
+  const km = new KernelMemory(mem, undefined, [{ vaddr: BASE_V, paddr: BASE_P, fileSize: 0x100000n, memSize: 0x100000n }]);
+  return { km, loc };
+}
+
+const symbols: Sym[] = [
+  { type: 'A', name: 'fixed_percpu_data', address: 0n },
+  { type: 'D', name: 'runqueues', address: 0x2c9c0n },
+  { type: 'T', name: '_stext', address: 0xffffffff81000000n },
+  { type: 't', name: 'abmodab_local', address: 0xffffffff81000010n },
+  { type: 'T', name: 'x'.repeat(200), address: 0xffffffff81000100n },
+  { type: 'D', name: 'jiffies_64', address: 0xffffffff82a05000n },
+  { type: 'b', name: 'dup', address: 0xffffffff82b00000n },
+  { type: 'b', name: 'dup', address: 0xffffffff82b00008n },
+];
+
+describe('readKallsyms', () => {
+  for (const encoding of ['absolute', 'base-relative', 'absolute-percpu', 'place-relative'] as const) {
+    it(`decodes names, types and ${encoding} addresses`, () => {
+      const syms = encoding === 'absolute-percpu' ? symbols : symbols.filter((s) => s.address > 0xffff000000000000n);
+      const { km, loc } = build(syms, encoding);
+      const ks = readKallsyms(km, loc);
+      expect(ks.encoding).toBe(encoding);
+      expect(ks.names).toEqual(syms.map((s) => s.name));
+      expect(syms.map((_, i) => ks.typeOf(i))).toEqual(syms.map((s) => s.type));
+      expect(ks.addresses).toEqual(syms.map((s) => s.address));
+    });
+  }
+
+  it('looks up by name (first of duplicates) and by address with offset', () => {
+    const { km, loc } = build(symbols, 'absolute-percpu');
+    const ks = readKallsyms(km, loc);
+    expect(ks.lookup('dup')).toBe(0xffffffff82b00000n);
+    expect(ks.lookup('nope')).toBeUndefined();
+    expect(() => ks.address('nope')).toThrow(/no symbol 'nope'/);
+    expect(ks.symbolize(0xffffffff81000018n)).toMatchObject({ name: 'abmodab_local', offset: 8n, type: 't' });
+    expect(ks.symbolize(0x2c9c4n)).toMatchObject({ name: 'runqueues', offset: 4n });
+  });
+
+  it('refuses an encoding that does not put _stext where VMCOREINFO says', () => {
+    const { km, loc } = build(symbols, 'absolute-percpu');
+    expect(() => readKallsyms(km, { ...loc, stext: 0xffffffff81200000n })).toThrow(/no address encoding puts _stext at 0xffffffff81200000/);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * Kernel virtual memory over a dump's physical memory.
+ *
+ * A dump may record virtual addresses itself (kdump's /proc/vmcore PT_LOADs cover the kernel image
+ * and the direct map; QEMU paging=true writes one PT_LOAD per mapping). Those segments are used
+ * first; any other address (vmalloc, modules, or every address in a dump without segments) is
+ * translated by the architecture's page-table walk. Translations are cached per 4 KiB page, and per
+ * 2 MiB / 1 GiB page when the walk ends in a large page.
+ */
+import { FaultError, hex } from '@kbtf/binary';
+import type { PhysicalMemory, VirtualSegment } from '@kbtf/vmcore';
+import type { Translator } from './arch.js';
+
+const PAGE_SHIFT = 12;
+const PAGE_SIZE = 1 << PAGE_SHIFT;
+const U64 = (1n << 64n) - 1n;
+
+/** Reads of kernel virtual memory. Every failure is a FaultError with space 'virtual'. */
+export interface VirtualMemory {
+  read(vaddr: bigint, length: number): Uint8Array;
+  translate(vaddr: bigint): bigint;
+}
+
+export class KernelMemory implements VirtualMemory {
+  private readonly segments: VirtualSegment[];
+  /** Cached translations keyed by virtual page number at each page size: 4 KiB, 2 MiB, 1 GiB. */
+  private readonly cache = new Map<number, Map<number, number>>([
+    [12, new Map()],
+    [21, new Map()],
+    [30, new Map()],
+  ]);
+
+  constructor(
+    readonly phys: PhysicalMemory,
+    private readonly walk: Translator | undefined,
+    segments: readonly VirtualSegment[] = [],
+    isKernelAddress: (v: bigint) => boolean = () => true,
+  ) {
+    this.segments = segments.filter((s) => s.memSize > 0n && isKernelAddress(s.vaddr)).sort((a, b) => (a.vaddr < b.vaddr ? -1 : a.vaddr > b.vaddr ? 1 : 0));
+  }
+
+  /** Physical address of `vaddr`. */
+  translate(vaddr: bigint): bigint {
+    vaddr &= U64;
+    const seg = this.segmentOf(vaddr);
+    if (seg) return seg.paddr + (vaddr - seg.vaddr);
+    const off = Number(vaddr & 0xfffn);
+    const hit = this.cached(vaddr);
+    if (hit !== undefined) return BigInt(hit) + BigInt(off);
+    if (!this.walk) throw new FaultError('virtual', vaddr, 'not-mapped', 'no segment covers it and no page tables to walk');
+    const t = this.walk(vaddr);
+    const shift = BigInt(t.pageShift);
+    this.cache.get(t.pageShift)?.set(Number(vaddr >> shift), Number(t.paddr >> shift));
+    return t.paddr;
+  }
+
+  private cached(vaddr: bigint): number | undefined {
+    for (const [shift, map] of this.cache) {
+      const base = map.get(Number(vaddr >> BigInt(shift)));
+      if (base !== undefined) {
+        const within = Number(vaddr & ((1n << BigInt(shift)) - 1n) & ~0xfffn);
+        return base * 2 ** shift + within;
+      }
+    }
+    return undefined;
+  }
+
+  private segmentOf(vaddr: bigint): VirtualSegment | undefined {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = segs[mid];
+      if (vaddr < s.vaddr) hi = mid - 1;
+      else if (vaddr >= s.vaddr + s.memSize) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  }
+
+  /** Read `length` bytes at `vaddr`, merging physically contiguous pages into one read. */
+  read(vaddr: bigint, length: number): Uint8Array {
+    vaddr &= U64;
+    if (length === 0) return new Uint8Array(0);
+    const out = new Uint8Array(length);
+    let done = 0;
+    let runV = vaddr;
+    let runP = -1n;
+    let runLen = 0;
+    let runAt = 0;
+    const flush = (): void => {
+      if (runLen === 0) return;
+      try {
+        out.set(this.phys.read(runP, runLen), runAt);
+      } catch (err) {
+        if (!(err instanceof FaultError)) throw err;
+        const failedV = runV + (err.address - runP);
+        throw new FaultError('virtual', failedV, err.reason, `physical ${hex(err.address)}`, { cause: err });
+      }
+    };
+    while (done < length) {
+      const v = vaddr + BigInt(done);
+      const n = Math.min(length - done, PAGE_SIZE - Number(v & 0xfffn));
+      const p = this.translate(v);
+      if (runLen > 0 && p === runP + BigInt(runLen)) {
+        runLen += n;
+      } else {
+        flush();
+        runV = v;
+        runP = p;
+        runLen = n;
+        runAt = done;
+      }
+      done += n;
+    }
+    flush();
+    return out;
+  }
+
+  /** Whether `length` bytes at `vaddr` can be read. */
+  isPresent(vaddr: bigint, length: number): boolean {
+    try {
+      this.read(vaddr, length);
+      return true;
+    } catch (err) {
+      if (err instanceof FaultError) return false;
+      throw err;
+    }
+  }
+
+  u8(vaddr: bigint): number {
+    return this.read(vaddr, 1)[0];
+  }
+  u16(vaddr: bigint): number {
+    return view(this.read(vaddr, 2)).getUint16(0, true);
+  }
+  u32(vaddr: bigint): number {
+    return view(this.read(vaddr, 4)).getUint32(0, true);
+  }
+  i32(vaddr: bigint): number {
+    return view(this.read(vaddr, 4)).getInt32(0, true);
+  }
+  u64(vaddr: bigint): bigint {
+    return view(this.read(vaddr, 8)).getBigUint64(0, true);
+  }
+
+  /**
+   * A NUL-terminated string at `vaddr`, at most `max` bytes (without the NUL), read page by page so
+   * that a short string near the end of a mapping does not fault on the next page.
+   */
+  cstring(vaddr: bigint, max = 4096): Uint8Array {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    let v = vaddr;
+    while (total < max) {
+      const n = Math.min(max - total, PAGE_SIZE - Number(v & 0xfffn));
+      const chunk = this.read(v, n);
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        parts.push(chunk.subarray(0, nul));
+        total += nul;
+        break;
+      }
+      parts.push(chunk);
+      total += n;
+      v += BigInt(n);
+    }
+    return concat(parts, total);
+  }
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
