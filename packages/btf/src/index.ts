@@ -20,3 +20,4 @@ export * from './query.js';
 export { elfSection, elfSections, isElf, type ElfSectionHeader } from './elf.js';
 export { btfBytesFromFile } from './file.js';
 export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
+export { writeBtf, type WriteOptions } from './writer.js';
