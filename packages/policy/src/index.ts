@@ -1,2 +1,21 @@
-// @kbtf/policy — see README.md and docs/architecture.md.
-export {};
+// @kbtf/policy — which companions a host loads, making kmod load them, and the pre-deploy check.
+// The user-facing spec is docs/policy.md; the contracts are DESIGN.md §2–4.
+export * from './fs.js';
+export * from './glob.js';
+export * from './names.js';
+export * from './source.js';
+export * from './cmdline.js';
+export * from './sysctl.js';
+export * from './conf-files.js';
+export * from './policy-file.js';
+export * from './settings.js';
+export * from './decide.js';
+export * from './modules.js';
+export * from './modprobe-d.js';
+export { elfSections as moduleElfSections, elfSection as moduleElfSection, type ElfSection } from './elf.js';
+export * from './modinfo.js';
+export * from './render.js';
+export * from './exec.js';
+export * from './sync.js';
+export * from './hook.js';
+export * from './check.js';

@@ -1,0 +1,323 @@
+/**
+ * `kbtf check`: will this root tree (an image, a chroot, `/`) produce self-contained dumps?
+ *
+ * 1. Which modules load: modules-load.d and /etc/modules, the given lists (e.g. the initramfs'
+ *    /etc/initramfs-tools/modules), or every module of modules.dep (`all`); then, as kmod does,
+ *    their modules.dep dependencies and softdeps (resolved by name or modules.alias).
+ * 2. For each that the policy selects: the companion is in modules.dep; its `.modinfo` has the
+ *    parent's vermagic and `btf_companion_of=<parent>`; its `.BTF` parses as split BTF on the
+ *    kernel's vmlinux BTF; the first kmod softdep for the module (what kmod uses) loads it; no
+ *    `install` line replaces the companion's load.
+ * 3. kdump keeps it: in mode `always`, `crashkernel=` is on the configured command line and
+ *    kdump-tools (/etc/default/kdump-tools, USE_KDUMP=1) or kdumpctl (/etc/kdump.conf) is set up.
+ * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
+ */
+import { parseBtf, btfBytesFromFile, type Btf } from '@kbtf/btf';
+import { KbtfError } from '@kbtf/binary';
+import { Root } from './fs.js';
+import { decide } from './decide.js';
+import { companionOf, foldName, isCompanion, VMLINUX, VMLINUX_COMPANION } from './names.js';
+import { bootModules, readModulesDir, type ModulesDir } from './modules.js';
+import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeConfig, MODPROBE_DIRS } from './modprobe-d.js';
+import { readSettings, type Settings, type SettingsOptions } from './settings.js';
+import { renderConfig, DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT } from './render.js';
+import { readModuleFile, modinfoOf, modinfoValue } from './modinfo.js';
+import { elfSection } from './elf.js';
+import { lastParam } from './cmdline.js';
+import { confFiles } from './conf-files.js';
+import { MODULES_LOAD_DIRS } from './modules.js';
+import { fnmatch } from './glob.js';
+import { formatSource } from './source.js';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Finding {
+  severity: Severity;
+  code: string;
+  /** The file that caused it (in-tree path), or the closest one. */
+  file: string;
+  line?: number;
+  module?: string;
+  message: string;
+  hint: string;
+}
+
+export interface CheckOptions extends SettingsOptions {
+  /** Check every module of modules.dep, not only those that load at boot. */
+  all?: boolean;
+  /** Extra module lists (in-tree paths), one name a line: e.g. /etc/initramfs-tools/modules. */
+  lists?: string[];
+  /** vmlinux BTF (raw BTF or an ELF with .BTF), a host path; else the tree's. */
+  vmlinuxBtf?: Uint8Array;
+  vmlinuxBtfSource?: string;
+}
+
+export interface LoadedModule {
+  name: string;
+  why: string;
+}
+
+export interface CheckReport {
+  root: string;
+  kernel: string;
+  settings: { mode: string; modeSource: string; vmlinux: boolean };
+  modules: LoadedModule[];
+  /** Selected modules that lack a companion in modules.dep. */
+  missingCompanions: string[];
+  findings: Finding[];
+  errors: number;
+}
+
+export const UNIT_NAME = 'kbtf-modprobe-config.service';
+const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
+
+export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
+  const findings: Finding[] = [];
+  const add = (f: Finding) => findings.push(f);
+  const settings = readSettings(root, { ...options, configuredCmdline: options.cmdline === undefined && !root.isLive ? true : options.configuredCmdline });
+  for (const p of settings.problems) add({ severity: p.severity, code: 'setting-invalid', file: p.file, line: p.line, message: p.message, hint: `valid values: always, on-demand, off (docs/policy.md)` });
+  const mods = readModulesDir(root, options.kernel);
+  const unit = UNIT_DIRS.map((d) => `${d}/${UNIT_NAME}`).find((p) => root.kind(p) === 'file');
+  const cfg = modprobeView(root, settings, mods, unit);
+  const loaded = modulesThatLoad(root, mods, cfg, options, add);
+
+  const missing: string[] = [];
+  let vmlinuxBase: Btf | undefined | null = null; // null: not looked for yet
+  const base = (): Btf | undefined => {
+    if (vmlinuxBase === null) vmlinuxBase = findVmlinuxBtf(root, mods.kernel, options, add);
+    return vmlinuxBase;
+  };
+  for (const m of loaded) {
+    if (isCompanion(m.name)) continue;
+    const d = decide(settings, m.name);
+    if (!d.load) continue;
+    const comp = companionOf(m.name)!;
+    const parent = mods.modules.get(m.name);
+    const entry = mods.modules.get(comp);
+    if (!entry) {
+      missing.push(m.name);
+      add({
+        severity: d.required ? 'error' : 'warning',
+        code: d.required ? 'required-missing' : 'companion-missing',
+        file: mods.depFile,
+        module: m.name,
+        message: `${m.name} (${m.why}) has no companion ${m.name}-btf in modules.dep`,
+        hint: `build ${m.name}-btf.ko (tools/companion) and install it under ${mods.dir}/, then run depmod ${mods.kernel}`,
+      });
+      continue;
+    }
+    checkCompanionFile(root, mods, m.name, entry.file, parent?.file, add, base);
+    checkLoadPath(settings, cfg, m.name, add, !!unit);
+  }
+  checkVmlinux(root, settings, mods, cfg, unit, add);
+  checkKdump(root, settings, add);
+  const order = { error: 0, warning: 1, info: 2 };
+  findings.sort((a, b) => order[a.severity] - order[b.severity] || (a.module ?? '').localeCompare(b.module ?? '') || a.code.localeCompare(b.code));
+  return {
+    root: root.dir,
+    kernel: mods.kernel,
+    settings: { mode: settings.mode.value, modeSource: formatSource(settings.mode.source), vmlinux: settings.vmlinux.value },
+    modules: loaded,
+    missingCompanions: missing.sort(),
+    findings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+  };
+}
+
+/** kmod's view, plus the config the shipped unit renders at boot when the tree has none of its own. */
+function modprobeView(root: Root, settings: Settings, mods: ModulesDir, unit: string | undefined): ModprobeConfig {
+  const own = MODPROBE_DIRS.some((d) => root.kind(`${d}/kbtf.conf`) === 'file');
+  if (own || !unit) return readModprobeConfig(root, mods.dir);
+  return readModprobeConfig(root, mods.dir, { path: DEFAULT_MODPROBE_OUTPUT, text: renderConfig(root, settings, mods).modprobe });
+}
+
+function modulesThatLoad(root: Root, mods: ModulesDir, cfg: ModprobeConfig, options: CheckOptions, add: (f: Finding) => void): LoadedModule[] {
+  const out = new Map<string, LoadedModule>();
+  const builtin = new Set(
+    (root.readTextIfExists(`${mods.dir}/modules.builtin`) ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((p) => foldName(p.slice(p.lastIndexOf('/') + 1).replace(/\.ko$/, ''))),
+  );
+  const aliases = parseAliases(root.readTextIfExists(`${mods.dir}/modules.alias`) ?? '');
+  const queue: LoadedModule[] = [];
+  if (options.all) for (const name of [...mods.modules.keys()].sort()) queue.push({ name, why: 'modules.dep (--all)' });
+  else {
+    for (const b of bootModules(root, options.lists ?? [])) {
+      if (mods.modules.has(b.name)) queue.push({ name: b.name, why: `${b.at.file}:${b.at.line}` });
+      else if (builtin.has(b.name)) continue;
+      else add({ severity: 'warning', code: 'module-unknown', file: b.at.file, line: b.at.line, module: b.name, message: `${b.name} is listed to load but is neither in modules.dep nor built in`, hint: 'remove the line or install the module' });
+    }
+  }
+  const resolve = (n: string): string[] => {
+    const f = foldName(n);
+    if (mods.modules.has(f)) return [f];
+    return aliases.filter((a) => fnmatch(a.pattern, n) || fnmatch(a.pattern, f)).map((a) => a.module).filter((m) => mods.modules.has(m));
+  };
+  while (queue.length) {
+    const m = queue.shift()!;
+    if (out.has(m.name)) continue;
+    out.set(m.name, m);
+    const e = mods.modules.get(m.name);
+    for (const dep of e?.deps ?? []) {
+      const name = mods.modules.get(foldName(dep.slice(dep.lastIndexOf('/') + 1).replace(/\.ko(\.\w+)?$/, '')))?.name;
+      if (name) queue.push({ name, why: `dependency of ${m.name}` });
+    }
+    if (isCompanion(m.name)) continue;
+    const sd = softdepFor(cfg, m.name);
+    for (const s of [...(sd?.pre ?? []), ...(sd?.post ?? [])]) for (const r of resolve(s)) if (!isCompanion(r)) queue.push({ name: r, why: `softdep of ${m.name}` });
+  }
+  return [...out.values()];
+}
+
+function parseAliases(text: string): { pattern: string; module: string }[] {
+  const out: { pattern: string; module: string }[] = [];
+  for (const l of text.split('\n')) {
+    const m = /^alias\s+(\S+)\s+(\S+)/.exec(l);
+    if (m) out.push({ pattern: m[1], module: foldName(m[2]) });
+  }
+  return out;
+}
+
+function checkCompanionFile(root: Root, mods: ModulesDir, module: string, file: string, parentFile: string | undefined, add: (f: Finding) => void, base: () => Btf | undefined): void {
+  const at = { file, module };
+  let elf: Uint8Array;
+  let info;
+  try {
+    elf = readModuleFile(root, file);
+    info = modinfoOf(elf, file);
+  } catch (err) {
+    add({ ...at, severity: 'error', code: 'companion-unreadable', message: `cannot read the companion: ${(err as Error).message}`, hint: 'rebuild the companion; it must be an ELF kernel module' });
+    return;
+  }
+  const vermagic = modinfoValue(info, 'vermagic');
+  let parentVermagic: string | undefined;
+  if (parentFile) {
+    try {
+      parentVermagic = modinfoValue(modinfoOf(readModuleFile(root, parentFile), parentFile), 'vermagic');
+    } catch {
+      parentVermagic = undefined;
+    }
+  }
+  const kernelOk = vermagic?.split(' ')[0] === mods.kernel;
+  if (!vermagic || !kernelOk || (parentVermagic !== undefined && parentVermagic !== vermagic)) {
+    add({ ...at, severity: 'error', code: 'vermagic-mismatch', message: `vermagic '${vermagic ?? '(none)'}' does not match ${parentVermagic !== undefined ? `${module}'s '${parentVermagic}'` : `kernel ${mods.kernel}`}`, hint: `rebuild ${module}-btf against linux-headers-${mods.kernel}` });
+  }
+  const of = modinfoValue(info, 'btf_companion_of');
+  if (of === undefined) add({ ...at, severity: 'error', code: 'companion-of-missing', message: `.modinfo has no btf_companion_of (is this a companion?)`, hint: `build it with MODULE_INFO(btf_companion_of, "${module}")` });
+  else if (foldName(of) !== module) add({ ...at, severity: 'error', code: 'companion-of-mismatch', message: `.modinfo says btf_companion_of=${of}, but the file is the companion of ${module}`, hint: `rebuild or rename: ${of}'s companion must be ${of}-btf.ko` });
+  const btfBytes = elfSection(elf, '.BTF', file);
+  if (!btfBytes || btfBytes.length === 0) {
+    add({ ...at, severity: 'error', code: 'companion-no-btf', message: 'the companion has no .BTF section', hint: 'objcopy --add-section .BTF=OUT.btf (DESIGN §2)' });
+    return;
+  }
+  const vmlinux = base();
+  if (!vmlinux) return;
+  const problem = splitBtfProblem(btfBytes, vmlinux, file);
+  if (problem) add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `.BTF is not valid split BTF on this kernel's vmlinux BTF: ${problem}`, hint: `regenerate with pahole --btf_base=<vmlinux BTF of ${mods.kernel}>` });
+}
+
+/** Parse as split BTF on `base` and decode every type and what each VAR points at. */
+export function splitBtfProblem(bytes: Uint8Array, base: Btf, source: string): string | undefined {
+  try {
+    const btf = parseBtf(bytes, { base, source: `${source} .BTF` });
+    let vars = 0;
+    for (let id = btf.firstId; id < btf.endId; id++) {
+      const t = btf.type(id);
+      if (t.kind === 'var') {
+        vars++;
+        btf.type(t.type);
+      }
+    }
+    if (vars === 0) return 'no VAR types (a companion carries the module\'s global variables)';
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function findVmlinuxBtf(root: Root, kernel: string, options: CheckOptions, add: (f: Finding) => void): Btf | undefined {
+  const candidates: { bytes: () => Uint8Array; source: string }[] = [];
+  if (options.vmlinuxBtf) candidates.push({ bytes: () => options.vmlinuxBtf!, source: options.vmlinuxBtfSource ?? '--vmlinux-btf' });
+  else {
+    if (root.isLive) candidates.push({ bytes: () => root.readBytes('/sys/kernel/btf/vmlinux'), source: '/sys/kernel/btf/vmlinux' });
+    for (const p of [`/usr/lib/debug/boot/vmlinux-${kernel}`, `/boot/vmlinux-${kernel}`, `/usr/lib/debug/lib/modules/${kernel}/vmlinux`]) {
+      if (root.kind(p) === 'file') candidates.push({ bytes: () => root.readBytes(p), source: p });
+    }
+  }
+  for (const c of candidates) {
+    try {
+      return parseBtf(btfBytesFromFile(c.bytes(), c.source), { source: c.source });
+    } catch (err) {
+      add({ severity: 'error', code: 'vmlinux-btf-unreadable', file: c.source, message: `cannot read vmlinux BTF: ${err instanceof KbtfError || err instanceof Error ? err.message : String(err)}`, hint: 'give the kernel\'s BTF with --vmlinux-btf FILE (/sys/kernel/btf/vmlinux of that kernel, or its vmlinux)' });
+      return undefined;
+    }
+  }
+  add({ severity: 'info', code: 'btf-unchecked', file: `/boot/vmlinux-${kernel}`, message: `no vmlinux BTF for ${kernel}: companions' BTF not validated`, hint: 'give it with --vmlinux-btf FILE' });
+  return undefined;
+}
+
+function checkLoadPath(settings: Settings, cfg: ModprobeConfig, module: string, add: (f: Finding) => void, unit: boolean): void {
+  const comp = companionOf(module)!;
+  const sd = softdepFor(cfg, module);
+  const loads = !!sd?.post.some((p) => foldName(p) === comp) || !!sd?.pre.some((p) => foldName(p) === comp);
+  const inst = installFor(cfg, module);
+  const viaHook = inst && /(^|\/)kbtf\s+hook\s/.test(inst.command);
+  if (!loads && !viaHook) {
+    if (sd && !/\/kbtf\.conf$/.test(sd.at.file)) {
+      add({ severity: 'error', code: 'softdep-shadowed', file: sd.at.file, line: sd.at.line, module, message: `kmod uses only the first softdep for ${module}: this one, which does not load ${module}-btf`, hint: `add 'post: ${module}-btf' to it, or rename the file to sort after kbtf.conf` });
+    } else {
+      add({ severity: 'error', code: 'softdep-missing', file: unit ? DEFAULT_MODPROBE_OUTPUT : '/etc/modprobe.d/kbtf.conf', module, message: `nothing makes kmod load ${module}-btf after ${module}`, hint: `kbtf modprobe-config --root ROOT --output ROOT/etc/modprobe.d/kbtf.conf, or install ${UNIT_NAME}` });
+    }
+  }
+  if (loads && inst && !viaHook) {
+    add({ severity: 'warning', code: 'install-ignored', file: inst.at.file, line: inst.at.line, module, message: `'install ${module} ${inst.command}' is ignored by kmod once ${module} has a softdep (kmod 30 ignores install commands of modules with softdeps)`, hint: `if that command matters, use 'install ${module} /usr/bin/kbtf hook ${module} $CMDLINE_OPTS' semantics in it, or drop the companion softdep` });
+  }
+  const cinst = installFor(cfg, comp);
+  if (cinst) add({ severity: 'error', code: 'companion-install', file: cinst.at.file, line: cinst.at.line, module, message: `'install ${cinst.module} ${cinst.command}' replaces the load of ${module}-btf`, hint: 'remove the install line for the companion' });
+  const bl = blacklisted(cfg, comp, settings.cmdline);
+  if (bl) add({ severity: 'warning', code: 'companion-blacklisted', file: bl.file, line: bl.line, module, message: `${comp} is blacklisted: kmod still loads it by name through the softdep, but the intent conflicts`, hint: `remove the blacklist of ${comp}, or exclude ${module} in the policy` });
+}
+
+function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: ModprobeConfig, unit: string | undefined, add: (f: Finding) => void): void {
+  const d = decide(settings, VMLINUX);
+  if (!d.load) return;
+  const comp = foldName(VMLINUX_COMPANION);
+  const entry = mods.modules.get(comp);
+  if (!entry) {
+    add({ severity: d.required ? 'error' : 'warning', code: d.required ? 'required-missing' : 'companion-missing', file: mods.depFile, module: VMLINUX, message: `vmlinux-btf is selected (${formatSource(settings.vmlinux.source)}) but not in modules.dep`, hint: `build vmlinux-btf.ko for ${mods.kernel} and run depmod` });
+    return;
+  }
+  const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf');
+  const listed = [...files, ...(root.kind('/etc/modules') === 'file' ? ['/etc/modules'] : [])].some((f) =>
+    root.readText(f).split('\n').some((l) => foldName(l.trim()) === comp),
+  );
+  if (!listed && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot', hint: `kbtf modprobe-config --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install ${UNIT_NAME}` });
+  const inst = installFor(cfg, comp);
+  if (inst) add({ severity: 'error', code: 'companion-install', file: inst.at.file, line: inst.at.line, module: VMLINUX, message: `'install ${inst.module} ${inst.command}' replaces the load of vmlinux-btf`, hint: 'remove the install line' });
+}
+
+function checkKdump(root: Root, settings: Settings, add: (f: Finding) => void): void {
+  const always = settings.mode.value === 'always';
+  const sev: Severity = always ? 'error' : 'warning';
+  const cmd = settings.cmdline;
+  if (always) {
+    if (!cmd) add({ severity: 'error', code: 'cmdline-missing', file: '/etc/default/grub', message: 'no configured kernel command line found (BLS entries, /etc/kernel/cmdline, /etc/default/grub)', hint: 'configure the boot loader, or give --cmdline' });
+    else if (!lastParam(cmd.params, 'crashkernel')) add({ severity: 'error', code: 'crashkernel-missing', file: cmd.source.file ?? 'cmdline', line: cmd.source.line, message: 'mode is always, but the command line reserves no crash kernel memory (crashkernel=)', hint: 'add crashkernel=384M-:256M (or your distribution\'s default) to the kernel command line' });
+  }
+  const tools = root.readTextIfExists('/etc/default/kdump-tools');
+  const conf = root.kind('/etc/kdump.conf') === 'file';
+  if (tools === undefined && !conf) {
+    add({ severity: sev, code: 'kdump-missing', file: '/etc/default/kdump-tools', message: 'neither kdump-tools (/etc/default/kdump-tools) nor kdumpctl (/etc/kdump.conf) is configured', hint: 'apt-get install kdump-tools (Debian) or dnf install kexec-tools (Fedora)' });
+  } else if (tools !== undefined) {
+    const lines = tools.split('\n');
+    const idx = lines.map((l) => /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(l)).reduce((acc, m, i) => (m ? i : acc), -1);
+    const value = idx >= 0 ? /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(lines[idx])![1] : undefined;
+    if (value !== '1') add({ severity: sev, code: 'kdump-disabled', file: '/etc/default/kdump-tools', line: idx >= 0 ? idx + 1 : undefined, message: `USE_KDUMP=${value ?? '(unset)'}: kdump-tools will not load the crash kernel`, hint: 'set USE_KDUMP=1' });
+  }
+  const hook = ['/etc/initramfs-tools/hooks/kbtf', '/usr/share/initramfs-tools/hooks/kbtf'].some((p) => root.kind(p) === 'file');
+  if (always && root.kind('/usr/share/initramfs-tools') === 'dir' && !hook) {
+    add({ severity: 'warning', code: 'initramfs-hook-missing', file: '/usr/share/initramfs-tools/hooks/kbtf', message: 'initramfs-tools is installed but the kbtf hook is not: modules loaded from the initramfs (and the kdump initramfs) come without companions', hint: 'install tools/initramfs-tools/hooks/kbtf and run update-initramfs -u' });
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The file-system view every policy function reads through. A root tree (`--root DIR`, an image,
+ * or a memfs volume in tests) is addressed with absolute in-tree paths (`/etc/modprobe.d`); `Root`
+ * joins them onto its directory. Symlinks are not followed out of the tree: a symlink whose target
+ * is `/dev/null` is a mask (systemd, kmod), anything else is read through `readlink` relative to the
+ * root.
+ */
+import * as nodeFs from 'node:fs';
+import { posix } from 'node:path';
+import { NotFoundError, BadDataError } from '@kbtf/binary';
+
+/** The subset of `node:fs` (synchronous) that policy needs; `memfs`'s `fs` satisfies it too. */
+export interface FileSystem {
+  readFileSync(path: string): Uint8Array | string;
+  readdirSync(path: string): unknown[];
+  lstatSync(path: string): { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; size: number | bigint };
+  readlinkSync(path: string): unknown;
+  existsSync(path: string): boolean;
+  writeFileSync(path: string, data: string | Uint8Array, options?: { mode?: number }): void;
+  renameSync(from: string, to: string): void;
+  mkdirSync(path: string, options?: { recursive?: boolean }): unknown;
+  unlinkSync(path: string): void;
+}
+
+export const realFs: FileSystem = nodeFs as unknown as FileSystem;
+
+/** What a path is, without following a final symlink unless it stays inside the root. */
+export type EntryKind = 'file' | 'dir' | 'masked' | 'symlink' | 'missing';
+
+/** A directory tree seen as a root file system. */
+export class Root {
+  constructor(
+    readonly dir: string,
+    readonly fs: FileSystem = realFs,
+  ) {}
+
+  /** True when this is the running system's own root (live /proc and /sys may be read). */
+  get isLive(): boolean {
+    return posix.resolve(this.dir) === '/';
+  }
+
+  /** Host path of an in-tree absolute path. */
+  path(p: string): string {
+    return posix.join(this.dir, p);
+  }
+
+  kind(p: string): EntryKind {
+    let st;
+    try {
+      st = this.fs.lstatSync(this.path(p));
+    } catch {
+      return 'missing';
+    }
+    if (st.isSymbolicLink()) {
+      const target = String(this.fs.readlinkSync(this.path(p)));
+      if (target === '/dev/null') return 'masked';
+      const resolved = target.startsWith('/') ? target : posix.join(posix.dirname(p), target);
+      const k = resolved === p ? 'missing' : this.kind(resolved);
+      return k === 'missing' ? 'symlink' : k;
+    }
+    if (st.isDirectory()) return 'dir';
+    if (st.isFile()) return 'file';
+    return 'missing';
+  }
+
+  exists(p: string): boolean {
+    const k = this.kind(p);
+    return k === 'file' || k === 'dir';
+  }
+
+  /** In-tree path a symlink chain ends at (bounded), or `p` itself. */
+  resolve(p: string): string {
+    let cur = p;
+    for (let i = 0; i < 16; i++) {
+      let st;
+      try {
+        st = this.fs.lstatSync(this.path(cur));
+      } catch {
+        return cur;
+      }
+      if (!st.isSymbolicLink()) return cur;
+      const target = String(this.fs.readlinkSync(this.path(cur)));
+      cur = target.startsWith('/') ? target : posix.join(posix.dirname(cur), target);
+    }
+    throw new BadDataError(p, undefined, 'too many levels of symbolic links');
+  }
+
+  /** File bytes; NotFoundError when absent. */
+  readBytes(p: string): Uint8Array {
+    try {
+      const data = this.fs.readFileSync(this.path(this.resolve(p)));
+      return typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    } catch (err) {
+      throw new NotFoundError(`${p}: cannot read (${(err as Error).message.split('\n')[0]})`, { cause: err });
+    }
+  }
+
+  readText(p: string): string {
+    return new TextDecoder().decode(this.readBytes(p));
+  }
+
+  /** Text of a file, or undefined when it is absent (masked counts as absent). */
+  readTextIfExists(p: string): string | undefined {
+    return this.kind(p) === 'file' ? this.readText(p) : undefined;
+  }
+
+  /** Entry names of a directory, sorted bytewise; [] when absent. */
+  list(p: string): string[] {
+    if (this.kind(p) !== 'dir') return [];
+    return this.fs
+      .readdirSync(this.path(this.resolve(p)))
+      .map(String)
+      .sort(compareBytes);
+  }
+
+  /** Write through a temporary file in the same directory and rename over the target. */
+  writeAtomic(p: string, text: string): void {
+    const dir = posix.dirname(p);
+    this.fs.mkdirSync(this.path(dir), { recursive: true });
+    const tmp = posix.join(dir, `.${posix.basename(p)}.${process.pid}.${Date.now()}.tmp`);
+    this.fs.writeFileSync(this.path(tmp), text, { mode: 0o644 });
+    try {
+      this.fs.renameSync(this.path(tmp), this.path(p));
+    } catch (err) {
+      try {
+        this.fs.unlinkSync(this.path(tmp));
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    }
+  }
+}
+
+/** strcmp order (what kmod and systemd sort config files by). */
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * Module files: decompression and `.modinfo`.
+ *
+ * `.ko.xz` and `.ko.zst` are decompressed by the `xz` and `zstd` tools (execFile, never a shell),
+ * `.ko.gz` by node's zlib. `.modinfo` is a run of NUL-terminated `key=value` strings, with NUL
+ * padding between them (include/linux/moduleparam.h `__MODULE_INFO`).
+ */
+import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
+import { BadDataError, NotFoundError } from '@kbtf/binary';
+import { elfSection } from './elf.js';
+import { Root } from './fs.js';
+
+const MAX_MODULE = 512 * 1024 * 1024;
+
+export function decompressModule(bytes: Uint8Array, name: string): Uint8Array {
+  try {
+    if (name.endsWith('.xz')) return execFileSync('xz', ['-dc'], { input: bytes, maxBuffer: MAX_MODULE });
+    if (name.endsWith('.zst')) return execFileSync('zstd', ['-dcq'], { input: bytes, maxBuffer: MAX_MODULE });
+    if (name.endsWith('.gz')) return gunzipSync(bytes);
+  } catch (err) {
+    throw new BadDataError(name, undefined, `cannot decompress: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  return bytes;
+}
+
+/** The uncompressed ELF bytes of a module file in a root tree. */
+export function readModuleFile(root: Root, file: string): Uint8Array {
+  return decompressModule(root.readBytes(file), file);
+}
+
+export type Modinfo = Map<string, string[]>;
+
+export function parseModinfo(section: Uint8Array): Modinfo {
+  const info: Modinfo = new Map();
+  const dec = new TextDecoder();
+  let start = 0;
+  for (let i = 0; i <= section.length; i++) {
+    if (i < section.length && section[i] !== 0) continue;
+    if (i > start) {
+      const s = dec.decode(section.subarray(start, i));
+      const eq = s.indexOf('=');
+      if (eq > 0) {
+        const k = s.slice(0, eq);
+        const list = info.get(k) ?? [];
+        list.push(s.slice(eq + 1));
+        info.set(k, list);
+      }
+    }
+    start = i + 1;
+  }
+  return info;
+}
+
+export function modinfoOf(elf: Uint8Array, source: string): Modinfo {
+  const sec = elfSection(elf, '.modinfo', source);
+  if (!sec) throw new NotFoundError(`${source}: no .modinfo section (not a kernel module)`);
+  return parseModinfo(sec);
+}
+
+export function modinfoValue(info: Modinfo, key: string): string | undefined {
+  return info.get(key)?.[0];
+}

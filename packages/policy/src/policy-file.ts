@@ -1,0 +1,100 @@
+/**
+ * The policy file: YAML, schema version 1, validated with zod. The first of
+ * /etc/kbtf/policy.yaml, /run/kbtf/policy.yaml, /usr/lib/kbtf/policy.yaml that exists is used,
+ * whole (no merging), the way systemd-style configuration overrides vendor defaults; a /dev/null
+ * symlink in a higher directory masks the lower ones. Errors name the file and the line.
+ */
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { z } from 'zod';
+import { BadDataError, UnsupportedError } from '@kbtf/binary';
+import { Root } from './fs.js';
+import type { Source } from './source.js';
+
+export const POLICY_PATHS = ['/etc/kbtf/policy.yaml', '/run/kbtf/policy.yaml', '/usr/lib/kbtf/policy.yaml'];
+export const POLICY_VERSION = 1;
+
+export const MODES = ['always', 'on-demand', 'off'] as const;
+export type Mode = (typeof MODES)[number];
+
+const pattern = z.string().min(1).max(255).regex(/^[A-Za-z0-9_\-*?[\]!^]+$/, 'a module name or glob (letters, digits, _ - * ? [ ])');
+const moduleName = z.string().min(1).max(55).regex(/^[A-Za-z0-9_-]+$/, 'a module name (letters, digits, _ -)');
+
+export const policySchema = z.strictObject({
+  version: z.literal(POLICY_VERSION),
+  mode: z.enum(MODES).optional(),
+  include: z.array(pattern).optional(),
+  exclude: z.array(pattern).optional(),
+  vmlinux: z.boolean().optional(),
+  required: z.array(moduleName).optional(),
+});
+
+export type PolicyData = z.infer<typeof policySchema>;
+
+export interface PolicyFile {
+  file: string;
+  data: PolicyData;
+  /** Line of each top-level key, for sources. */
+  lines: Partial<Record<keyof PolicyData, number>>;
+}
+
+/** Parse and validate policy text. Throws BadDataError "FILE:LINE: message". */
+export function parsePolicy(text: string, file: string): PolicyFile {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
+    throw new BadDataError(`${file}:${line}`, undefined, `YAML: ${e.message.split('\n')[0]}`);
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) throw new BadDataError(`${file}:1`, undefined, 'empty policy (expected a mapping with version: 1)');
+  if (typeof raw === 'object' && !Array.isArray(raw) && 'version' in raw && typeof raw.version === 'number' && raw.version !== POLICY_VERSION) {
+    throw new UnsupportedError(`${file}:${lineOf(doc, lc, ['version'])}: policy version ${raw.version} (this kbtf reads version ${POLICY_VERSION})`);
+  }
+  const result = policySchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    // Unknown keys: point at the key itself.
+    const keyPath = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]] : path;
+    const where = path.length ? path.join('.') : 'policy';
+    const what = issue.code === 'unrecognized_keys' ? `unknown key '${issue.keys.join("', '")}'` : issue.message;
+    throw new BadDataError(`${file}:${lineOf(doc, lc, keyPath)}`, undefined, `${where}: ${what}`);
+  }
+  const lines: PolicyFile['lines'] = {};
+  for (const key of Object.keys(result.data) as (keyof PolicyData)[]) lines[key] = lineOf(doc, lc, [key]);
+  return { file, data: result.data, lines };
+}
+
+/** The line of the node at `path` (or its key, or its nearest ancestor). */
+function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const sub = path.slice(0, n);
+    const node = sub.length ? doc.getIn(sub, true) : doc.contents;
+    if (isNode(node) && node.range) {
+      // For an unknown key, the map value may be null; fall back to the key's own position.
+      return lc.linePos(node.range[0]).line;
+    }
+    if (sub.length) {
+      const parent = sub.length > 1 ? doc.getIn(sub.slice(0, -1), true) : doc.contents;
+      const pair = (parent as { items?: { key: unknown }[] } | null)?.items?.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === sub[sub.length - 1]);
+      const key = pair?.key;
+      if (isNode(key) && key.range) return lc.linePos(key.range[0]).line;
+    }
+  }
+  return 1;
+}
+
+/** The policy file that applies to a root (first found wins), parsed; undefined when none. */
+export function readPolicy(root: Root): PolicyFile | undefined {
+  for (const file of POLICY_PATHS) {
+    const kind = root.kind(file);
+    if (kind === 'masked') return undefined;
+    if (kind === 'file') return parsePolicy(root.readText(file), file);
+  }
+  return undefined;
+}
+
+export function policySource(p: PolicyFile, key: keyof PolicyData): Source {
+  return { kind: 'policy', file: p.file, line: p.lines[key] };
+}
