@@ -11,5 +11,10 @@ export interface CommandEntry {
 }
 
 export const commands: CommandEntry[] = [
+  { name: 'check', summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?', load: () => import('./check.js') },
+  { name: 'hook', summary: 'modprobe.d install helper: load MODULE, then its companion', load: () => import('./hook.js') },
+  { name: 'modprobe-config', summary: 'render the modprobe.d softdeps that make kmod load companions', load: () => import('./modprobe-config.js') },
+  { name: 'policy', summary: 'companion policy: effective settings and their sources', load: () => import('./policy.js') },
+  { name: 'sync', summary: 'load the companions of modules already loaded, with modprobe', load: () => import('./sync.js') },
   { name: 'version', summary: 'print the version of kbtf and of the contracts it implements', load: () => import('./version.js') },
 ];

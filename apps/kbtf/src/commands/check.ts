@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { Root, checkRoot } from '@kbtf/policy';
+import type { Command } from '../cli/command.js';
+
+export const command: Command = {
+  name: 'check',
+  summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?',
+  usage: ['check [--root DIR] [--kernel KVER] [--cmdline STR] [--list FILE]... [--all] [--vmlinux-btf FILE] [--json]'],
+  help: `Modules checked: modules-load.d and /etc/modules of the tree, plus each --list FILE (an in-tree path,
+one name a line, e.g. /etc/initramfs-tools/modules), or every module with --all; then their
+dependencies and softdeps. For each that the policy selects: companion in modules.dep, vermagic,
+btf_companion_of, split BTF on the vmlinux BTF (--vmlinux-btf, or the tree's), the softdep kmod will
+use, install/blacklist lines; then crashkernel= and kdump-tools/kdumpctl. Each finding has a severity,
+a code, the file that caused it and a hint (docs/policy.md lists them).
+Exit 0 no error findings, 1 error findings, 2 unusable input.`,
+  options: {
+    root: { type: 'string' },
+    kernel: { type: 'string' },
+    cmdline: { type: 'string' },
+    list: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    'vmlinux-btf': { type: 'string' },
+  },
+  async run({ values, out }) {
+    const root = new Root((values.root as string | undefined) ?? '/');
+    const btfPath = values['vmlinux-btf'] as string | undefined;
+    const report = checkRoot(root, {
+      kernel: values.kernel as string | undefined,
+      cmdline: values.cmdline as string | undefined,
+      lists: values.list as string[] | undefined,
+      all: !!values.all,
+      vmlinuxBtf: btfPath ? readFileSync(btfPath) : undefined,
+      vmlinuxBtfSource: btfPath,
+    });
+    if (out.json) out.document(report);
+    else {
+      out.line(`${report.root}: kernel ${report.kernel}, mode ${report.settings.mode} (${report.settings.modeSource}), ${report.modules.length} modules load`);
+      for (const f of report.findings) {
+        const sev = f.severity === 'error' ? out.paint('red', 'error') : f.severity === 'warning' ? out.paint('yellow', 'warning') : 'info';
+        out.line(`${sev}: ${f.code}: ${f.file}${f.line ? `:${f.line}` : ''}: ${f.message}`);
+        out.line(`    hint: ${f.hint}`);
+      }
+      out.line(`${report.errors} errors, ${report.findings.length - report.errors} other findings; ${report.missingCompanions.length} selected modules lack companions`);
+    }
+    return report.errors ? 1 : 0;
+  },
+};

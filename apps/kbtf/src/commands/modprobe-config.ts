@@ -1,0 +1,41 @@
+import { UsageError } from '@kbtf/binary';
+import { Root, readSettings, readModulesDir, renderConfig, writeIfChanged, upToDate } from '@kbtf/policy';
+import type { Command } from '../cli/command.js';
+
+export const command: Command = {
+  name: 'modprobe-config',
+  summary: 'render the modprobe.d softdeps that make kmod load companions (and the vmlinux-btf load)',
+  usage: ['modprobe-config [--root DIR] [--kernel KVER] [--cmdline STR] [--output FILE] [--modules-load FILE] [--check] [--json]'],
+  help: `Writes 'softdep M post: M-btf' for every module of KVER's modules.dep that the policy selects and
+whose companion is in modules.dep (keeping the pre:/post: lists of the softdep it replaces), sorted.
+vmlinux-btf is loaded at boot through a modules-load.d file (--modules-load).
+Without --output the modprobe.d text goes to stdout. Files are written atomically (temporary file +
+rename) and only when their content changes. --check writes nothing and exits 1 when a file differs.
+Paths are host paths. The shipped unit runs:
+  kbtf modprobe-config --output /run/modprobe.d/kbtf.conf --modules-load /run/modules-load.d/kbtf.conf`,
+  options: { root: { type: 'string' }, kernel: { type: 'string' }, cmdline: { type: 'string' }, output: { type: 'string', short: 'o' }, 'modules-load': { type: 'string' }, check: { type: 'boolean' } },
+  async run({ values, out }) {
+    const root = new Root((values.root as string | undefined) ?? '/');
+    const host = new Root('/');
+    const output = values.output as string | undefined;
+    const modulesLoad = values['modules-load'] as string | undefined;
+    if (values.check && !output && !modulesLoad) throw new UsageError('modprobe-config: --check needs --output and/or --modules-load');
+    const settings = readSettings(root, { cmdline: values.cmdline as string | undefined, kernel: values.kernel as string | undefined, configuredCmdline: !root.isLive });
+    const mods = readModulesDir(root, values.kernel as string | undefined);
+    const r = renderConfig(root, settings, mods, { ignoreFiles: output ? [output] : [] });
+    const files: { path: string; status: string }[] = [];
+    for (const [path, text] of [[output, r.modprobe], [modulesLoad, r.modulesLoad]] as const) {
+      if (!path) continue;
+      if (values.check) files.push({ path, status: upToDate(host, path, text) ? 'up-to-date' : 'differs' });
+      else files.push({ path, status: writeIfChanged(host, path, text) });
+    }
+    const differs = files.some((f) => f.status === 'differs');
+    if (out.json) out.document({ kernel: r.kernel, mode: settings.mode, softdeps: r.softdeps.map(({ decision: _d, ...s }) => s), vmlinux: { load: r.vmlinux.load, present: r.vmlinux.present }, missingCompanions: r.missing, files, text: output ? undefined : r.modprobe });
+    else {
+      if (!output) out.stdout.write(r.modprobe);
+      for (const f of files) out.line(`${f.path}: ${f.status}`);
+      if (r.missing.length) out.warn(`${r.missing.length} selected modules have no companion in ${mods.depFile}`);
+    }
+    return differs ? 1 : 0;
+  },
+};
