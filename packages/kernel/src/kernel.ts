@@ -1,0 +1,204 @@
+/**
+ * A kernel read out of a dump with nothing else: the dump's VMCOREINFO finds the page tables and
+ * kallsyms; kallsyms finds vmlinux BTF (`__start_BTF`..`__stop_BTF`), `modules` and `btf_modules`;
+ * BTF gives every type. Each piece is read on first use and kept.
+ */
+import { KbtfError, NotFoundError, UnsupportedError, UsageError, hex, withContext } from '@kbtf/binary';
+import { parseBtf, type Btf } from '@kbtf/btf';
+import type { Vmcore, VmcoreInfo } from '@kbtf/vmcore';
+import { detectArch, type Arch } from './arch.js';
+import { bootstrapDeclaration } from './bootstrap.js';
+import { readKallsyms, kallsymsLocation, type Kallsyms } from './kallsyms.js';
+import { KernelMemory } from './memory.js';
+import { readModules, type KernelModule } from './modules.js';
+import { KObject } from './object.js';
+import { arrayOf, btfType, parseTypeName, sizeOfType, type KType } from './types.js';
+
+export interface KernelOptions {
+  /** vmlinux BTF bytes to use instead of the copy in the dump (e.g. /sys/kernel/btf/vmlinux). */
+  vmlinuxBtf?: Uint8Array;
+}
+
+/** The loaded name of the kernel's own companion (DESIGN.md §2). */
+export const VMLINUX_COMPANION = 'vmlinux_btf';
+
+/** Taint letters by bit (kernel/panic.c taint_flags, 6.1: bits 0–18). */
+const TAINT_LETTERS = 'PFSRMBUDAWCIOELKXTN';
+
+export class Kernel {
+  readonly arch: Arch;
+  readonly memory: KernelMemory;
+  readonly vmcoreinfo: VmcoreInfo;
+  private kallsymsCache?: Kallsyms;
+  private btfCache?: Btf;
+  private modulesCache?: KernelModule[];
+  private varIndex?: Map<string, number>;
+
+  constructor(
+    readonly vmcore: Vmcore,
+    private readonly options: KernelOptions = {},
+  ) {
+    const info = vmcore.vmcoreinfo;
+    if (!info) throw new UnsupportedError(`${vmcore.path}: no VMCOREINFO in the dump: cannot find the kernel`);
+    this.vmcoreinfo = info;
+    this.arch = detectArch(info);
+    this.memory = new KernelMemory(vmcore, this.arch.translator(vmcore, info), vmcore.virtualSegments, this.arch.isKernelAddress);
+  }
+
+  get kallsyms(): Kallsyms {
+    try {
+      return (this.kallsymsCache ??= readKallsyms(this.memory, kallsymsLocation(this.vmcoreinfo)));
+    } catch (err) {
+      throw withContext(err, 'reading kallsyms');
+    }
+  }
+
+  /** vmlinux BTF: from the option, else `__start_BTF`..`__stop_BTF` in the dump. */
+  get btf(): Btf {
+    if (this.btfCache) return this.btfCache;
+    try {
+      if (this.options.vmlinuxBtf) return (this.btfCache = parseBtf(this.options.vmlinuxBtf, { source: 'vmlinux BTF (file)' }));
+      return (this.btfCache = parseBtf(this.vmlinuxBtfBytes(), { source: 'vmlinux BTF (dump)' }));
+    } catch (err) {
+      throw withContext(err, 'reading vmlinux BTF');
+    }
+  }
+
+  /** The raw vmlinux BTF as found in memory. */
+  vmlinuxBtfBytes(): Uint8Array {
+    const start = this.kallsyms.address('__start_BTF');
+    const stop = this.kallsyms.address('__stop_BTF');
+    if (stop <= start || stop - start > 256n << 20n) throw new UnsupportedError(`implausible vmlinux BTF range ${hex(start)}..${hex(stop)}`);
+    return this.memory.read(start, Number(stop - start));
+  }
+
+  /** A type by C name (`struct module`, `u64`, `char *`), from vmlinux BTF. */
+  type(name: string): KType {
+    return parseTypeName(this.btf, name);
+  }
+
+  /** An object of `type` at `address`. */
+  object(type: KType | string, address: bigint): KObject {
+    return new KObject(this.memory, typeof type === 'string' ? this.type(type) : type, address);
+  }
+
+  /** Address of a symbol: vmlinux kallsyms first, then module symbols. */
+  symbolAddress(name: string): bigint {
+    const v = this.kallsyms.lookup(name);
+    if (v !== undefined) return v;
+    for (const m of this.modules()) {
+      const s = m.symbols.find((x) => x.name === name);
+      if (s) return s.value;
+    }
+    throw new NotFoundError(`no symbol '${name}' in kallsyms or module symbols`);
+  }
+
+  /**
+   * A global variable: a VAR in vmlinux BTF (per-CPU variables), a VAR in the loaded `vmlinux_btf`
+   * companion, else a bootstrap declaration (bootstrap.ts). NotFoundError when none knows it.
+   */
+  global(name: string): KObject {
+    const btf = this.btf;
+    const varId = this.vmlinuxVars().get(name);
+    if (varId !== undefined) return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), this.kallsyms.address(name));
+    const companion = this.companionVar(name);
+    if (companion) return companion;
+    const boot = this.bootstrapGlobal(name);
+    if (boot) return boot;
+    throw new NotFoundError(`no type for global '${name}': not a VAR in vmlinux BTF, no ${VMLINUX_COMPANION} companion loaded, not a bootstrap declaration`);
+  }
+
+  /** A global through the bootstrap table alone (bootstrap.ts); undefined when it has no entry. */
+  bootstrapGlobal(name: string): KObject | undefined {
+    const decl = bootstrapDeclaration(name);
+    if (!decl) return undefined;
+    const address = this.kallsyms.address(name);
+    return new KObject(this.memory, this.bootstrapType(decl.type, name, address), address);
+  }
+
+  private bootstrapType(text: string, name: string, address: bigint): KType {
+    if (!text.endsWith('[]')) return this.type(text);
+    // An array whose length is not in BTF: take the distance to the next symbol.
+    const elem = this.type(text.slice(0, -2));
+    const sym = this.kallsyms;
+    const i = sym.indexOf(name)!;
+    let next = address;
+    for (let j = i + 1; j < sym.count && next === address; j++) next = sym.addresses[j];
+    const elemSize = BigInt(sizeOfType(elem));
+    return arrayOf(elem, Number((next - address) / elemSize) || 1);
+  }
+
+  private vmlinuxVars(): Map<string, number> {
+    if (!this.varIndex) {
+      this.varIndex = new Map();
+      const btf = this.btf;
+      for (let id = btf.firstId; id < btf.endId; id++) {
+        if (btf.kindOf(id) === 'var') this.varIndex.set(btf.nameOf(id), id);
+      }
+    }
+    return this.varIndex;
+  }
+
+  private companionVar(name: string): KObject | undefined {
+    let btf: Btf | undefined;
+    try {
+      btf = this.modules().find((m) => m.name === VMLINUX_COMPANION)?.btf();
+    } catch (err) {
+      if (err instanceof KbtfError) return undefined; // no usable module list: the bootstrap table decides
+      throw err;
+    }
+    if (!btf) return undefined;
+    for (let id = btf.firstId; id < btf.endId; id++) {
+      if (btf.kindOf(id) === 'var' && btf.nameOf(id) === name) {
+        return new KObject(this.memory, btfType(btf, (btf.type(id) as { type: number }).type), this.kallsyms.address(name));
+      }
+    }
+    return undefined;
+  }
+
+  /** Loaded modules in `modules` list order (= /proc/modules order). */
+  modules(): KernelModule[] {
+    try {
+      return (this.modulesCache ??= readModules(this));
+    } catch (err) {
+      throw withContext(err, 'walking modules');
+    }
+  }
+
+  /** `uname -r` as recorded in init_uts_ns. */
+  release(): string {
+    return new TextDecoder().decode(this.global('init_uts_ns').path('name.release').string());
+  }
+
+  /** The kernel command line (`saved_command_line`, = /proc/cmdline). */
+  commandLine(): string {
+    return new TextDecoder().decode(this.global('saved_command_line').string());
+  }
+
+  /** `tainted_mask` and its letters as /proc/sys/kernel/tainted and oops reports show them. */
+  taint(): { mask: bigint; flags: string } {
+    const mask = this.global('tainted_mask').value();
+    let flags = '';
+    for (let bit = 0; bit < TAINT_LETTERS.length; bit++) if (mask & (1n << BigInt(bit))) flags += TAINT_LETTERS[bit];
+    return { mask, flags };
+  }
+
+  /**
+   * Wall-clock seconds at the last timekeeping update before the dump (shadow_timekeeper.xtime_sec,
+   * which timekeeping_advance() copies into tk_core on every tick): the crash time to a tick.
+   */
+  crashTime(): bigint | undefined {
+    try {
+      return this.global('shadow_timekeeper').member('xtime_sec').value();
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Parse a hex or decimal address argument. */
+  static parseAddress(text: string): bigint {
+    if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) throw new UsageError(`bad address '${text}'`);
+    return BigInt(text);
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * Loaded modules, walked from `modules` (kernel/module/main.c) through `struct module.list`, with
+ * every offset taken from vmlinux BTF:
+ * - memory: `core_layout`/`init_layout` (4.5–6.3; `data_layout` with
+ *   CONFIG_ARCH_WANTS_MODULES_DATA_IN_VMALLOC) or `mem[MOD_MEM_NUM_TYPES]` (6.4+, named by
+ *   `enum mod_mem_type`). /proc/modules shows the core (6.4+: MOD_TEXT) base and the sum of sizes
+ *   (kernel/module/procfs.c m_show).
+ * - symbols: `mod->kallsyms` → `struct mod_kallsyms {symtab, num_symtab, strtab, typetab}`, each an
+ *   Elf64_Sym with a real st_size and its /proc/kallsyms type in typetab (5.2+), upper-cased when
+ *   the symbol is exported through `mod->syms` (kernel/module/kallsyms.c is_exported()).
+ * - sections: `mod->sect_attrs` → `attrs[nsections]` {name (≤ 5.7: `name`, later `battr.attr.name`),
+ *   address} as in /sys/module/M/sections.
+ * - BTF: `mod->btf_data` is NULL once the module is live; the bytes stay in `btf_modules`, a list of
+ *   `struct btf_module {list, module, btf}` (kernel/bpf/btf.c), at `btf->data`, `btf->data_size`.
+ */
+import { createHash } from 'node:crypto';
+import { FaultError, NotFoundError } from '@kbtf/binary';
+import { parseBtf, type Btf } from '@kbtf/btf';
+import type { Kernel } from './kernel.js';
+import { KObject, listForEachEntry, offsetOf } from './object.js';
+import { shape, sizeOfType, type KType } from './types.js';
+
+/** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
+const ELF64_SYM_SIZE = 24;
+/** MODULE_NAME_LEN − 1 is 55; symbol names are bounded by KSYM_NAME_LEN (512). */
+const KSYM_NAME_LEN = 512;
+
+export interface MemoryRegion {
+  /** `core`, `init`, `data` (≤ 6.3) or `text`, `data`, `rodata`, `ro_after_init`, `init_text`, … */
+  name: string;
+  base: bigint;
+  size: number;
+}
+
+export interface ModuleSymbol {
+  name: string;
+  value: bigint;
+  size: bigint;
+  /** The type character as /proc/kallsyms prints it. */
+  type: string;
+}
+
+export interface ModuleSection {
+  name: string;
+  address: bigint;
+}
+
+const STATE_NAMES: Record<string, string> = {
+  MODULE_STATE_LIVE: 'Live',
+  MODULE_STATE_COMING: 'Loading',
+  MODULE_STATE_GOING: 'Unloading',
+  MODULE_STATE_UNFORMED: 'Unformed',
+};
+
+export class KernelModule {
+  private symbolsCache?: ModuleSymbol[];
+  private sectionsCache?: ModuleSection[];
+  private btfCache?: Btf | null;
+
+  constructor(
+    private readonly kernel: Kernel,
+    /** The `struct module`. */
+    readonly object: KObject,
+    readonly name: string,
+    /** The enumerator, e.g. MODULE_STATE_LIVE. */
+    readonly state: string,
+    readonly regions: MemoryRegion[],
+    /** Base and size as /proc/modules shows them. */
+    readonly base: bigint,
+    readonly size: number,
+    /** The module's BTF as the kernel holds it, when in `btf_modules`. */
+    readonly btfBytes: Uint8Array | undefined,
+    /** Why the BTF bytes could not be read, when they could not. */
+    readonly btfError: string | undefined,
+  ) {}
+
+  get address(): bigint {
+    return this.object.address!;
+  }
+
+  /** Live, Loading, Unloading, as /proc/modules says. */
+  get stateName(): string {
+    return STATE_NAMES[this.state] ?? this.state;
+  }
+
+  get btfSha256(): string | undefined {
+    return this.btfBytes && createHash('sha256').update(this.btfBytes).digest('hex');
+  }
+
+  /** The module's BTF parsed as split BTF on vmlinux BTF; undefined when it has none. */
+  btf(): Btf | undefined {
+    if (this.btfCache === undefined) {
+      this.btfCache = this.btfBytes ? parseBtf(this.btfBytes, { base: this.kernel.btf, source: `${this.name} BTF` }) : null;
+    }
+    return this.btfCache ?? undefined;
+  }
+
+  /** Symbols in symtab order (= /proc/kallsyms order within the module), the empty-named ones kept. */
+  get symbols(): ModuleSymbol[] {
+    return (this.symbolsCache ??= readModuleSymbols(this.kernel, this.object));
+  }
+
+  /** mod->kallsyms->num_symtab, without reading the symbols. */
+  get symbolCount(): number {
+    return this.symbolsCache?.length ?? Number(this.object.member('kallsyms').deref().member('num_symtab').value());
+  }
+
+  get sections(): ModuleSection[] {
+    return (this.sectionsCache ??= readSections(this.kernel, this.object));
+  }
+}
+
+export function readModules(kernel: Kernel): KernelModule[] {
+  const moduleType = kernel.type('struct module');
+  const btfByModule = readBtfModules(kernel);
+  const out: KernelModule[] = [];
+  for (const ptr of listForEachEntry(need(kernel.bootstrapGlobal('modules'), 'modules'), moduleType, 'list')) {
+    const mod = ptr.deref();
+    const state = mod.member('state').enumName() ?? `state ${mod.member('state').value()}`;
+    if (state === 'MODULE_STATE_UNFORMED') continue; // ignored by /proc/modules and kallsyms
+    const name = new TextDecoder().decode(mod.member('name').string());
+    const { regions, base, size } = readLayout(mod);
+    const btf = btfByModule.get(mod.address!);
+    out.push(new KernelModule(kernel, mod, name, state, regions, base, size, btf?.bytes, btf?.error));
+  }
+  return out;
+}
+
+function hasMember(t: KType, name: string): boolean {
+  const s = shape(t);
+  return (s.kind === 'struct' || s.kind === 'union') && s.members.some((m) => m.name === name);
+}
+
+function readLayout(mod: KObject): { regions: MemoryRegion[]; base: bigint; size: number } {
+  if (hasMember(mod.type, 'mem')) {
+    // 6.4+ (commit ac3b43283923 "module: replace module_layout with module_memory").
+    const mem = mod.member('mem');
+    const s = mem.shape;
+    const count = s.kind === 'array' ? s.count : 0;
+    const names = memTypeNames(mem, count);
+    const regions = names.map((name, i) => {
+      const m = mem.index(i);
+      return { name, base: m.member('base').value(), size: Number(m.member('size').value()) };
+    });
+    const text = regions[names.indexOf('text')] ?? regions[0];
+    return { regions, base: text.base, size: regions.reduce((a, r) => a + r.size, 0) };
+  }
+  const regions: MemoryRegion[] = [];
+  for (const [member, name] of [['core_layout', 'core'], ['init_layout', 'init'], ['data_layout', 'data']] as const) {
+    if (!hasMember(mod.type, member)) continue;
+    const l = mod.member(member);
+    regions.push({ name, base: l.member('base').value(), size: Number(l.member('size').value()) });
+  }
+  return { regions, base: regions[0]?.base ?? 0n, size: regions.reduce((a, r) => a + r.size, 0) };
+}
+
+/** `enum mod_mem_type` names, lower-cased without the prefix: MOD_TEXT → text. */
+function memTypeNames(mem: KObject, count: number): string[] {
+  const names = Array.from({ length: count }, (_, i) => `mem${i}`);
+  const s = mem.shape;
+  if (s.kind !== 'array') return names;
+  const elem = s.elem;
+  if (elem.kind !== 'btf') return names;
+  const e = elem.btf.findByName('mod_mem_type', 'enum');
+  if (e && e.kind === 'enum') for (const v of e.values) if (v.value >= 0 && v.value < count) names[v.value] = v.name.replace(/^MOD_/, '').toLowerCase();
+  return names;
+}
+
+interface ModuleBtf {
+  bytes?: Uint8Array;
+  error?: string;
+}
+
+function readBtfModules(kernel: Kernel): Map<bigint, ModuleBtf> {
+  const out = new Map<bigint, ModuleBtf>();
+  // CONFIG_DEBUG_INFO_BTF_MODULES=n: no btf_modules symbol, no module BTF.
+  if (kernel.kallsyms.lookup('btf_modules') === undefined) return out;
+  const head = need(kernel.bootstrapGlobal('btf_modules'), 'btf_modules');
+  for (const ptr of listForEachEntry(head, kernel.type('struct btf_module'), 'list')) {
+    const bm = ptr.deref();
+    const mod = bm.member('module').value();
+    try {
+      const btf = bm.member('btf').deref();
+      const size = Number(btf.member('data_size').value());
+      out.set(mod, { bytes: kernel.memory.read(btf.member('data').value(), size) });
+    } catch (err) {
+      if (!(err instanceof FaultError)) throw err;
+      out.set(mod, { error: err.message });
+    }
+  }
+  return out;
+}
+
+function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
+  const ks = mod.member('kallsyms').deref();
+  const count = Number(ks.member('num_symtab').value());
+  if (count === 0) return [];
+  const symtab = kernel.memory.read(ks.member('symtab').value(), count * ELF64_SYM_SIZE);
+  const typetab = kernel.memory.read(ks.member('typetab').value(), count);
+  const strtabAddr = ks.member('strtab').value();
+  const dv = new DataView(symtab.buffer, symtab.byteOffset, symtab.byteLength);
+  let maxName = 0;
+  for (let i = 0; i < count; i++) maxName = Math.max(maxName, dv.getUint32(i * ELF64_SYM_SIZE, true));
+  // Everything up to the last name in one read, then the last name on its own (it may end the page).
+  const strtab = kernel.memory.read(strtabAddr, maxName);
+  const last = kernel.memory.cstring(strtabAddr + BigInt(maxName), KSYM_NAME_LEN);
+  const latin1 = new TextDecoder('latin1');
+  const exported = exportedSymbols(kernel, mod);
+  const out: ModuleSymbol[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * ELF64_SYM_SIZE;
+    const nameOff = dv.getUint32(at, true);
+    let name: string;
+    if (nameOff === maxName) name = latin1.decode(last);
+    else {
+      const end = strtab.indexOf(0, nameOff);
+      name = latin1.decode(strtab.subarray(nameOff, end < 0 ? strtab.length : end));
+    }
+    const value = dv.getBigUint64(at + 8, true);
+    const size = dv.getBigUint64(at + 16, true);
+    const t = String.fromCharCode(typetab[i]);
+    const type = exported.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
+    out.push({ name, value, size, type });
+  }
+  return out;
+}
+
+/**
+ * `name@value` of each symbol in `mod->syms` (only the non-GPL table counts, as in is_exported()).
+ * `struct kernel_symbol` is {value_offset, name_offset, namespace_offset} (s32, place-relative) with
+ * CONFIG_HAVE_ARCH_PREL32_RELOCATIONS (x86_64, 4.19+), else {value, name, namespace} pointers.
+ */
+function exportedSymbols(kernel: Kernel, mod: KObject): Set<string> {
+  const out = new Set<string>();
+  const n = Number(mod.member('num_syms').value());
+  if (n === 0) return out;
+  const syms = mod.member('syms');
+  const ksType = syms.shape.kind === 'pointer' ? (syms.shape as { target: KType }).target : undefined;
+  if (!ksType) return out;
+  const rel = hasMember(ksType, 'value_offset');
+  const base = syms.value();
+  const stride = sizeOfType(ksType);
+  const table = kernel.memory.read(base, n * stride);
+  const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  const valueAt = offsetOf(ksType, rel ? 'value_offset' : 'value');
+  const nameAt = offsetOf(ksType, rel ? 'name_offset' : 'name');
+  const latin1 = new TextDecoder('latin1');
+  for (let i = 0; i < n; i++) {
+    const at = i * stride;
+    const entry = base + BigInt(at);
+    const value = rel ? BigInt.asUintN(64, entry + BigInt(valueAt) + BigInt(dv.getInt32(at + valueAt, true))) : dv.getBigUint64(at + valueAt, true);
+    const nameAddr = rel ? BigInt.asUintN(64, entry + BigInt(nameAt) + BigInt(dv.getInt32(at + nameAt, true))) : dv.getBigUint64(at + nameAt, true);
+    out.add(`${latin1.decode(kernel.memory.cstring(nameAddr, KSYM_NAME_LEN))}@${value}`);
+  }
+  return out;
+}
+
+function readSections(kernel: Kernel, mod: KObject): ModuleSection[] {
+  const ptr = mod.member('sect_attrs');
+  if (ptr.value() === 0n) return [];
+  const attrs = ptr.deref();
+  const n = Number(attrs.member('nsections').value());
+  const arr = attrs.member('attrs');
+  const out: ModuleSection[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = arr.index(i);
+    const nameObj = hasMember(a.type, 'name') ? a.member('name') : a.path('battr.attr.name');
+    out.push({ name: new TextDecoder('latin1').decode(nameObj.string(KSYM_NAME_LEN)), address: a.member('address').value() });
+  }
+  return out;
+}
+
+function need(o: KObject | undefined, name: string): KObject {
+  if (!o) throw new NotFoundError(`no bootstrap declaration for '${name}'`);
+  return o;
+}
