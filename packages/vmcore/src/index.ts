@@ -1,1 +1,14 @@
-export * from "./types.js";
+export * from './types.js';
+export { openVmcore, openVmcoreSource, type OpenOptions, type OpenedVmcore } from './open.js';
+export { parseVmcoreInfo } from './vmcoreinfo.js';
+export { FileSource, MemorySource, type ByteSource } from './source.js';
+export { FlattenedSource } from './flattened.js';
+export { ElfCore, readElfHeader, readProgramHeaders, type ElfHeader, type ProgramHeader } from './elf-core.js';
+export { KdumpCore } from './kdump-core.js';
+export { KdumpFile, type PageDescriptor } from './kdump-file.js';
+export * from './kdump-header.js';
+export { parseNotes, noteTypeName, NT_PRSTATUS, VMCOREINFO_NOTE_NAME } from './notes.js';
+export { MACHINES, machineByElf, machineByName, type Machine } from './machine.js';
+export { lzo1xDecompress } from './lzo.js';
+export { decodePage, compressionName } from './decompress.js';
+export { Bitmap } from './bitmap.js';

@@ -71,3 +71,74 @@ export interface Vmcore extends PhysicalMemory {
   readonly virtualSegments: readonly VirtualSegment[];
   close(): void;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Extensions (issue 5): what `kbtf info` and the layers above may want to know about a dump.
+// ---------------------------------------------------------------------------------------------
+
+/** State of a physical page (or range) in a dump. */
+export type PageState = 'present' | 'excluded' | 'lost' | 'not-in-dump';
+
+/** A run of physical addresses in one state; `end` is exclusive. */
+export interface PhysRange {
+  start: bigint;
+  end: bigint;
+  state: PageState;
+}
+
+/** An ELF note (from an ELF core or the note blob of a kdump sub-header). */
+export interface ElfNote {
+  name: string;
+  type: number;
+  /** Offset of the descriptor in its file (kdump: in the note blob's file). */
+  descOffset: number;
+  desc: Uint8Array;
+}
+
+/** Registers of one CPU from an NT_PRSTATUS note, named per architecture. */
+export interface PrStatus {
+  /** Index of the note among the NT_PRSTATUS notes (usually the CPU number). */
+  index: number;
+  pid: number;
+  signal: number;
+  registers: Record<string, bigint>;
+}
+
+/** Page counts; `zero` counts pages stored as one shared page (kdump) where known. */
+export interface PageCounts {
+  /** Pages the dump can serve. */
+  present: number;
+  /** Pages the dump describes but filtered out (makedumpfile dump level). */
+  excluded: number;
+  /** Pages an incomplete dump lost. */
+  lost: number;
+  /** Present pages that share one stored zero page (kdump descriptors with a common offset). */
+  zero: number | undefined;
+}
+
+/** Format-specific header fields, for `kbtf info`. Values are numbers, bigints or strings. */
+export type HeaderFields = Record<string, string | number | bigint | boolean | null>;
+
+/** Extra, optional services of an opened dump. Every Vmcore openVmcore returns has them. */
+export interface VmcoreDetails {
+  /** Architecture from the ELF e_machine or the kdump utsname ("x86_64", "aarch64", …). */
+  readonly machine: string;
+  /** phys_base: VMCOREINFO NUMBER(phys_base) when present, else the kdump sub-header's. */
+  readonly physBase: bigint | undefined;
+  /** Header fields (ELF header / disk_dump_header + kdump_sub_header / flattened header). */
+  readonly header: HeaderFields;
+  /** All notes found. */
+  readonly notes: readonly ElfNote[];
+  /** NT_PRSTATUS notes, parsed. */
+  readonly prstatus: readonly PrStatus[];
+  /** Compression methods used by the pages ("zlib", "lzo", "snappy", "zstd", "none"). */
+  compression(): string[];
+  /** Present / excluded / lost / not-in-dump as sorted, merged ranges. */
+  ranges(): PhysRange[];
+  /** Page counts (may read every page descriptor: call it for reports, not per read). */
+  pageCounts(): PageCounts;
+  /** Bytes read from the dump file(s) so far. */
+  readonly bytesRead: number;
+  /** Total size of the dump file(s). */
+  readonly fileSize: number;
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { BadDataError, FaultError } from '@kbtf/binary';
+import { openVmcoreSource } from './open.js';
+import { MemorySource } from './source.js';
+import { buildElf, type ElfOptions } from './test-writer.js';
+
+const page = (fill: number, n = 4096): Uint8Array => new Uint8Array(n).fill(fill);
+const VMCOREINFO = 'OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=-27262976\nKERNELOFFSET=1e800000\n';
+
+function prstatus(rip: bigint): Uint8Array {
+  const d = new Uint8Array(336);
+  const dv = new DataView(d.buffer);
+  dv.setInt32(32, 42, true); // pr_pid
+  dv.setBigUint64(112 + 16 * 8, rip, true); // rip is register 16
+  dv.setBigUint64(112 + 19 * 8, 0xffffc90000003f00n, true); // rsp
+  return d;
+}
+
+function open(o: Partial<ElfOptions> = {}) {
+  const bytes = buildElf({
+    segments: [
+      { paddr: 0x1000n, data: new Uint8Array([...page(1), ...page(2)]) },
+      { paddr: 0x10000n, data: page(3), memsz: 3 * 4096 },
+    ],
+    notes: [
+      { name: 'CORE', type: 1, desc: prstatus(0xffffffff81000000n) },
+      { name: 'CORE', type: 1, desc: prstatus(0xffffffff81000010n) },
+      { name: 'VMCOREINFO', type: 0, desc: new TextEncoder().encode(VMCOREINFO) },
+      { name: 'QEMU', type: 0, desc: new Uint8Array(16) },
+    ],
+    ...o,
+  });
+  return { bytes, core: openVmcoreSource(new MemorySource('test.core', bytes)) };
+}
+
+describe('ElfCore', () => {
+  it('reads across segment pages and page boundaries', () => {
+    const { core } = open();
+    expect(core.format).toBe('elf');
+    const r = core.read(0x1ffcn, 8);
+    expect([...r]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+    expect(core.read(0x10000n, 4096).every((b) => b === 3)).toBe(true);
+  });
+
+  it('fails excluded tails and absent memory with the address', () => {
+    const { core } = open();
+    const ex = (() => {
+      try {
+        core.read(0x10ff0n, 0x20);
+      } catch (e) {
+        return e;
+      }
+    })() as FaultError;
+    expect(ex).toBeInstanceOf(FaultError);
+    expect(ex.reason).toBe('excluded');
+    expect(ex.address).toBe(0x11000n);
+    expect(() => core.read(0x5000n, 1)).toThrow(/0x5000: not-in-dump/);
+    expect(core.isPresent(0x1000n, 8192)).toBe(true);
+    expect(core.isPresent(0x1000n, 8193)).toBe(false);
+  });
+
+  it('marks an incomplete dump (e_flags bit 0) and calls the missing tail lost', () => {
+    const { core } = open({ flags: 1 });
+    expect(core.incomplete).toBe(true);
+    expect(() => core.read(0x11000n, 1)).toThrow(/lost/);
+  });
+
+  it('reports ranges and page counts', () => {
+    const { core } = open();
+    expect(core.ranges()).toEqual([
+      { start: 0n, end: 0x1000n, state: 'not-in-dump' },
+      { start: 0x1000n, end: 0x3000n, state: 'present' },
+      { start: 0x3000n, end: 0x10000n, state: 'not-in-dump' },
+      { start: 0x10000n, end: 0x11000n, state: 'present' },
+      { start: 0x11000n, end: 0x13000n, state: 'excluded' },
+    ]);
+    expect(core.pageCounts()).toMatchObject({ present: 3, excluded: 2 });
+  });
+
+  it('parses VMCOREINFO, NT_PRSTATUS and lists other notes', () => {
+    const { core } = open();
+    expect(core.vmcoreinfo?.osRelease).toBe('6.1.0-test');
+    expect(core.physBase).toBe(-27262976n);
+    expect(core.prstatus).toHaveLength(2);
+    expect(core.prstatus[1].registers.rip).toBe(0xffffffff81000010n);
+    expect(core.prstatus[0].pid).toBe(42);
+    expect(core.notes.map((n) => n.name)).toEqual(['CORE', 'CORE', 'VMCOREINFO', 'QEMU']);
+    expect(core.machine).toBe('x86_64');
+  });
+
+  it("handles QEMU 7.2's layout (sections before program headers, wrong e_ehsize) and PN_XNUM", () => {
+    for (const o of [{ qemuLayout: true }, { pnXnum: true }, { qemuLayout: true, pnXnum: true }]) {
+      const { core } = open(o);
+      expect(core.read(0x2000n, 1)[0]).toBe(2);
+      expect(core.header.programHeaders).toBe(3);
+    }
+  });
+
+  it('exposes virtual segments only for real kernel addresses', () => {
+    expect(open().core.virtualSegments).toEqual([]);
+    const vaddr = 0xffff888000001000n;
+    const { core } = open({ segments: [{ paddr: 0x1000n, vaddr, data: page(1) }, { paddr: 0x2000n, vaddr: 0x2000n, data: page(2) }] });
+    expect(core.virtualSegments).toEqual([{ vaddr, paddr: 0x1000n, fileSize: 4096n, memSize: 4096n }]);
+  });
+
+  it('reads big-endian headers', () => {
+    const { core } = open({ bigEndian: true, notes: [] });
+    expect(core.read(0x1000n, 1)[0]).toBe(1);
+    expect(core.header.byteOrder).toBe('big');
+  });
+
+  it('throws BadDataError with an offset when truncated at every structural boundary', () => {
+    const { bytes } = open();
+    const dv = new DataView(bytes.buffer, bytes.byteOffset);
+    const phoff = Number(dv.getBigUint64(32, true));
+    const noteOff = Number(dv.getBigUint64(phoff + 8, true));
+    const firstLoad = Number(dv.getBigUint64(phoff + 56 + 8, true));
+    for (const cut of [0, 10, 63, 64, phoff + 20, phoff + 3 * 56 - 1, noteOff + 5, noteOff + 20, firstLoad + 100, bytes.length - 1]) {
+      let err: unknown;
+      try {
+        openVmcoreSource(new MemorySource('cut.core', bytes.slice(0, cut)));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `cut at ${cut}`).toBeInstanceOf(BadDataError);
+      expect((err as BadDataError).offset, `cut at ${cut}`).toBeTypeOf('number');
+    }
+  });
+
+  it('caps the program header count by the file size', () => {
+    const { bytes } = open({ pnXnum: true });
+    const b = bytes.slice();
+    new DataView(b.buffer).setUint32(64 + 44, 0x7fffffff, true); // sh_info of section 0
+    expect(() => openVmcoreSource(new MemorySource('x.core', b))).toThrow(/program headers past end/);
+  });
+});

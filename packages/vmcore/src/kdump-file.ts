@@ -1,0 +1,148 @@
+/**
+ * One kdump-compressed file: its headers, bitmaps and page descriptors (one file of a
+ * `makedumpfile --split` set covers only [start_pfn, end_pfn)).
+ *
+ * Page descriptors (struct page_desc, 24 bytes): i64 offset, u32 size, u32 flags, u64 page_flags;
+ * one per set bit of the 2nd bitmap in pfn order, starting with the file's start_pfn. Every zero
+ * page may point at one stored zero page (QEMU and makedumpfile both share it). In an incomplete
+ * dump (status 0x8, makedumpfile ran out of space) descriptors of pages never written are zero:
+ * offset 0 means lost; descriptors past the end of the file are lost too.
+ */
+import { BadDataError, Cursor } from '@kbtf/binary';
+import { Bitmap } from './bitmap.js';
+import { DUMP_DH_COMPRESSED_INCOMPLETE, readDiskDumpHeader, readSubHeader, type DiskDumpHeader, type KdumpSubHeader } from './kdump-header.js';
+import { LruCache } from './lru.js';
+import { parseNotes } from './notes.js';
+import type { ByteSource } from './source.js';
+import type { ElfNote } from './types.js';
+
+export const PAGE_DESC_SIZE = 24;
+/** Descriptors read per chunk. */
+const DESC_CHUNK = 256;
+
+export interface PageDescriptor {
+  offset: number;
+  size: number;
+  flags: number;
+  pageFlags: bigint;
+}
+
+export class KdumpFile {
+  readonly header: DiskDumpHeader;
+  readonly sub: KdumpSubHeader;
+  readonly pageSize: number;
+  readonly maxMapnr: number;
+  readonly startPfn: number;
+  readonly endPfn: number;
+  readonly split: boolean;
+  readonly incomplete: boolean;
+  /** 1st bitmap: frames that exist. */
+  readonly present: Bitmap;
+  /** 2nd bitmap: frames dumped. */
+  readonly dumped: Bitmap;
+  readonly descOffset: number;
+  /** Descriptors this file holds (set bits of the 2nd bitmap in [startPfn, endPfn)). */
+  readonly descCount: number;
+  private readonly rankBase: number;
+  private readonly descCache = new LruCache<number, Uint8Array>(64);
+
+  constructor(readonly source: ByteSource) {
+    this.header = readDiskDumpHeader(source);
+    this.sub = readSubHeader(source, this.header);
+    const h = this.header;
+    const bs = h.blockSize;
+    this.pageSize = bs;
+    this.incomplete = (h.status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0;
+    const bitmapAt = (1 + h.subHdrSize) * bs;
+    const bitmapLen = h.bitmapBlocks * bs;
+    const half = bitmapLen / 2;
+    const mapnr = this.sub.maxMapnr64 ?? BigInt(h.maxMapnr32);
+    if (mapnr > BigInt(half * 8)) throw new BadDataError(source.name, 440, `max_mapnr ${mapnr} exceeds the bitmap's ${half * 8} bits`);
+    this.maxMapnr = Number(mapnr);
+    this.split = (this.sub.split ?? 0) !== 0;
+    const start = this.sub.startPfn64 ?? this.sub.startPfn ?? 0n;
+    const end = this.sub.endPfn64 ?? this.sub.endPfn ?? mapnr;
+    this.startPfn = this.split ? Number(start < mapnr ? start : mapnr) : 0;
+    this.endPfn = this.split ? Number(end < mapnr ? end : mapnr) : this.maxMapnr;
+    if (this.startPfn > this.endPfn) throw new BadDataError(source.name, h.blockSize + 16, `split range start_pfn ${start} > end_pfn ${end}`);
+    const bitmaps = source.read(bitmapAt, bitmapLen, 'bitmaps');
+    this.present = new Bitmap(bitmaps.subarray(0, half), this.maxMapnr);
+    this.dumped = new Bitmap(bitmaps.subarray(half), this.maxMapnr);
+    this.descOffset = bitmapAt + bitmapLen;
+    this.rankBase = this.dumped.rank(this.startPfn);
+    this.descCount = this.dumped.rank(this.endPfn) - this.rankBase;
+    if (!this.incomplete && this.descOffset + this.descCount * PAGE_DESC_SIZE > source.size) {
+      throw new BadDataError(source.name, this.descOffset, `truncated: ${this.descCount} page descriptors run past end of file (${source.size})`);
+    }
+  }
+
+  /** True when this file is responsible for `pfn`. */
+  covers(pfn: number): boolean {
+    return pfn >= this.startPfn && pfn < this.endPfn;
+  }
+
+  /** Descriptor index of a dumped pfn. */
+  descIndex(pfn: number): number {
+    return this.dumped.rank(pfn) - this.rankBase;
+  }
+
+  /** The descriptor at `index`, or undefined when an incomplete dump lacks it. */
+  descriptor(index: number): PageDescriptor | undefined {
+    const chunkIndex = Math.floor(index / DESC_CHUNK);
+    let chunk = this.descCache.get(chunkIndex);
+    if (!chunk) {
+      const at = this.descOffset + chunkIndex * DESC_CHUNK * PAGE_DESC_SIZE;
+      const want = Math.min(DESC_CHUNK, this.descCount - chunkIndex * DESC_CHUNK) * PAGE_DESC_SIZE;
+      const len = Math.max(0, Math.min(want, this.source.size - at));
+      chunk = len > 0 ? this.source.read(at, len, 'page descriptors') : new Uint8Array(0);
+      this.descCache.set(chunkIndex, chunk);
+    }
+    const rel = (index % DESC_CHUNK) * PAGE_DESC_SIZE;
+    if (rel + PAGE_DESC_SIZE > chunk.byteLength) {
+      if (this.incomplete) return undefined;
+      throw new BadDataError(this.source.name, this.descOffset + index * PAGE_DESC_SIZE, 'truncated: page descriptor past end of file');
+    }
+    const c = new Cursor(chunk, { source: this.source.name, base: this.descOffset + chunkIndex * DESC_CHUNK * PAGE_DESC_SIZE });
+    const offset = c.i64At(rel);
+    if (offset < 0n || offset > BigInt(Number.MAX_SAFE_INTEGER)) throw c.error(rel, `page descriptor offset ${offset} out of range`);
+    return { offset: Number(offset), size: c.u32At(rel + 8), flags: c.u32At(rel + 12), pageFlags: c.u64At(rel + 16) };
+  }
+
+  /** Visit every descriptor this file holds, reading them in large chunks. */
+  forEachDescriptor(visit: (d: PageDescriptor | undefined, index: number) => void): void {
+    const per = 65536;
+    for (let first = 0; first < this.descCount; first += per) {
+      const n = Math.min(per, this.descCount - first);
+      const at = this.descOffset + first * PAGE_DESC_SIZE;
+      const len = Math.max(0, Math.min(n * PAGE_DESC_SIZE, this.source.size - at));
+      const bytes = len > 0 ? this.source.read(at, len, 'page descriptors') : new Uint8Array(0);
+      const c = new Cursor(bytes, { source: this.source.name, base: at });
+      for (let i = 0; i < n; i++) {
+        const rel = i * PAGE_DESC_SIZE;
+        if (rel + PAGE_DESC_SIZE > bytes.byteLength) {
+          visit(undefined, first + i);
+          continue;
+        }
+        visit({ offset: Number(c.i64At(rel)), size: c.u32At(rel + 8), flags: c.u32At(rel + 12), pageFlags: c.u64At(rel + 16) }, first + i);
+      }
+    }
+  }
+
+  /** VMCOREINFO text from the sub-header (v3+), undefined when absent. */
+  vmcoreinfoText(): string | undefined {
+    const { offsetVmcoreinfo: off, sizeVmcoreinfo: size } = this.sub;
+    if (!off || !size) return undefined;
+    if (this.incomplete && off + size > this.source.size) return undefined; // cut before it was written
+    const bytes = this.source.read(off, size, 'VMCOREINFO');
+    const nul = bytes.indexOf(0);
+    return new TextDecoder('latin1').decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+  }
+
+  /** ELF notes from the sub-header (v4+). */
+  notes(): ElfNote[] {
+    const { offsetNote: off, sizeNote: size } = this.sub;
+    if (!off || !size) return [];
+    if (this.incomplete && off + size > this.source.size) return [];
+    return parseNotes(this.source.read(off, size, 'notes'), off, true, this.source.name);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * An LZO1X decompressor (what makedumpfile -l writes: liblzo2's lzo1x_1_compress), ported from
+ * the kernel's lzo1x_decompress_safe (lib/lzo/lzo1x_decompress_safe.c, 6.1) without its
+ * unaligned-copy fast paths. Output is bounded by `outLen`; every input and look-behind access is
+ * checked, so hostile input throws instead of reading or writing out of bounds. The kernel's
+ * "lzo-rle" bitstream (leading byte 17 + version) is accepted too.
+ */
+const M2_MAX_OFFSET = 0x0800;
+const MIN_ZERO_RUN_LENGTH = 4;
+
+export class LzoError extends Error {}
+
+const LOOP = 0;
+const COPY_LITERAL = 1;
+const MATCH_NEXT = 2;
+
+/** Decompress `input`, which must expand to exactly `outLen` bytes. */
+export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
+  const out = new Uint8Array(outLen);
+  const ipEnd = input.byteLength;
+  let ip = 0;
+  let op = 0;
+  let t = 0;
+  let next = 0;
+  let state = 0;
+  let mPos = 0;
+  const needIp = (n: number): void => {
+    if (ipEnd - ip < n) throw new LzoError('input overrun');
+  };
+  const needOp = (n: number): void => {
+    if (outLen - op < n) throw new LzoError('output overrun');
+  };
+  const rd = (): number => {
+    if (ip >= ipEnd) throw new LzoError('input overrun');
+    return input[ip++];
+  };
+  /** A run of zero bytes extends a length by 255 each (the LZO "long length" encoding). */
+  const longLength = (base: number): number => {
+    const start = ip;
+    while (rd() === 0) {
+      /* count zeros */
+    }
+    ip--;
+    const zeros = ip - start;
+    return zeros * 255 + base + rd();
+  };
+  const le16 = (): number => {
+    needIp(2);
+    return input[ip] | (input[ip + 1] << 8);
+  };
+
+  if (ipEnd < 3) throw new LzoError('input overrun');
+  let bitstreamVersion = 0;
+  if (ipEnd >= 5 && input[0] === 17) {
+    bitstreamVersion = input[1];
+    ip = 2;
+  }
+  let mode = LOOP;
+  if (input[ip] > 17) {
+    t = input[ip++] - 17;
+    if (t < 4) {
+      next = t;
+      mode = MATCH_NEXT;
+    } else mode = COPY_LITERAL;
+  }
+
+  for (;;) {
+    if (mode === COPY_LITERAL) {
+      needOp(t);
+      needIp(t + 3);
+      out.set(input.subarray(ip, ip + t), op);
+      op += t;
+      ip += t;
+      state = 4;
+      mode = LOOP;
+      continue;
+    }
+    if (mode === MATCH_NEXT) {
+      state = next;
+      t = next;
+      needIp(t + 3);
+      needOp(t);
+      for (; t > 0; t--) out[op++] = input[ip++];
+      mode = LOOP;
+      continue;
+    }
+    t = rd();
+    if (t < 16) {
+      if (state === 0) {
+        if (t === 0) t = longLength(15);
+        t += 3;
+        mode = COPY_LITERAL;
+        continue;
+      }
+      next = t & 3;
+      if (state !== 4) {
+        mPos = op - 1 - (t >> 2) - (rd() << 2);
+        if (mPos < 0) throw new LzoError('look-behind overrun');
+        needOp(2);
+        out[op++] = out[mPos++];
+        out[op++] = out[mPos];
+        mode = MATCH_NEXT;
+        continue;
+      }
+      mPos = op - (1 + M2_MAX_OFFSET) - (t >> 2) - (rd() << 2);
+      t = 3;
+    } else if (t >= 64) {
+      next = t & 3;
+      mPos = op - 1 - ((t >> 2) & 7) - (rd() << 3);
+      t = (t >> 5) - 1 + 2;
+    } else if (t >= 32) {
+      t = (t & 31) + 2;
+      if (t === 2) t += longLength(31);
+      next = le16();
+      ip += 2;
+      mPos = op - 1 - (next >> 2);
+      next &= 3;
+    } else {
+      next = le16();
+      if ((next & 0xfffc) === 0xfffc && (t & 0xf8) === 0x18 && bitstreamVersion) {
+        needIp(3);
+        t = ((t & 7) | (input[ip + 2] << 3)) + MIN_ZERO_RUN_LENGTH;
+        needOp(t);
+        op += t; // out is zero-filled
+        next &= 3;
+        ip += 3;
+        mode = MATCH_NEXT;
+        continue;
+      }
+      mPos = op - ((t & 8) << 11);
+      t = (t & 7) + 2;
+      if (t === 2) {
+        t += longLength(7);
+        next = le16();
+      }
+      ip += 2;
+      mPos -= next >> 2;
+      next &= 3;
+      if (mPos === op) {
+        if (t !== 3) throw new LzoError('bad end marker');
+        if (ip !== ipEnd) throw new LzoError('input not consumed');
+        if (op !== outLen) throw new LzoError(`decompressed to ${op} bytes, expected ${outLen}`);
+        return out;
+      }
+      mPos -= 0x4000;
+    }
+    if (mPos < 0) throw new LzoError('look-behind overrun');
+    needOp(t);
+    for (let i = 0; i < t; i++) out[op++] = out[mPos++];
+    mode = MATCH_NEXT;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The physical-memory read path every format shares. A format supplies `chunk` (bytes at an
+ * address, up to a limit, never crossing the format's own unit: a cached file block for ELF, a
+ * decoded page for kdump) and `stateAt` (what the dump holds at an address and how far that state
+ * runs). `read` stitches chunks across page boundaries and never papers over a gap: the first
+ * address that cannot be served raises a FaultError naming it and the reason.
+ */
+import { FaultError, UsageError } from '@kbtf/binary';
+import type { PageState, PhysRange } from './types.js';
+
+export interface StateRun {
+  state: PageState;
+  /** First address past the run (exclusive); > the queried address. */
+  end: bigint;
+}
+
+export const MAX_READ = 1 << 30;
+
+export abstract class PhysicalReader {
+  abstract readonly pageSize: number;
+
+  /** Bytes at `paddr`, 1 ≤ length ≤ maxLen. Throws FaultError('physical', paddr, …). */
+  protected abstract chunk(paddr: bigint, maxLen: number): Uint8Array;
+
+  /** State at `paddr` and where that state ends. */
+  abstract stateAt(paddr: bigint): StateRun;
+
+  read(paddr: bigint, length: number): Uint8Array {
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`read: bad length ${length}`);
+    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const c = this.chunk(paddr + BigInt(done), length - done);
+      out.set(c, done);
+      done += c.byteLength;
+    }
+    return out;
+  }
+
+  isPresent(paddr: bigint, length: number): boolean {
+    if (paddr < 0n || length < 0) return false;
+    const end = paddr + BigInt(length);
+    let at = paddr;
+    while (at < end) {
+      const run = this.stateAt(at);
+      if (run.state !== 'present') return false;
+      at = run.end;
+    }
+    return true;
+  }
+
+  /** Throw the FaultError that `stateAt` implies for a non-present address. */
+  protected fault(paddr: bigint, state: PageState, detail?: string): never {
+    if (state === 'present') throw new FaultError('physical', paddr, 'bad-data', detail ?? 'present page could not be read');
+    throw new FaultError('physical', paddr, state, detail);
+  }
+}
+
+/** Append a run to a range list, merging with the previous run when contiguous and same state. */
+export function pushRange(out: PhysRange[], start: bigint, end: bigint, state: PageState): void {
+  if (end <= start) return;
+  const last = out[out.length - 1];
+  if (last && last.end === start && last.state === state) last.end = end;
+  else out.push({ start, end, state });
+}

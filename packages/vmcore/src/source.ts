@@ -1,0 +1,82 @@
+/**
+ * Byte sources: where a dump's bytes come from. A plain file is read with positioned reads (never
+ * whole); a flattened makedumpfile file is a ByteSource over an index of its records
+ * (flattened.ts). Every source counts the bytes it read from disk, so benchmarks can check that
+ * serving reads touches a small fraction of the dump.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { BadDataError, NotFoundError } from '@kbtf/binary';
+
+export interface ByteSource {
+  /** Name for errors (the path). */
+  readonly name: string;
+  /** Logical size in bytes. */
+  readonly size: number;
+  /** Bytes read from disk so far. */
+  readonly bytesRead: number;
+  /**
+   * Read exactly `length` bytes at `offset`. Throws BadDataError (truncated) when the range
+   * is not entirely inside the source.
+   */
+  read(offset: number, length: number, what?: string): Uint8Array;
+  close(): void;
+}
+
+/** A file read with positioned reads. */
+export class FileSource implements ByteSource {
+  readonly name: string;
+  readonly size: number;
+  bytesRead = 0;
+  private fd: number | undefined;
+
+  constructor(path: string) {
+    this.name = path;
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (err) {
+      throw new NotFoundError(`${path}: cannot open: ${(err as Error).message}`, { cause: err });
+    }
+    this.size = fstatSync(this.fd).size;
+  }
+
+  read(offset: number, length: number, what = 'read'): Uint8Array {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BadDataError(this.name, offset, `truncated: ${what} of ${length} bytes past end of file (${this.size})`);
+    }
+    if (this.fd === undefined) throw new BadDataError(this.name, offset, 'read after close');
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, buf, done, length - done, offset + done);
+      if (n <= 0) throw new BadDataError(this.name, offset + done, `short read (${what})`);
+      done += n;
+    }
+    this.bytesRead += length;
+    return buf;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** An in-memory source (tests, small blobs). */
+export class MemorySource implements ByteSource {
+  bytesRead = 0;
+  constructor(
+    readonly name: string,
+    private readonly bytes: Uint8Array,
+  ) {}
+  get size(): number {
+    return this.bytes.byteLength;
+  }
+  read(offset: number, length: number, what = 'read'): Uint8Array {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BadDataError(this.name, offset, `truncated: ${what} of ${length} bytes past end of file (${this.size})`);
+    }
+    this.bytesRead += length;
+    return this.bytes.slice(offset, offset + length);
+  }
+  close(): void {}
+}
