@@ -4,7 +4,7 @@
  * whole (no merging), the way systemd-style configuration overrides vendor defaults; a /dev/null
  * symlink in a higher directory masks the lower ones. Errors name the file and the line.
  */
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, isMap, isSeq, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { BadDataError, UnsupportedError } from '@kbtf/binary';
 import { Root } from './fs.js';
@@ -66,23 +66,21 @@ export function parsePolicy(text: string, file: string): PolicyFile {
   return { file, data: result.data, lines };
 }
 
-/** The line of the node at `path` (or its key, or its nearest ancestor). */
+/** The line of the key (for a map entry) or node (for a list item) at `path`, or its nearest ancestor. */
 function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number {
-  for (let n = path.length; n >= 0; n--) {
-    const sub = path.slice(0, n);
-    const node = sub.length ? doc.getIn(sub, true) : doc.contents;
-    if (isNode(node) && node.range) {
-      // For an unknown key, the map value may be null; fall back to the key's own position.
-      return lc.linePos(node.range[0]).line;
-    }
-    if (sub.length) {
-      const parent = sub.length > 1 ? doc.getIn(sub.slice(0, -1), true) : doc.contents;
-      const pair = (parent as { items?: { key: unknown }[] } | null)?.items?.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === sub[sub.length - 1]);
-      const key = pair?.key;
-      if (isNode(key) && key.range) return lc.linePos(key.range[0]).line;
+  for (let n = path.length; n > 0; n--) {
+    const last = path[n - 1];
+    const parent = n > 1 ? doc.getIn(path.slice(0, n - 1), true) : doc.contents;
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === last);
+      if (pair && isNode(pair.key) && pair.key.range) return lc.linePos(pair.key.range[0]).line;
+    } else if (isSeq(parent) && typeof last === 'number') {
+      const item = parent.items[last];
+      if (isNode(item) && item.range) return lc.linePos(item.range[0]).line;
     }
   }
-  return 1;
+  const top = doc.contents;
+  return isNode(top) && top.range ? lc.linePos(top.range[0]).line : 1;
 }
 
 /** The policy file that applies to a root (first found wins), parsed; undefined when none. */
