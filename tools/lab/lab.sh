@@ -160,8 +160,20 @@ KVER=$(resolve_kver "$KERNEL")
 SERIES=$(echo "$KVER" | cut -d. -f1-2)
 KROOT=$LAB_DIR/kernels/$KVER
 
+# The kernel cache is shared: other tools read modules from it, and a tool that rewrites a .ko
+# in place (e.g. objcopy with no output file) would silently change what the guest loads. Check
+# every file against the package's md5sums and re-extract on any difference (about 2 s).
+kernel_cache_intact() {
+  [ -f "$KROOT/.complete" ] && [ -f "$KROOT/.md5sums" ] || return 1
+  local bad
+  bad=$(cd "$KROOT" && md5sum -c --quiet .md5sums 2>/dev/null | head -5 || true)
+  [ -z "$bad" ] && return 0
+  log "kernel cache $KROOT was modified, re-extracting: $(echo "$bad" | tr '\n' ' ')"
+  return 1
+}
+
 fetch_kernel() {
-  [ -f "$KROOT/.complete" ] && return 0
+  kernel_cache_intact && return 0
   case "$KVER" in *+deb12*|6.1[0-9].*) ensure_backports ;; esac
   mkdir -p "$LAB_DIR/debs"
   local deb
@@ -181,6 +193,7 @@ fetch_kernel() {
     mkdir -p "$KROOT.tmp/lib/modules"
     ln -s "../../usr/lib/modules/$KVER" "$KROOT.tmp/lib/modules/$KVER"
   fi
+  dpkg-deb -I "$deb" md5sums > "$KROOT.tmp/.md5sums"
   depmod -b "$KROOT.tmp" "$KVER"
   basename "$deb" > "$KROOT.tmp/.deb"
   touch "$KROOT.tmp/.complete"
