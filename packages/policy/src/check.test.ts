@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { checkRoot } from './check.js';
+import { renderConfig, writeIfChanged, upToDate } from './render.js';
+import { readModprobeConfig, softdepFor, installFor, blacklisted } from './modprobe-d.js';
+import { readSettings } from './settings.js';
+import { readModulesDir } from './modules.js';
+import { syncCompanions } from './sync.js';
+import type { Runner } from './exec.js';
+import { memTree } from './test-tree.js';
+
+const K = '6.1.0-56-amd64';
+const M = `/lib/modules/${K}`;
+const dep = [
+  'kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko',
+  'kernel/fs/jbd2/jbd2.ko:',
+  'kernel/drivers/block/loop.ko:',
+  'kernel/crypto/crc32c_generic.ko:',
+  'extra/ext4-btf.ko:',
+  'extra/loop-btf.ko:',
+  'extra/vmlinux-btf.ko:',
+].join('\n');
+const base = {
+  [`${M}/modules.dep`]: dep + '\n',
+  [`${M}/modules.softdep`]: 'softdep ext4 pre: crypto-crc32c\n',
+  [`${M}/modules.alias`]: 'alias crypto-crc32c crc32c_generic\n',
+  '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\n',
+};
+
+describe('modprobe.d precedence (kmod rules)', () => {
+  it('higher directory wins per basename, /dev/null masks, files parse in basename order, first softdep wins', () => {
+    const root = memTree(
+      {
+        '/lib/modprobe.d/a.conf': 'softdep loop post: from-lib\n',
+        '/usr/lib/modprobe.d/a.conf': 'softdep loop post: from-usr-lib\n',
+        '/etc/modprobe.d/b.conf': 'softdep loop post: from-etc-b\ninstall ext4 /bin/true\nblacklist ext4-btf\n',
+        '/run/modprobe.d/c.conf': 'install ext4 \\\n  /bin/false\n',
+        '/usr/lib/modprobe.d/m.conf': 'softdep x post: y\n',
+        [`${M}/modules.softdep`]: 'softdep ext4 pre: crypto-crc32c\n',
+      },
+      { '/etc/modprobe.d/m.conf': '/dev/null' },
+    );
+    const cfg = readModprobeConfig(root, M);
+    expect(cfg.files).toEqual(['/usr/lib/modprobe.d/a.conf', '/etc/modprobe.d/b.conf', '/run/modprobe.d/c.conf', `${M}/modules.softdep`]);
+    expect(cfg.masked).toEqual(['/etc/modprobe.d/m.conf']);
+    expect(softdepFor(cfg, 'loop')?.post).toEqual(['from-usr-lib']);
+    expect(installFor(cfg, 'ext4')?.command).toBe('/bin/true');
+    expect(cfg.install[1]).toMatchObject({ command: '/bin/false', at: { file: '/run/modprobe.d/c.conf', line: 1 } });
+    expect(blacklisted(cfg, 'ext4_btf')).toEqual({ file: '/etc/modprobe.d/b.conf', line: 3 });
+    expect(blacklisted(cfg, 'loop_btf', { line: '', params: [{ name: 'modprobe.blacklist', value: 'x,loop_btf' }], source: { kind: 'cmdline', file: '/proc/cmdline' } })).toEqual({ file: '/proc/cmdline', line: 0 });
+    expect(softdepFor(cfg, 'ext4')?.pre).toEqual(['crypto-crc32c']);
+  });
+});
+
+describe('modprobe-config rendering', () => {
+  it('softdep per selected module with a companion, merged with the softdep it replaces, sorted; vmlinux-btf via modules-load.d', () => {
+    const root = memTree(base);
+    const r = renderConfig(root, readSettings(root), readModulesDir(root));
+    expect(r.modprobe.split('\n').filter((l) => l.startsWith('softdep'))).toEqual(['softdep ext4 pre: crypto-crc32c post: ext4-btf', 'softdep loop post: loop-btf']);
+    expect(r.missing).toEqual(['crc32c_generic', 'jbd2']);
+    expect(r.modulesLoad.trim().split('\n').pop()).toBe('vmlinux-btf');
+  });
+  it('is idempotent and writes atomically only on change; --check semantics', () => {
+    const root = memTree(base);
+    const r = renderConfig(root, readSettings(root), readModulesDir(root));
+    expect(upToDate(root, '/run/modprobe.d/kbtf.conf', r.modprobe)).toBe(false);
+    expect(writeIfChanged(root, '/run/modprobe.d/kbtf.conf', r.modprobe)).toBe('written');
+    const again = renderConfig(root, readSettings(root), readModulesDir(root));
+    expect(again.modprobe).toBe(r.modprobe);
+    expect(writeIfChanged(root, '/run/modprobe.d/kbtf.conf', again.modprobe)).toBe('unchanged');
+    expect(root.list('/run/modprobe.d')).toEqual(['kbtf.conf']);
+  });
+  it('excludes and mode off', () => {
+    const root = memTree({ ...base, '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nexclude: [loop]\nvmlinux: false\n' });
+    const r = renderConfig(root, readSettings(root), readModulesDir(root));
+    expect(r.softdeps.map((s) => s.module)).toEqual(['ext4']);
+    expect(r.modulesLoad).not.toMatch(/^vmlinux-btf$/m);
+    const off = renderConfig(root, readSettings(root, { cmdline: 'btf_companions=off' }), readModulesDir(root));
+    expect(off.softdeps).toEqual([]);
+  });
+});
+
+describe('sync', () => {
+  it('loads missing companions of loaded modules once, reports the rest', async () => {
+    const live = memTree({ ...base, '/proc/modules': 'ext4 1 0 - Live 0x0\nloop 1 0 - Live 0x0\njbd2 1 1 ext4, Live 0x0\nloop_btf 1 0 - Live 0x0\n', '/sys/kernel/btf/ext4_btf': 'x', '/sys/kernel/btf/vmlinux_btf': '' }, {}, '/');
+    const calls: string[][] = [];
+    const run: Runner = async (p, a) => (calls.push([p, ...a]), { code: 0, stdout: '', stderr: '' });
+    const mods = readModulesDir(live, K);
+    const rep = await syncCompanions(live, readSettings(live, { cmdline: '' }), mods, run);
+    expect(calls).toEqual([['modprobe', '--', 'vmlinux-btf'], ['modprobe', '--', 'ext4-btf']]);
+    expect(Object.fromEntries(rep.actions.map((a) => [a.module, a.status]))).toEqual({ vmlinux: 'loaded', ext4: 'loaded', jbd2: 'no-companion', loop: 'already-loaded' });
+    const dry = await syncCompanions(live, readSettings(live, { cmdline: '' }), mods, run, { dryRun: true });
+    expect(dry.actions.find((a) => a.module === 'ext4')?.status).toBe('would-load');
+    expect(calls).toHaveLength(2);
+  });
+  it('a companion whose BTF the kernel rejected is a failure', async () => {
+    const live = memTree({ ...base, '/proc/modules': 'loop 1 0 - Live 0x0\n', '/sys/kernel/btf/vmlinux': 'x' }, {}, '/');
+    const run: Runner = async () => ({ code: 0, stdout: '', stderr: '' });
+    const rep = await syncCompanions(live, readSettings(live, { cmdline: 'btf_companions=always' }), readModulesDir(live, K), run);
+    expect(rep.actions.find((a) => a.module === 'loop')?.status).toBe('no-btf');
+    expect(rep.failed).toBe(2);
+  });
+});
+
+/** Findings that do not depend on companion file contents (those are in test/policy). */
+function codes(files: Record<string, string>, links: Record<string, string> = {}, opts = {}) {
+  const r = checkRoot(memTree(files, links), opts);
+  return { r, codes: r.findings.filter((f) => !['companion-unreadable', 'btf-unchecked'].includes(f.code)).map((f) => `${f.severity}:${f.code}:${f.module ?? ''}`) };
+}
+const kdumpOk = { '/etc/default/kdump-tools': 'USE_KDUMP=1\n', '/etc/kernel/cmdline': 'root=/dev/sda crashkernel=256M\n' };
+
+describe('kbtf check findings', () => {
+  it('clean tree: modules-load.d + deps + softdeps, config and kdump in place', () => {
+    const files = { ...base, ...kdumpOk, '/etc/modules-load.d/x.conf': 'ext4\n', '/etc/modprobe.d/kbtf.conf': 'softdep ext4 pre: crypto-crc32c post: ext4-btf\n', '/etc/modules-load.d/kbtf.conf': 'vmlinux-btf\n' };
+    const { r, codes: c } = codes(files);
+    expect(r.modules.map((m) => m.name)).toEqual(['vmlinux_btf', 'ext4', 'jbd2', 'crc32c_generic']);
+    expect(c).toEqual(['warning:companion-missing:crc32c_generic', 'warning:companion-missing:jbd2']);
+    expect(r.missingCompanions).toEqual(['crc32c_generic', 'jbd2']);
+  });
+  it('required-missing is an error; module-unknown warns', () => {
+    const { codes: c } = codes({ ...base, ...kdumpOk, '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nrequired: [jbd2]\nvmlinux: false\n', '/etc/modules': 'jbd2\nnosuch\n', '/etc/modprobe.d/kbtf.conf': '' });
+    expect(c).toEqual(['error:required-missing:jbd2', 'warning:module-unknown:nosuch']);
+  });
+  it('softdep-missing without config or unit; the shipped unit counts as config', () => {
+    const files = { ...base, ...kdumpOk, '/etc/modules': 'loop\n', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n' };
+    expect(codes(files).codes).toEqual(['error:softdep-missing:loop']);
+    expect(codes({ ...files, '/usr/lib/systemd/system/kbtf-modprobe-config.service': '[Unit]\n' }).codes).toEqual([]);
+  });
+  it('softdep-shadowed: an earlier file\'s softdep for the module wins in kmod', () => {
+    const { r, codes: c } = codes({ ...base, ...kdumpOk, '/etc/modules': 'loop\n', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n', '/etc/modprobe.d/00-loop.conf': 'softdep loop pre: crc32c_generic\n', '/etc/modprobe.d/kbtf.conf': 'softdep loop post: loop-btf\n' });
+    expect(c).toContain('error:softdep-shadowed:loop');
+    expect(r.findings.find((f) => f.code === 'softdep-shadowed')).toMatchObject({ file: '/etc/modprobe.d/00-loop.conf', line: 1 });
+  });
+  it('install lines: ignored for the parent (warning), fatal for the companion; blacklist of a companion warns', () => {
+    const { codes: c } = codes({ ...base, ...kdumpOk, '/etc/modules': 'loop\n', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n', '/etc/modprobe.d/kbtf.conf': 'softdep loop post: loop-btf\n', '/etc/modprobe.d/x.conf': 'install loop /sbin/mything\ninstall loop_btf /bin/false\nblacklist loop-btf\n' });
+    expect(c).toEqual(['error:companion-install:loop', 'warning:companion-blacklisted:loop', 'warning:install-ignored:loop']);
+  });
+  it('a kbtf hook install line counts as a load path', () => {
+    const { codes: c } = codes({ ...base, ...kdumpOk, '/etc/modules': 'loop\n', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n', '/etc/modprobe.d/x.conf': 'install loop /usr/bin/kbtf hook loop $CMDLINE_OPTS\n' });
+    expect(c).toEqual([]);
+  });
+  it('vmlinux-btf: not loaded at boot, or missing', () => {
+    const files = { ...base, ...kdumpOk, '/etc/modprobe.d/kbtf.conf': '' };
+    expect(codes(files).codes).toEqual(['error:vmlinux-not-loaded:vmlinux']);
+    expect(codes({ ...files, [`${M}/modules.dep`]: 'kernel/drivers/block/loop.ko:\n' }).codes).toEqual(['warning:companion-missing:vmlinux']);
+  });
+  it('kdump: crashkernel, cmdline, kdump-tools, USE_KDUMP, initramfs hook', () => {
+    const files = { ...base, '/etc/modprobe.d/kbtf.conf': '', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n' };
+    expect(codes(files).codes).toEqual(['error:cmdline-missing:', 'error:kdump-missing:']);
+    expect(codes({ ...files, '/etc/default/grub': 'GRUB_CMDLINE_LINUX="quiet"\n', '/etc/default/kdump-tools': 'USE_KDUMP=0\n' }).codes).toEqual(['error:crashkernel-missing:', 'error:kdump-disabled:']);
+    expect(codes({ ...files, ...kdumpOk, '/usr/share/initramfs-tools/hook-functions': '' }).codes).toEqual(['warning:initramfs-hook-missing:']);
+    expect(codes({ ...files, ...kdumpOk, '/etc/kdump.conf': 'path /var/crash\n' }).codes).toEqual([]);
+    // on-demand: kdump problems are warnings, crashkernel is not required
+    expect(codes({ ...files, '/etc/kbtf/policy.yaml': 'version: 1\n' }).codes).toEqual(['warning:kdump-missing:']);
+  });
+  it('invalid settings are findings with file and line', () => {
+    const { r } = codes({ ...base, ...kdumpOk, '/etc/modprobe.d/kbtf.conf': '', '/etc/sysctl.d/k.conf': '\nkernel.btf_companions = sometimes\n' });
+    expect(r.findings.find((f) => f.code === 'setting-invalid')).toMatchObject({ severity: 'error', file: '/etc/sysctl.d/k.conf', line: 2 });
+  });
+  it('--all checks every module of modules.dep', () => {
+    const { r } = codes({ ...base, ...kdumpOk }, {}, { all: true });
+    expect(r.modules.map((m) => m.name).sort()).toEqual(['crc32c_generic', 'ext4', 'ext4_btf', 'jbd2', 'loop', 'loop_btf', 'vmlinux_btf']);
+  });
+});
