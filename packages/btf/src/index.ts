@@ -21,3 +21,4 @@ export { elfSection, elfSections, isElf, type ElfSectionHeader } from './elf.js'
 export { btfBytesFromFile } from './file.js';
 export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
 export { writeBtf, type WriteOptions } from './writer.js';
+export { validateBtf, type ValidateOptions, type ValidationError, type ValidationResult } from './validate.js';
