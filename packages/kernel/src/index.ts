@@ -8,3 +8,5 @@ export * from './object.js';
 export * from './bootstrap.js';
 export * from './kernel.js';
 export * from './modules.js';
+export * from './format.js';
+export * from './expr.js';

@@ -4,8 +4,9 @@
  * BTF gives every type. Each piece is read on first use and kept.
  */
 import { KbtfError, NotFoundError, UnsupportedError, UsageError, hex, withContext } from '@kbtf/binary';
-import { parseBtf, type Btf } from '@kbtf/btf';
-import type { Vmcore, VmcoreInfo } from '@kbtf/vmcore';
+import { btfBytesFromFile, parseBtf, type Btf } from '@kbtf/btf';
+import { readFileSync } from 'node:fs';
+import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
 import { bootstrapDeclaration } from './bootstrap.js';
 import { readKallsyms, kallsymsLocation, type Kallsyms } from './kallsyms.js';
@@ -156,6 +157,15 @@ export class Kernel {
     return undefined;
   }
 
+  /** `per_cpu(var, cpu)`: the CPU's copy of a per-CPU variable (address + __per_cpu_offset[cpu]). */
+  perCpu(obj: KObject, cpu: number): KObject {
+    if (obj.address === undefined) throw new UsageError('per_cpu needs a per-CPU variable, not a value');
+    const offsets = this.global('__per_cpu_offset');
+    const s = offsets.shape;
+    if (s.kind === 'array' && (cpu < 0 || cpu >= s.count)) throw new UsageError(`per_cpu: CPU ${cpu} out of range (0..${s.count - 1})`);
+    return new KObject(this.memory, obj.type, BigInt.asUintN(64, obj.address + offsets.index(cpu).value()));
+  }
+
   /** Loaded modules in `modules` list order (= /proc/modules order). */
   modules(): KernelModule[] {
     try {
@@ -196,9 +206,29 @@ export class Kernel {
     }
   }
 
+  /** Release the dump's file descriptors. */
+  close(): void {
+    this.vmcore.close();
+  }
+
   /** Parse a hex or decimal address argument. */
   static parseAddress(text: string): bigint {
     if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) throw new UsageError(`bad address '${text}'`);
     return BigInt(text);
+  }
+}
+
+/**
+ * Open a dump (one path, or the parts of a split kdump) as a kernel. `btfPath` supplies vmlinux BTF
+ * from a file (raw BTF, /sys/kernel/btf/vmlinux, or an ELF with .BTF) instead of the dump's copy.
+ */
+export function openKernel(path: string | string[], options: { btfPath?: string } = {}): Kernel {
+  const vmlinuxBtf = options.btfPath ? btfBytesFromFile(readFileSync(options.btfPath), options.btfPath) : undefined;
+  const vmcore = openVmcore(path);
+  try {
+    return new Kernel(vmcore, { vmlinuxBtf });
+  } catch (err) {
+    vmcore.close();
+    throw err;
   }
 }

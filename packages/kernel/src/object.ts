@@ -105,7 +105,7 @@ export class KObject {
     if (s.kind !== 'struct' && s.kind !== 'union') throw new UsageError(`${this.typeName} has no members (looking for '${name}')`);
     const hit = findMember(s, name);
     if (!hit) throw new NotFoundError(`${this.typeName} has no member '${name}'`);
-    return this.at(hit.bitOffset, hit.type, hit.bitfieldSize);
+    return this.memberAt(hit.bitOffset, hit.type, hit.bitfieldSize);
   }
 
   /** `a.b[3].c` relative to this object. */
@@ -116,7 +116,7 @@ export class KObject {
   /** Element `i` of an array, or of the array a pointer points into. */
   index(i: number | bigint): KObject {
     const s = this.shape;
-    if (s.kind === 'array') return this.at(Number(BigInt(i) * BigInt(sizeOfType(s.elem)) * 8n), s.elem, 0);
+    if (s.kind === 'array') return this.memberAt(Number(BigInt(i) * BigInt(sizeOfType(s.elem)) * 8n), s.elem, 0);
     if (s.kind === 'pointer') return new KObject(this.mem, s.target, BigInt.asUintN(64, this.value() + BigInt(i) * BigInt(sizeOfType(s.target))));
     throw new UsageError(`cannot index ${this.typeName}`);
   }
@@ -155,7 +155,8 @@ export class KObject {
     throw new UsageError(`${this.typeName} is not a string`);
   }
 
-  private at(bitOffset: number, type: KType, bitfieldSize: number): KObject {
+  /** The member of `type` at `bitOffset` bits into this object (a bitfield when `bitfieldSize` > 0). */
+  memberAt(bitOffset: number, type: KType, bitfieldSize = 0): KObject {
     const byte = Math.floor(bitOffset / 8);
     const bit = bitOffset % 8;
     const bitfield = bitfieldSize > 0 ? { bitOffset: bit, bitSize: bitfieldSize } : undefined;

@@ -117,8 +117,14 @@ function declarator(t: KType, inner: string): string {
       return declarator(btfType(t.btf, bt.type), `${wrap(inner)}[${bt.nelems}]`);
     case 'const':
     case 'volatile':
-    case 'restrict':
-      return inner.startsWith('*') ? declarator(btfType(t.btf, bt.type), `${bt.kind} ${inner}`) : `${bt.kind} ${declarator(btfType(t.btf, bt.type), inner)}`;
+    case 'restrict': {
+      // `const char *` (qualified base) but `char *const` (qualified pointer), as drgn writes them.
+      const target = bt.type === 0 ? undefined : t.btf.type(bt.type);
+      if (target?.kind === 'ptr') return declarator(btfType(t.btf, bt.type), inner === '' ? bt.kind : `${bt.kind} ${inner}`);
+      return `${bt.kind} ${declarator(btfType(t.btf, bt.type), inner)}`;
+    }
+    case 'int':
+      return join(C_INT_NAMES[bt.name] ?? bt.name, inner);
     case 'type_tag':
     case 'var':
       return declarator(btfType(t.btf, bt.type), inner);
@@ -138,6 +144,16 @@ function declarator(t: KType, inner: string): string {
       return join(bt.name || `<${bt.kind}>`, inner);
   }
 }
+
+/** DWARF/BTF spell integer types `long unsigned int`; drgn (and C programmers) write `unsigned long`. */
+const C_INT_NAMES: Record<string, string> = {
+  'long int': 'long',
+  'long unsigned int': 'unsigned long',
+  'long long int': 'long long',
+  'long long unsigned int': 'unsigned long long',
+  'short int': 'short',
+  'short unsigned int': 'unsigned short',
+};
 
 function wrap(inner: string): string {
   return inner.startsWith('*') ? `(${inner})` : inner;

@@ -1,0 +1,46 @@
+import { UsageError } from '@kbtf/binary';
+import { openKernel } from '@kbtf/kernel';
+import type { Command } from '../cli/command.js';
+
+/** Lines per write: /proc/kallsyms of a distribution kernel is ~150,000 lines. */
+const BATCH = 8192;
+
+export const command: Command = {
+  name: 'symbols',
+  summary: 'list every kernel and module symbol in a vmcore, as /proc/kallsyms does',
+  usage: ['symbols VMCORE [--module NAME] [--json]'],
+  help: `Decodes kallsyms from the dump's memory (through VMCOREINFO, no DWARF) and each module's
+mod->kallsyms, and prints them in /proc/kallsyms order: vmlinux, then modules in list order.
+Format: "%016x %c %s", module symbols followed by "\\t[module]". --module NAME lists one module's.
+--json: { "symbols": [ { "address", "type", "name", "module"? } ] }.
+Exit 0, or 2 when the dump cannot be read.`,
+  options: { module: { type: 'string' }, btf: { type: 'string' } },
+  async run({ args, values, out }) {
+    if (args.length !== 1) throw new UsageError('symbols: give one VMCORE');
+    const kernel = openKernel(args[0], { btfPath: values.btf as string | undefined });
+    try {
+      const only = values.module as string | undefined;
+      const rows: { address: bigint; type: string; name: string; module?: string }[] = [];
+      const lines: string[] = [];
+      const emit = (address: bigint, type: string, name: string, module?: string): void => {
+        if (out.json) rows.push(module ? { address, type, name, module } : { address, type, name });
+        else {
+          lines.push(`${address.toString(16).padStart(16, '0')} ${type} ${name}${module ? `\t[${module}]` : ''}`);
+          if (lines.length >= BATCH) out.stdout.write(lines.splice(0).join('\n') + '\n');
+        }
+      };
+      if (only === undefined) {
+        const ks = kernel.kallsyms;
+        for (let i = 0; i < ks.count; i++) emit(ks.addresses[i], ks.typeOf(i), ks.names[i]);
+      }
+      const modules = kernel.modules().filter((m) => only === undefined || m.name === only);
+      if (only !== undefined && modules.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
+      for (const m of modules) for (const s of m.symbols) if (s.name !== '') emit(s.value, s.type, s.name, m.name);
+      if (out.json) out.document({ symbols: rows.map((r) => ({ ...r, address: `0x${r.address.toString(16)}` })) });
+      else if (lines.length) out.stdout.write(lines.join('\n') + '\n');
+      return 0;
+    } finally {
+      kernel.close();
+    }
+  },
+};
