@@ -126,8 +126,6 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   private page(paddr: bigint, pfnBig: bigint): Uint8Array {
     if (pfnBig >= BigInt(this.maxMapnr)) throw new FaultError('physical', paddr, 'not-in-dump', `pfn ${pfnBig} ≥ max_mapnr ${this.maxMapnr}`);
     const pfn = Number(pfnBig);
-    const cached = this.pages.get(pfn);
-    if (cached) return cached;
     const f = this.fileFor(pfn);
     if (!f) throw new FaultError('physical', paddr, 'not-in-dump', 'outside every split range');
     if (!f.dumped.test(pfn)) {
@@ -140,13 +138,18 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     if (d.size === 0 || d.size > this.pageSize || d.offset + d.size > f.source.size) {
       throw new FaultError('physical', paddr, 'bad-data', `page descriptor offset ${d.offset} size ${d.size} out of range in ${f.source.name}`);
     }
+    // Cache by where the page is stored, so that pages sharing one stored page (zero pages)
+    // decode once.
+    const key = d.offset * this.files.length + this.files.indexOf(f);
+    const cached = this.pages.get(key);
+    if (cached) return cached;
     let page: Uint8Array;
     try {
       page = decodePage(d.flags, f.source.read(d.offset, d.size, 'page'), this.pageSize);
     } catch (err) {
       throw new FaultError('physical', paddr, 'bad-data', `${compressionName(d.flags)} page at file offset ${d.offset}: ${(err as Error).message}`, { cause: err });
     }
-    this.pages.set(pfn, page);
+    this.pages.set(key, page);
     return page;
   }
 

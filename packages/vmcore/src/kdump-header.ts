@@ -59,6 +59,7 @@ export interface DiskDumpHeader {
 }
 
 export interface KdumpSubHeader {
+  /** phys_base, read as signed (x86_64 phys_base may be negative: -0x14800000 seen here). */
   physBase: bigint;
   dumpLevel?: number;
   split?: number;
@@ -121,7 +122,7 @@ export function readSubHeader(source: ByteSource, h: DiskDumpHeader): KdumpSubHe
   const needed = v >= 6 ? 104 : v >= 5 ? 80 : v >= 4 ? 64 : v >= 3 ? 48 : v >= 2 ? 32 : v >= 1 ? 12 : 8;
   if (size < needed) throw new BadDataError(source.name, h.blockSize, `kdump_sub_header of ${size} bytes too short for header_version ${v}`);
   const c = new Cursor(source.read(h.blockSize, needed, 'kdump_sub_header'), { source: source.name, base: h.blockSize });
-  const s: KdumpSubHeader = { physBase: c.u64At(0) };
+  const s: KdumpSubHeader = { physBase: c.i64At(0) }; // unsigned long in C, but a signed quantity
   if (v >= 1) s.dumpLevel = c.i32At(8);
   if (v >= 2) {
     s.split = c.i32At(12);

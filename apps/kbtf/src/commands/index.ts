@@ -13,10 +13,12 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   { name: 'check', summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?', load: () => import('./check.js') },
   { name: 'hook', summary: 'modprobe.d install helper: load MODULE, then its companion', load: () => import('./hook.js') },
+  { name: 'info', summary: 'describe a vmcore: format, headers, VMCOREINFO, release, page counts, compression', load: () => import('./info.js') },
   { name: 'modprobe-config', summary: 'render the modprobe.d softdeps that make kmod load companions', load: () => import('./modprobe-config.js') },
   { name: 'modules', summary: 'list the modules loaded in a vmcore, with their memory, symbols and BTF', load: () => import('./modules.js') },
   { name: 'policy', summary: 'companion policy: effective settings and their sources', load: () => import('./policy.js') },
   { name: 'print', summary: 'print kernel variables and objects from a vmcore, the way drgn prints them', load: () => import('./print.js') },
+  { name: 'read', summary: 'hex dump of memory from a vmcore', load: () => import('./read.js') },
   { name: 'symbols', summary: 'list every kernel and module symbol in a vmcore, as /proc/kallsyms does', load: () => import('./symbols.js') },
   { name: 'sync', summary: 'load the companions of modules already loaded, with modprobe', load: () => import('./sync.js') },
   { name: 'version', summary: 'print the version of kbtf and of the contracts it implements', load: () => import('./version.js') },
