@@ -109,7 +109,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
     checkCompanionFile(root, mods, m.name, entry.file, parent?.file, add, base);
     checkLoadPath(settings, cfg, m.name, add, !!unit);
   }
-  checkVmlinux(root, settings, mods, cfg, unit, add);
+  if (checkVmlinux(root, settings, mods, cfg, unit, add) === 'missing') missing.push(VMLINUX);
   checkKdump(root, settings, add);
   const order = { error: 0, warning: 1, info: 2 };
   findings.sort((a, b) => order[a.severity] - order[b.severity] || (a.module ?? '').localeCompare(b.module ?? '') || a.code.localeCompare(b.code));
@@ -280,14 +280,14 @@ function checkLoadPath(settings: Settings, cfg: ModprobeConfig, module: string, 
   if (bl) add({ severity: 'warning', code: 'companion-blacklisted', file: bl.file, line: bl.line, module, message: `${comp} is blacklisted: kmod still loads it by name through the softdep, but the intent conflicts`, hint: `remove the blacklist of ${comp}, or exclude ${module} in the policy` });
 }
 
-function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: ModprobeConfig, unit: string | undefined, add: (f: Finding) => void): void {
+function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: ModprobeConfig, unit: string | undefined, add: (f: Finding) => void): 'missing' | undefined {
   const d = decide(settings, VMLINUX);
   if (!d.load) return;
   const comp = foldName(VMLINUX_COMPANION);
   const entry = mods.modules.get(comp);
   if (!entry) {
     add({ severity: d.required ? 'error' : 'warning', code: d.required ? 'required-missing' : 'companion-missing', file: mods.depFile, module: VMLINUX, message: `vmlinux-btf is selected (${formatSource(settings.vmlinux.source)}) but not in modules.dep`, hint: `build vmlinux-btf.ko for ${mods.kernel} and run depmod` });
-    return;
+    return 'missing';
   }
   const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf');
   const listed = [...files, ...(root.kind('/etc/modules') === 'file' ? ['/etc/modules'] : [])].some((f) =>
@@ -296,6 +296,7 @@ function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: Mod
   if (!listed && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot', hint: `kbtf modprobe-config --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install ${UNIT_NAME}` });
   const inst = installFor(cfg, comp);
   if (inst) add({ severity: 'error', code: 'companion-install', file: inst.at.file, line: inst.at.line, module: VMLINUX, message: `'install ${inst.module} ${inst.command}' replaces the load of vmlinux-btf`, hint: 'remove the install line' });
+  return undefined;
 }
 
 function checkKdump(root: Root, settings: Settings, add: (f: Finding) => void): void {
