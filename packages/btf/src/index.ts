@@ -22,3 +22,4 @@ export { btfBytesFromFile } from './file.js';
 export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
 export { writeBtf, type WriteOptions } from './writer.js';
 export { validateBtf, type ValidateOptions, type ValidationError, type ValidationResult } from './validate.js';
+export { pruneSplit, dedupDatasecEntries, typeRefs, remapType, type PruneOptions, type PruneResult } from './prune.js';
