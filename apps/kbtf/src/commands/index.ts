@@ -21,5 +21,6 @@ export const commands: CommandEntry[] = [
   { name: 'read', summary: 'hex dump of memory from a vmcore', load: () => import('./read.js') },
   { name: 'symbols', summary: 'list every kernel and module symbol in a vmcore, as /proc/kallsyms does', load: () => import('./symbols.js') },
   { name: 'sync', summary: 'load the companions of modules already loaded, with modprobe', load: () => import('./sync.js') },
+  { name: 'verify', summary: 'check that a vmcore can be debugged with what is inside it: kallsyms, BTF, companions', load: () => import('./verify.js') },
   { name: 'version', summary: 'print the version of kbtf and of the contracts it implements', load: () => import('./version.js') },
 ];

@@ -1,0 +1,227 @@
+/**
+ * Resolving a companion's variables against the dump (DESIGN.md §2, verified on Debian 6.1 for all
+ * 28,000 VARs): for every resident VAR, section base + DATASEC offset = the symbol's address.
+ * - module companion `M_btf`: section bases from `M`'s `sect_attrs` (/sys/module/M/sections), the
+ *   symbol and its real st_size from `M`'s own `mod->kallsyms`; per-CPU variables live at
+ *   `mod->percpu` + offset for each CPU (the loader clears SHF_ALLOC on `.data..percpu`, so it is
+ *   not in sect_attrs: kernel/module/main.c, 6.1).
+ * - `vmlinux_btf`: vmlinux sections have no sect_attrs; a section's base is the one every symbol of
+ *   the section agrees on (address − offset), and kallsyms has no sizes, so the type must fit before
+ *   the next symbol's address. Per-CPU symbols are offsets (absolute-percpu kallsyms, ≤ 6.15).
+ * - `.init.*` sections are freed once the module's init ran: init-only, not a failure.
+ * - sections the loader never allocates (`__versions`, `.modinfo`, …) are not resident.
+ */
+import { FaultError, KbtfError } from '@kbtf/binary';
+import type { Btf } from '@kbtf/btf';
+import { KObject, btfType, formatObject, type Kernel, type KernelModule, type ModuleSymbol } from '@kbtf/kernel';
+import { countVar, emptyCounts, type VarCounts, type VarResult, type VarStatus } from './report.js';
+
+const PERCPU_SECTION = '.data..percpu';
+const VALUE_MAX = 120;
+
+export interface VarTarget {
+  /** `vmlinux` or the parent module. */
+  module?: KernelModule;
+  /** Dump level from the kdump header, when known (names the bit that excluded a page). */
+  dumpLevel?: number;
+  /** Keep every result (not only problems). */
+  all?: boolean;
+}
+
+export interface VarsOutcome {
+  counts: VarCounts;
+  results: VarResult[];
+}
+
+interface DatasecEntry {
+  varId: number;
+  name: string;
+  offset: number;
+  size: number;
+  typeId: number;
+}
+
+/** Every VAR of a companion's DATASECs, by section. */
+function datasecs(btf: Btf): Map<string, DatasecEntry[]> {
+  const out = new Map<string, DatasecEntry[]>();
+  for (let id = btf.firstId; id < btf.endId; id++) {
+    if (btf.kindOf(id) !== 'datasec') continue;
+    const ds = btf.type(id) as unknown as { name: string; vars: { type: number; offset: number; size: number }[] };
+    const list = out.get(ds.name) ?? [];
+    for (const v of ds.vars) {
+      const vt = btf.type(v.type) as unknown as { kind: string; name: string; type: number };
+      if (vt.kind !== 'var') continue;
+      list.push({ varId: v.type, name: vt.name, offset: v.offset, size: v.size, typeId: vt.type });
+    }
+    out.set(ds.name, list);
+  }
+  return out;
+}
+
+export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget): VarsOutcome {
+  const counts = emptyCounts();
+  const results: VarResult[] = [];
+  const record = (r: VarResult) => {
+    countVar(counts, r.status);
+    if (target.all || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
+  };
+  const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
+  const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
+  for (const [section, entries] of datasecs(btf)) {
+    if (section.startsWith('.init') || section.startsWith('.exit')) {
+      for (const e of entries) record({ name: e.name, section, status: 'init-only' });
+      continue;
+    }
+    if (section === PERCPU_SECTION) {
+      for (const e of entries) record(resolvePerCpu(kernel, btf, target, e, section, symbols));
+      continue;
+    }
+    let base: bigint | undefined;
+    if (sections) base = sections.get(section);
+    else base = vmlinuxSectionBase(kernel, entries);
+    if (base === undefined) {
+      for (const e of entries) record({ name: e.name, section, status: 'not-resident', detail: 'section not loaded' });
+      continue;
+    }
+    for (const e of entries) record(resolveOne(kernel, btf, target, e, section, base + BigInt(e.offset), symbols));
+  }
+  return { counts, results };
+}
+
+function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]> {
+  const m = new Map<string, ModuleSymbol[]>();
+  for (const s of symbols) {
+    const l = m.get(s.name);
+    if (l) l.push(s);
+    else m.set(s.name, [s]);
+  }
+  return m;
+}
+
+/** The base most of the section's symbols agree on (address − DATASEC offset). */
+function vmlinuxSectionBase(kernel: Kernel, entries: DatasecEntry[]): bigint | undefined {
+  const votes = new Map<bigint, number>();
+  for (const e of entries) {
+    const a = kernel.kallsyms.lookup(e.name);
+    if (a === undefined) continue;
+    const b = a - BigInt(e.offset);
+    votes.set(b, (votes.get(b) ?? 0) + 1);
+  }
+  let best: bigint | undefined;
+  let n = 0;
+  for (const [b, c] of votes) if (c > n) [best, n] = [b, c];
+  return best;
+}
+
+function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>): VarResult {
+  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(expected) };
+  const type = btfType(btf, e.typeId);
+  const typeSize = btf.sizeof(e.typeId);
+  if (symbols) {
+    const cands = symbols.get(e.name);
+    if (!cands) return { ...r, detail: `no symbol '${e.name}' in ${target.module!.name}'s symbols` };
+    const sym = cands.find((s) => s.value === expected);
+    if (!sym) return { ...r, detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    if (sym.size !== 0n && BigInt(typeSize) > sym.size) return { ...r, detail: `type size ${typeSize} > symbol size ${sym.size}` };
+  } else {
+    const addr = kernel.kallsyms.lookup(e.name);
+    if (addr === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
+    if (addr !== expected) return { ...r, detail: `kallsyms says ${hexAddr(addr)}, section base + offset = ${hexAddr(expected)}` };
+    const room = roomAfter(kernel, addr);
+    if (room !== undefined && BigInt(typeSize) > room) return { ...r, detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
+  }
+  return readValue(kernel, new KObject(kernel.memory, type, expected), r, target);
+}
+
+const sortedCache = new WeakMap<Kernel, bigint[]>();
+
+/** Bytes from `addr` to the next kallsyms symbol at a higher address (aliases skipped). */
+function roomAfter(kernel: Kernel, addr: bigint): bigint | undefined {
+  let a = sortedCache.get(kernel);
+  if (!a) {
+    a = kernel.kallsyms.addresses;
+    // scripts/kallsyms.c sorts the table by address; sort a copy only if a kernel ever did not.
+    for (let i = 1; i < a.length; i++) {
+      if (a[i] < a[i - 1]) {
+        a = [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+        break;
+      }
+    }
+    sortedCache.set(kernel, a);
+  }
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < a.length ? a[lo] - addr : undefined;
+}
+
+function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>): VarResult {
+  const r: VarResult = { name: e.name, section, status: 'unresolved' };
+  let offset: bigint;
+  if (target.module) {
+    const base = target.module.object.member('percpu').value();
+    offset = base + BigInt(e.offset);
+    const cands = symbols?.get(e.name);
+    if (cands && !cands.some((s) => s.value === offset)) return { ...r, detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, mod->percpu + offset = ${hexAddr(offset)}` };
+  } else {
+    const a = kernel.kallsyms.lookup(e.name);
+    if (a === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
+    offset = a;
+  }
+  const type = btfType(btf, e.typeId);
+  const cpus = possibleCpus(kernel);
+  let first: VarResult | undefined;
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const obj = kernel.perCpu(new KObject(kernel.memory, type, offset), cpu);
+    const one = readValue(kernel, obj, { ...r, address: hexAddr(obj.address!) }, target);
+    if (one.status !== 'resolved') return { ...one, detail: `CPU ${cpu}: ${one.detail ?? one.status}` };
+    first ??= one;
+  }
+  return { ...(first ?? r), status: 'per-cpu', address: hexAddr(offset), detail: `${cpus} CPUs` };
+}
+
+const cpuCountCache = new WeakMap<Kernel, number>();
+
+/** nr_cpu_ids (kernel/smp.c), read as the unsigned int it is. */
+function possibleCpus(kernel: Kernel): number {
+  let n = cpuCountCache.get(kernel);
+  if (n === undefined) {
+    const b = kernel.memory.read(kernel.kallsyms.address('nr_cpu_ids'), 4);
+    n = Math.max(1, Math.min(8192, new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true)));
+    cpuCountCache.set(kernel, n);
+  }
+  return n;
+}
+
+function readValue(_kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
+  try {
+    const value = formatObject(obj);
+    return { ...r, status: 'resolved', type: obj.typeName, value: value.length > VALUE_MAX ? value.slice(0, VALUE_MAX - 1) + '…' : value };
+  } catch (err) {
+    if (err instanceof FaultError && err.reason === 'excluded') {
+      return { ...r, status: 'excluded', type: obj.typeName, detail: excludedDetail(err, target.dumpLevel) };
+    }
+    if (err instanceof KbtfError) return { ...r, status: 'unresolved' satisfies VarStatus, type: obj.typeName, detail: err.message };
+    throw err;
+  }
+}
+
+/**
+ * Which dump-level bit dropped a page of kernel or module data. makedumpfile's bits: 1 zero pages,
+ * 2 and 4 page cache, 8 user pages, 16 free pages. Static kernel and module data are never page
+ * cache, user or free pages, so the bit that applies is 1 (the page was all zeros).
+ */
+export function excludedDetail(err: FaultError, dumpLevel: number | undefined): string {
+  const where = `page ${hexAddr(err.address)}`;
+  if (dumpLevel === undefined) return `${where} excluded by the dump level (kernel data: zero page, bit 1)`;
+  if (dumpLevel & 1) return `${where} excluded by dump level ${dumpLevel}, bit 1 (zero page)`;
+  return `${where} excluded by dump level ${dumpLevel}`;
+}
+
+function hexAddr(a: bigint): string {
+  return `0x${a.toString(16).padStart(16, '0')}`;
+}
