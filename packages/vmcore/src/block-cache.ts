@@ -1,31 +1,28 @@
 /**
- * Aligned file blocks in an LRU cache, for formats whose pages are stored raw (ELF). A chunk never
- * crosses a block boundary, so a page read is one or two cached blocks.
+ * Raw pages of an ELF core in an LRU cache. A piece is the part of one physical page that one
+ * PT_LOAD stores (usually the whole page), read with one positioned read and keyed by its
+ * physical start; QEMU's segments are not page-aligned in the file, so caching by file block
+ * would read two blocks per page.
  */
 import { LruCache } from './lru.js';
 import type { ByteSource } from './source.js';
 
-export class BlockCache {
-  private readonly cache: LruCache<number, Uint8Array>;
+export class PieceCache {
+  private readonly cache: LruCache<bigint, Uint8Array>;
   constructor(
     private readonly source: ByteSource,
-    readonly blockSize = 4096,
     capacity = 1024,
   ) {
     this.cache = new LruCache(capacity);
   }
 
-  /** Up to `maxLen` bytes at `offset`, not crossing a block boundary (at least 1 byte). */
-  chunk(offset: number, maxLen: number): Uint8Array {
-    const index = Math.floor(offset / this.blockSize);
-    let block = this.cache.get(index);
-    if (!block) {
-      const start = index * this.blockSize;
-      block = this.source.read(start, Math.min(this.blockSize, this.source.size - start), 'block');
-      this.cache.set(index, block);
+  /** The piece starting at physical `start`, `length` bytes stored at file `offset`. */
+  piece(start: bigint, offset: number, length: number): Uint8Array {
+    let p = this.cache.get(start);
+    if (!p) {
+      p = this.source.read(offset, length, 'page');
+      this.cache.set(start, p);
     }
-    const at = offset - index * this.blockSize;
-    if (at >= block.byteLength) return this.source.read(offset, 1, 'block'); // throws: past end
-    return block.subarray(at, Math.min(block.byteLength, at + maxLen));
+    return p;
   }
 }

@@ -15,7 +15,7 @@
  *   order) wins and later ones are clipped.
  */
 import { BadDataError, Cursor, UnsupportedError, hex } from '@kbtf/binary';
-import { BlockCache } from './block-cache.js';
+import { PieceCache } from './block-cache.js';
 import { machineByElf, parsePrStatus, type Machine } from './machine.js';
 import { NT_PRSTATUS, parseNotes, vmcoreInfoText } from './notes.js';
 import { PhysicalReader, pushRange, type StateRun } from './physical.js';
@@ -137,7 +137,7 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   readonly elf: ElfHeader;
   readonly programHeaders: readonly ProgramHeader[];
   private readonly segments: LoadSegment[];
-  private readonly blocks: BlockCache;
+  private readonly pieces: PieceCache;
 
   constructor(
     private readonly source: ByteSource,
@@ -159,7 +159,7 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     this.prstatus = arch ? prstatusOf(this.notes, arch, this.elf.littleEndian, source.name) : [];
     this.segments = buildIndex(this.programHeaders, source);
     this.virtualSegments = virtualSegmentsOf(this.programHeaders);
-    this.blocks = new BlockCache(source, this.pageSize, options.cachePages ?? 1024);
+    this.pieces = new PieceCache(source, options.cachePages ?? 1024);
   }
 
   private readonly extraHeader: HeaderFields;
@@ -235,9 +235,14 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     const s = this.segments[this.find(paddr)];
     if (!s || paddr >= s.memEnd) this.fault(paddr, 'not-in-dump');
     if (paddr >= s.fileEnd) this.fault(paddr, this.incomplete ? 'lost' : 'excluded', this.incomplete ? 'incomplete ELF dump' : 'p_filesz < p_memsz');
-    const left = s.fileEnd - paddr;
-    const n = left < BigInt(maxLen) ? Number(left) : maxLen;
-    return this.blocks.chunk(s.offset + Number(paddr - s.paddr), n);
+    // The piece of this page that this segment stores.
+    const ps = BigInt(this.pageSize);
+    const pageStart = paddr - (paddr % ps);
+    const start = pageStart > s.paddr ? pageStart : s.paddr;
+    const end = pageStart + ps < s.fileEnd ? pageStart + ps : s.fileEnd;
+    const piece = this.pieces.piece(start, s.offset + Number(start - s.paddr), Number(end - start));
+    const at = Number(paddr - start);
+    return piece.subarray(at, Math.min(piece.byteLength, at + maxLen));
   }
 
   ranges(): PhysRange[] {

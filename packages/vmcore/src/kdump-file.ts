@@ -17,8 +17,8 @@ import type { ByteSource } from './source.js';
 import type { ElfNote } from './types.js';
 
 export const PAGE_DESC_SIZE = 24;
-/** Descriptors read per chunk. */
-const DESC_CHUNK = 256;
+/** Descriptors read per chunk (768 bytes: small enough for random access, one read per 32 pages). */
+const DESC_CHUNK = 32;
 
 export interface PageDescriptor {
   offset: number;
@@ -44,7 +44,7 @@ export class KdumpFile {
   /** Descriptors this file holds (set bits of the 2nd bitmap in [startPfn, endPfn)). */
   readonly descCount: number;
   private readonly rankBase: number;
-  private readonly descCache = new LruCache<number, Uint8Array>(64);
+  private readonly descCache = new LruCache<number, Uint8Array>(256);
 
   constructor(readonly source: ByteSource) {
     this.header = readDiskDumpHeader(source);
