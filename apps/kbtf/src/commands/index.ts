@@ -12,6 +12,7 @@ export interface CommandEntry {
 
 export const commands: CommandEntry[] = [
   { name: 'check', summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?', load: () => import('./check.js') },
+  { name: 'companion', summary: 'build companion modules (M-btf.ko, vmlinux-btf.ko) from a Debian kernel\'s DWARF', load: () => import('./companion.js') },
   { name: 'hook', summary: 'modprobe.d install helper: load MODULE, then its companion', load: () => import('./hook.js') },
   { name: 'info', summary: 'describe a vmcore: format, headers, VMCOREINFO, release, page counts, compression', load: () => import('./info.js') },
   { name: 'modprobe-config', summary: 'render the modprobe.d softdeps that make kmod load companions', load: () => import('./modprobe-config.js') },

@@ -1,0 +1,155 @@
+/**
+ * Companions for a Debian kernel by version: resolve the modules (a list, their dependencies, or all
+ * of them), fetch what is missing into the cache, build, and lay the result out for depmod:
+ *
+ *   <out>/lib/modules/<kver>/updates/kbtf/<M>-btf.ko
+ *
+ * (`updates/` is searched before `kernel/` by depmod's default search order; the names never clash.)
+ * Copy the tree onto the target root and run `depmod <kver>`.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '@kbtf/binary';
+import { buildCompanions, type CompanionJob, type CompanionResult } from './build.js';
+import { KernelTree, normalizeModuleName } from './kernel.js';
+import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
+import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
+import type { Log } from './run.js';
+
+export interface KernelBuildOptions {
+  cache: string;
+  kver: string;
+  /** Module names; empty with `all` for every module of the kernel. */
+  modules: readonly string[];
+  all?: boolean;
+  /** Add the modules' dependencies (modules.dep). */
+  deps?: boolean;
+  /** Build vmlinux-btf.ko too. */
+  vmlinux?: boolean;
+  /** Output root: companions go to <out>/lib/modules/<kver>/updates/kbtf. */
+  out: string;
+  headers?: string;
+  /** A pahole binary to use instead of the cache's trixie tree. */
+  pahole?: string;
+  /** Allow apt-get download and debootstrap. */
+  download?: boolean;
+  modulesDir?: string;
+  workDir?: string;
+  log?: Log;
+}
+
+export function companionDir(out: string, kver: string): string {
+  return join(out, 'lib/modules', kver, 'updates/kbtf');
+}
+
+/** The pahole to use: an explicit binary, or trixie's from the cache (provisioned when allowed). */
+export async function resolvePahole(cache: string, explicit: string | undefined, download: boolean, log?: Log): Promise<Pahole> {
+  if (explicit) return probePahole([explicit]);
+  const tree = download ? await ensurePaholeTree(cache, { log }) : join(cache, 'trixie');
+  return probePahole(treePaholeArgv(tree));
+}
+
+export async function buildForKernel(opts: KernelBuildOptions): Promise<CompanionResult[]> {
+  const download = opts.download ?? true;
+  const headers = opts.headers ?? headersDir(opts.kver);
+  // Refuse before any download when the headers are missing or pahole is too old.
+  checkHeaders(headers, opts.kver);
+  const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log);
+
+  const tree = new KernelTree(opts.cache, opts.kver, opts.log, opts.modulesDir);
+  await tree.ensureImage(download);
+  let entries;
+  if (opts.all) {
+    if (opts.modules.length > 0) throw new UsageError('give module names or --all, not both');
+    entries = [...tree.modules().values()].sort((a, b) => a.name.localeCompare(b.name));
+  } else {
+    entries = opts.deps ? tree.withDependencies(opts.modules) : opts.modules.map((m) => tree.module(m));
+  }
+  entries = entries.filter((e) => !isCompanionName(normalizeModuleName(e.name)));
+  if (entries.length === 0 && !opts.vmlinux) throw new UsageError('nothing to build: name modules, --all, or --vmlinux');
+  await tree.ensureDbg(
+    entries.map((e) => e.rel),
+    true, // vmlinux BTF comes from the -dbg vmlinux either way
+    download,
+  );
+  const vmlinuxBtf = tree.ensureVmlinuxBtf();
+  const jobs: CompanionJob[] = entries.map((e) => ({ of: e.name, module: join(tree.modulesDir, e.rel), dwarf: tree.dbgModule(e.rel) }));
+  if (opts.vmlinux) jobs.push({ of: VMLINUX, dwarf: tree.dbgVmlinux });
+  const results = await buildCompanions(jobs, {
+    kver: opts.kver,
+    headers,
+    vmlinuxBtf,
+    pahole,
+    outDir: companionDir(opts.out, opts.kver),
+    workDir: opts.workDir,
+    log: opts.log,
+  });
+  writeSummaryFile(opts.out, opts.kver, pahole.version, results);
+  return results;
+}
+
+/** `<out>/kbtf-companions-<kver>.json`: what was built, with the sizes of the summary table. */
+export function summaryFile(out: string, kver: string): string {
+  return join(out, `kbtf-companions-${kver}.json`);
+}
+
+export interface SummaryFile {
+  kernel: string;
+  pahole: string;
+  dir: string;
+  companions: (SummaryRow & { file: string; buildId: string | null; types: number; rawTypes: number; duplicateEntries: number; droppedDatasecs: string[] })[];
+  total: SummaryRow;
+}
+
+function writeSummaryFile(out: string, kver: string, pahole: string, results: readonly CompanionResult[]): void {
+  const { rows, total } = summaryRows(results);
+  const doc: SummaryFile = {
+    kernel: kver,
+    pahole,
+    dir: companionDir(out, kver),
+    companions: rows.map((row, i) => ({
+      ...row,
+      file: results[i].file,
+      buildId: results[i].buildId ?? null,
+      types: results[i].stats.types,
+      rawTypes: results[i].stats.rawTypes,
+      duplicateEntries: results[i].stats.duplicateEntries,
+      droppedDatasecs: results[i].stats.droppedDatasecs,
+    })),
+    total,
+  };
+  const file = summaryFile(out, kver);
+  writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+export interface SummaryRow {
+  module: string;
+  moduleBtf: number;
+  raw: number;
+  companion: number;
+  ko: number;
+  vars: number;
+}
+
+export function summaryRows(results: readonly CompanionResult[]): { rows: SummaryRow[]; total: SummaryRow } {
+  const rows = results.map((r) => ({ module: r.of, moduleBtf: r.moduleBtfSize, raw: r.rawBtfSize, companion: r.btfSize, ko: r.koSize, vars: r.stats.vars }));
+  const sum = (k: keyof Omit<SummaryRow, 'module'>) => rows.reduce((a, r) => a + r[k], 0);
+  return { rows, total: { module: 'total', moduleBtf: sum('moduleBtf'), raw: sum('raw'), companion: sum('companion'), ko: sum('ko'), vars: sum('vars') } };
+}
+
+/** The batch summary as a Markdown table (also readable as plain text). */
+export function formatSummary(results: readonly CompanionResult[]): string[] {
+  const { rows, total } = summaryRows(results);
+  const pct = (a: number, b: number) => (b > 0 ? `${Math.round((100 * a) / b)} %` : '—');
+  const head = ['module', 'own .BTF', 'pahole raw', 'companion .BTF', 'vs own', 'companion .ko', 'VARs'];
+  const line = (r: SummaryRow) => [r.module, kb(r.moduleBtf), kb(r.raw), kb(r.companion), pct(r.companion, r.moduleBtf), kb(r.ko), String(r.vars)];
+  const cells = [...rows.map(line), line(total)];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const fmt = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...cells.map(fmt)];
+}
+
+function kb(n: number): string {
+  return `${(n / 1024).toFixed(1)} KiB`;
+}

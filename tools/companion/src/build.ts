@@ -1,0 +1,160 @@
+/**
+ * The companion pipeline for a set of modules of one kernel:
+ *
+ *   1. preflight   every check that can refuse the whole run, before anything is built: module names,
+ *                  headers, the DWARF's build-id against the module's
+ *   2. encode      pahole -J (global_var) on the DWARF, split on vmlinux BTF      → raw/<M>.btf
+ *   3. prune       VARs + DATASECs + the types vmlinux lacks; pahole's bugs fixed  → btf/<M>.btf
+ *   4. stub        code-less modules with MODULE_INFO(btf_companion_of, "M"), one kbuild run
+ *   5. assemble    objcopy --strip-debug --remove-section .BTF --add-section .BTF=btf/<M>.btf → ko/<M>-btf.ko
+ *   6. check       read each .ko back as the kernel's loader will; BTF by the kernel's rules
+ *   7. write       only when every companion passed: each renamed into place atomically
+ *
+ * Nothing is written to the output directory unless every step succeeded for every module.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NotFoundError, withContext } from '@kbtf/binary';
+import { parseBtf } from '@kbtf/btf';
+import { ElfFile, openElfFile } from './elf.js';
+import { checkBuildId, readModule } from './kernel.js';
+import { encodeBtf, type Pahole } from './pahole.js';
+import { pruneCompanionBtf, type PruneStats } from './prune.js';
+import { buildStubs, checkHeaders, checkModuleName, companionName, VMLINUX } from './stub.js';
+import { checkCompanion } from './check.js';
+import { runChecked, type Log, silent } from './run.js';
+
+export interface CompanionJob {
+  /** Module name as its file has it (`nf_tables`), or `vmlinux`. */
+  of: string;
+  /** The installed module file (.ko, .ko.xz, .ko.zst): its build-id and own BTF size. Not for vmlinux. */
+  module?: string;
+  /** The DWARF: the -dbg module, or the -dbg vmlinux. */
+  dwarf: string;
+}
+
+export interface BuildOptions {
+  kver: string;
+  /** linux-headers-<kver> (kbuild tree). */
+  headers: string;
+  /** The kernel's vmlinux BTF (raw BTF file). */
+  vmlinuxBtf: string;
+  pahole: Pahole;
+  /** Directory the companions are written to, as `<M>-btf.ko`. */
+  outDir: string;
+  /** Keep the work directory (raw/pruned BTF, stubs) here instead of a temporary one. */
+  workDir?: string;
+  log?: Log;
+  jobs?: number;
+}
+
+export interface CompanionResult {
+  of: string;
+  /** `<M>-btf` */
+  companion: string;
+  file: string;
+  buildId?: string;
+  /** The module's own `.BTF` (vmlinux: the vmlinux BTF). */
+  moduleBtfSize: number;
+  /** pahole's split BTF before pruning. */
+  rawBtfSize: number;
+  /** The companion's `.BTF`. */
+  btfSize: number;
+  /** The companion file. */
+  koSize: number;
+  stats: PruneStats;
+}
+
+interface Prepared {
+  job: CompanionJob;
+  buildId?: string;
+  moduleBtfSize: number;
+}
+
+/** Step 1: refuse early, with nothing built and nothing written. */
+export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildOptions, 'kver' | 'headers' | 'vmlinuxBtf'>): Promise<Prepared[]> {
+  checkHeaders(opts.headers, opts.kver);
+  if (!existsSync(opts.vmlinuxBtf)) throw new NotFoundError(`vmlinux BTF ${opts.vmlinuxBtf} not found`);
+  const out: Prepared[] = [];
+  for (const job of jobs) {
+    checkModuleName(job.of);
+    if (!existsSync(job.dwarf)) throw new NotFoundError(`DWARF for ${job.of} not found: ${job.dwarf}`);
+    const dw = openElfFile(job.dwarf);
+    try {
+      if (job.of === VMLINUX) {
+        out.push({ job, buildId: dw.elf.buildId(), moduleBtfSize: statSync(opts.vmlinuxBtf).size });
+        continue;
+      }
+      if (!job.module) throw new NotFoundError(`no module file given for ${job.of}`);
+      if (!existsSync(job.module)) throw new NotFoundError(`module file ${job.module} not found`);
+      const mod = ElfFile.fromBytes(await readModule(job.module), job.module);
+      const buildId = checkBuildId(mod, dw.elf);
+      const own = mod.section('.BTF');
+      out.push({ job, buildId, moduleBtfSize: own ? own.size : 0 });
+    } catch (err) {
+      throw withContext(err, job.of);
+    } finally {
+      dw.close();
+    }
+  }
+  return out;
+}
+
+export async function buildCompanions(jobs: readonly CompanionJob[], opts: BuildOptions): Promise<CompanionResult[]> {
+  const log = opts.log ?? silent;
+  const prepared = await preflight(jobs, opts);
+  const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'kbtf-companion-'));
+  for (const d of ['raw', 'btf', 'stub', 'ko']) mkdirSync(join(work, d), { recursive: true });
+  try {
+    const base = parseBtf(readFileSync(opts.vmlinuxBtf), { source: opts.vmlinuxBtf });
+    const built = new Map<string, { raw: number; btf: Uint8Array; stats: PruneStats }>();
+    for (const p of prepared) {
+      const { of } = p.job;
+      try {
+        const raw = join(work, 'raw', `${of}.btf`);
+        await encodeBtf(opts.pahole, p.job.dwarf, opts.vmlinuxBtf, raw);
+        const rawBytes = readFileSync(raw);
+        const pruned = pruneCompanionBtf(rawBytes, base, raw);
+        writeFileSync(join(work, 'btf', `${of}.btf`), pruned.btf);
+        built.set(of, { raw: rawBytes.byteLength, btf: pruned.btf, stats: pruned.stats });
+        log(`${of}: pahole ${rawBytes.byteLength} B → ${pruned.btf.byteLength} B, ${pruned.stats.vars} VARs`);
+      } catch (err) {
+        throw withContext(err, of);
+      }
+    }
+    log(`building ${prepared.length} stub module(s) against ${opts.headers}`);
+    const stubs = await buildStubs(prepared.map((p) => p.job.of), opts.headers, join(work, 'stub'), opts.jobs ?? 2);
+    const results: CompanionResult[] = [];
+    for (const p of prepared) {
+      const { of } = p.job;
+      const b = built.get(of)!;
+      const ko = join(work, 'ko', `${companionName(of)}.ko`);
+      // 6.12's kbuild leaves a small placeholder .BTF in the stub: replace it.
+      await runChecked('objcopy', ['--strip-debug', '--remove-section=.BTF', `--add-section=.BTF=${join(work, 'btf', `${of}.btf`)}`, stubs.get(of)!, ko]);
+      const bytes = readFileSync(ko);
+      checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base });
+      results.push({
+        of,
+        companion: companionName(of),
+        file: join(opts.outDir, `${companionName(of)}.ko`),
+        buildId: p.buildId,
+        moduleBtfSize: p.moduleBtfSize,
+        rawBtfSize: b.raw,
+        btfSize: b.btf.byteLength,
+        koSize: bytes.byteLength,
+        stats: b.stats,
+      });
+    }
+    // Every companion passed: now, and only now, write them.
+    mkdirSync(opts.outDir, { recursive: true });
+    for (const r of results) {
+      const tmp = `${r.file}.tmp-${process.pid}`;
+      writeFileSync(tmp, readFileSync(join(work, 'ko', `${r.companion}.ko`)));
+      renameSync(tmp, r.file);
+    }
+    return results;
+  } finally {
+    if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+  }
+}

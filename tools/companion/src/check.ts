@@ -1,0 +1,54 @@
+/**
+ * The last gate before a companion is written: read the assembled `.ko` back as the kernel's module
+ * loader will (kernel/module/main.c, 6.1: `.BTF` found by name with no SHF_ALLOC requirement,
+ * `.modinfo` keys, `vermagic`) and check its BTF by the kernel's rules.
+ */
+import { BadDataError } from '@kbtf/binary';
+import { parseBtf, type Btf } from '@kbtf/btf';
+import { ElfFile, SHF_ALLOC } from './elf.js';
+import { COMPANION_MODINFO_KEY } from './stub.js';
+import { cleanDatasec } from './prune.js';
+
+export interface CompanionCheck {
+  /** Module name the kernel will give it (`ext4_btf`). */
+  name: string;
+  of: string;
+  vermagic: string;
+  btfSize: number;
+  vars: number;
+}
+
+/** Throws BadDataError on the first problem; returns what was checked. */
+export function checkCompanion(ko: Uint8Array, source: string, expect: { of: string; kver: string; btf: Uint8Array; base: Btf }): CompanionCheck {
+  const elf = ElfFile.fromBytes(ko, source);
+  const fail = (msg: string) => new BadDataError(source, undefined, msg);
+  const sec = elf.section('.BTF');
+  if (!sec) throw fail('no .BTF section');
+  if (sec.flags & SHF_ALLOC) throw fail('.BTF is SHF_ALLOC: the loader would copy it into module memory');
+  const btfBytes = elf.sectionBytes('.BTF');
+  if (Buffer.compare(Buffer.from(btfBytes), Buffer.from(expect.btf)) !== 0) throw fail('.BTF differs from the pruned BTF');
+  for (const s of elf.sections) {
+    if (s.name.startsWith('.debug_')) throw fail(`${s.name} left in the companion (strip it)`);
+  }
+  const info = elf.modinfo();
+  const of = info.get(COMPANION_MODINFO_KEY) ?? [];
+  if (of.length !== 1 || of[0] !== expect.of) throw fail(`.modinfo ${COMPANION_MODINFO_KEY}=${of.join(',')}, want ${expect.of}`);
+  const name = info.get('name')?.[0] ?? '';
+  if (name !== `${expect.of}_btf`.replace(/-/g, '_')) throw fail(`.modinfo name=${name}, want ${expect.of.replace(/-/g, '_')}_btf`);
+  const vermagic = info.get('vermagic')?.[0] ?? '';
+  if (!vermagic.startsWith(`${expect.kver} `)) throw fail(`vermagic "${vermagic}" is not for ${expect.kver}`);
+  if (elf.sections.some((s) => s.name === '.text' && s.size > 0)) throw fail('a companion has no code, but .text is not empty');
+
+  const btf = parseBtf(btfBytes, { base: expect.base, source: `${source} .BTF` });
+  let vars = 0;
+  for (const t of btf.types()) {
+    if (t.id < btf.firstId) continue;
+    if (t.kind === 'var') vars++;
+    if (t.kind === 'datasec') {
+      if (t.vars.length === 0 || t.size === 0) throw fail(`DATASEC ${t.name} is empty`);
+      if (cleanDatasec(t).dropped > 0) throw fail(`DATASEC ${t.name} has overlapping, unsorted or out-of-range entries`);
+    }
+  }
+  if (vars === 0) throw fail('no VAR in the companion BTF');
+  return { name, of: expect.of, vermagic, btfSize: btfBytes.byteLength, vars };
+}

@@ -1,0 +1,20 @@
+/**
+ * @kbtf/companion — builds companion modules `<M>-btf.ko` (BTF of a module's global variables, split
+ * on vmlinux BTF; companion contract v1, DESIGN.md §2) from Debian's -dbg DWARF through pahole ≥ 1.28.
+ *
+ *   const results = await buildForKernel({ cache, kver, modules: ['ext4'], deps: true, vmlinux: true, out });
+ *   formatSummary(results)                          // Markdown table: own BTF, pahole raw, companion
+ *   buildCompanions(jobs, { kver, headers, vmlinuxBtf, pahole, outDir })  // explicit files
+ * Errors: NotFoundError (missing headers, DWARF, packages), UnsupportedError (pahole too old),
+ * BadDataError (build-id mismatch, a companion failing its check). Nothing is written on error.
+ */
+export * from './elf.js';
+export * from './run.js';
+export * from './pahole.js';
+export * from './kernel.js';
+export * from './stub.js';
+export * from './prune.js';
+export * from './check.js';
+export * from './build.js';
+export * from './batch.js';
+export * from './softdep.js';

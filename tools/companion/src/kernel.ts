@@ -1,0 +1,242 @@
+/**
+ * One Debian kernel's inputs, found or fetched into the cache:
+ *
+ *   <cache>/debs/                      linux-image-<kver>[-dbg]_*.deb (apt-get download)
+ *   <cache>/kernels/<kver>/image/      the image package unpacked + `depmod -b` (modules.dep)
+ *   <cache>/kernels/<kver>/dbg/        only the members of the -dbg package asked for so far
+ *   <cache>/kernels/<kver>/vmlinux.btf the `.BTF` section of the -dbg vmlinux (= the running
+ *                                      kernel's /sys/kernel/btf/vmlinux)
+ *
+ * The -dbg package is ~860 MB compressed; members are streamed out of `dpkg-deb --fsys-tarfile`
+ * by name, never unpacked whole. Every step writes to a temporary name and renames when done.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { BadDataError, NotFoundError } from '@kbtf/binary';
+import { ElfFile, openElfFile } from './elf.js';
+import { runChecked, type Log, silent } from './run.js';
+
+export const DEFAULT_CACHE = '/var/cache/kbtf';
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.KBTF_CACHE || DEFAULT_CACHE;
+}
+
+/** Module file name → module name as written (`nf_tables.ko.xz` → `nf_tables`). */
+export function moduleFileName(file: string): string {
+  return basename(file).replace(/\.ko(\.(xz|zst|gz))?$/, '');
+}
+
+/** The kernel's folding of a module name: `-` → `_` (kmod and kernel/module agree). */
+export function normalizeModuleName(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+export interface ModuleEntry {
+  name: string;
+  /** Path relative to lib/modules/<kver>, as in modules.dep (`kernel/fs/ext4/ext4.ko`). */
+  rel: string;
+  deps: string[];
+}
+
+export class KernelTree {
+  readonly root: string;
+  readonly dbgRoot: string;
+  private index?: Map<string, ModuleEntry>;
+
+  constructor(
+    readonly cache: string,
+    readonly kver: string,
+    readonly log: Log = silent,
+    /** A lib/modules/<kver> directory to use instead of the unpacked image package. */
+    readonly modulesDirOverride?: string,
+  ) {
+    this.root = join(cache, 'kernels', kver);
+    this.dbgRoot = join(this.root, 'dbg');
+  }
+
+  get modulesDir(): string {
+    return this.modulesDirOverride ?? join(this.root, 'image/lib/modules', this.kver);
+  }
+
+  get dbgVmlinux(): string {
+    return join(this.dbgRoot, 'usr/lib/debug/boot', `vmlinux-${this.kver}`);
+  }
+
+  get vmlinuxBtf(): string {
+    return join(this.root, 'vmlinux.btf');
+  }
+
+  /** The DWARF twin of an installed module: usr/lib/debug/lib/modules/<kver>/<rel without .xz>. */
+  dbgModule(rel: string): string {
+    return join(this.dbgRoot, this.dbgMember(rel));
+  }
+
+  private dbgMember(rel: string): string {
+    return join('usr/lib/debug/lib/modules', this.kver, rel.replace(/\.(xz|zst|gz)$/, ''));
+  }
+
+  /** Unpack linux-image-<kver> (for the module files and modules.dep), once. */
+  async ensureImage(download: boolean): Promise<void> {
+    if (this.modulesDirOverride || existsSync(join(this.root, 'image/.kbtf-complete'))) return;
+    const deb = await findDeb(this.cache, `linux-image-${this.kver}`, download, this.log);
+    const tmp = join(this.root, 'image.tmp');
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    this.log(`unpacking ${basename(deb)}`);
+    await runChecked('dpkg-deb', ['-x', deb, tmp]);
+    // Merged-/usr packages ship usr/lib/modules: give both layouts a lib/modules.
+    if (!existsSync(join(tmp, 'lib/modules', this.kver)) && existsSync(join(tmp, 'usr/lib/modules', this.kver))) {
+      mkdirSync(join(tmp, 'lib/modules'), { recursive: true });
+      cpSync(join(tmp, 'usr/lib/modules', this.kver), join(tmp, 'lib/modules', this.kver), { recursive: true });
+    }
+    await runChecked('depmod', ['-b', tmp, this.kver]);
+    writeFileSync(join(tmp, '.kbtf-complete'), `${basename(deb)}\n`);
+    rmSync(join(this.root, 'image'), { recursive: true, force: true });
+    renameSync(tmp, join(this.root, 'image'));
+  }
+
+  /** modules.dep as name → entry (names as the file names have them, not folded). */
+  modules(): Map<string, ModuleEntry> {
+    if (this.index) return this.index;
+    const dep = join(this.modulesDir, 'modules.dep');
+    if (!existsSync(dep)) throw new NotFoundError(`${dep} not found: no module tree for ${this.kver}`);
+    const index = new Map<string, ModuleEntry>();
+    for (const line of readFileSync(dep, 'utf8').split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const rel = line.slice(0, colon);
+      const deps = line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleFileName);
+      const name = moduleFileName(rel);
+      index.set(normalizeModuleName(name), { name, rel, deps });
+    }
+    this.index = index;
+    return index;
+  }
+
+  module(name: string): ModuleEntry {
+    const e = this.modules().get(normalizeModuleName(name));
+    if (!e) throw new NotFoundError(`module ${name} is not in ${this.kver}'s modules.dep`);
+    return e;
+  }
+
+  /** `names` and everything they depend on (modules.dep is already transitive), in a stable order. */
+  withDependencies(names: readonly string[]): ModuleEntry[] {
+    const out = new Map<string, ModuleEntry>();
+    for (const n of names) {
+      const e = this.module(n);
+      for (const d of e.deps) out.set(normalizeModuleName(d), this.module(d));
+      out.set(normalizeModuleName(e.name), e);
+    }
+    return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Extract from linux-image-<kver>-dbg whatever of `rels` (and vmlinux if asked) is not here yet. */
+  async ensureDbg(rels: readonly string[], vmlinux: boolean, download: boolean): Promise<void> {
+    const members = rels.map((r) => this.dbgMember(r)).filter((m) => !existsSync(join(this.dbgRoot, m)));
+    if (vmlinux && !existsSync(this.dbgVmlinux)) members.push(join('usr/lib/debug/boot', `vmlinux-${this.kver}`));
+    if (members.length === 0) return;
+    const deb = await findDeb(this.cache, `linux-image-${this.kver}-dbg`, download, this.log);
+    this.log(`extracting ${members.length} file(s) from ${basename(deb)}`);
+    const tmp = join(this.root, `dbg.tmp-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    try {
+      await extractMembers(deb, tmp, members.map((m) => `./${m}`));
+      for (const m of members) {
+        const src = join(tmp, m);
+        if (!existsSync(src)) throw new NotFoundError(`${basename(deb)} has no ${m}`);
+        mkdirSync(dirname(join(this.dbgRoot, m)), { recursive: true });
+        renameSync(src, join(this.dbgRoot, m));
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** vmlinux BTF: the `.BTF` section of the -dbg vmlinux, cached beside it. */
+  ensureVmlinuxBtf(): string {
+    if (existsSync(this.vmlinuxBtf)) return this.vmlinuxBtf;
+    if (!existsSync(this.dbgVmlinux)) throw new NotFoundError(`${this.dbgVmlinux} not found (extract it from linux-image-${this.kver}-dbg)`);
+    const { elf, close } = openElfFile(this.dbgVmlinux);
+    try {
+      const btf = elf.sectionBytes('.BTF');
+      const tmp = `${this.vmlinuxBtf}.tmp`;
+      writeFileSync(tmp, btf);
+      renameSync(tmp, this.vmlinuxBtf);
+    } finally {
+      close();
+    }
+    return this.vmlinuxBtf;
+  }
+}
+
+/** `<cache>/debs/<pkg>_*.deb`, downloaded with `apt-get download` when allowed. */
+export async function findDeb(cache: string, pkg: string, download: boolean, log: Log = silent): Promise<string> {
+  const dir = join(cache, 'debs');
+  const find = () =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'))
+          .map((f) => join(dir, f))
+      : [];
+  let found = find();
+  if (found.length === 0) {
+    if (!download) throw new NotFoundError(`${pkg} is not in ${dir} (allow downloads, or apt-get download ${pkg} there)`);
+    mkdirSync(dir, { recursive: true });
+    log(`apt-get download ${pkg}`);
+    await runChecked('apt-get', ['download', pkg], { cwd: dir });
+    found = find();
+    if (found.length === 0) throw new NotFoundError(`apt-get download ${pkg} left no .deb in ${dir}`);
+  }
+  return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+/** `dpkg-deb --fsys-tarfile DEB | tar -x -C DIR -T LIST`, streamed: the .deb is never unpacked whole. */
+function extractMembers(deb: string, dir: string, members: readonly string[]): Promise<void> {
+  const list = join(dir, '.members');
+  writeFileSync(list, members.join('\n') + '\n');
+  return new Promise((resolve, reject) => {
+    const dpkg = spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // --no-wildcards: member names are literal paths, whatever characters they hold.
+    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-wildcards', '-T', list], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    dpkg.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    tar.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    dpkg.stdout.pipe(tar.stdin);
+    tar.stdin.on('error', () => {});
+    let pending = 2;
+    let failed = false;
+    const done = (what: string) => (code: number | null) => {
+      if (code !== 0 && !failed) {
+        failed = true;
+        reject(new NotFoundError(`${what} failed (exit ${code}) extracting from ${basename(deb)}: ${err.trim().split('\n').slice(-4).join(' | ')}`));
+      }
+      if (--pending === 0 && !failed) resolve();
+    };
+    dpkg.on('close', done('dpkg-deb --fsys-tarfile'));
+    tar.on('close', done('tar -x'));
+  });
+}
+
+/** An installed module's bytes, decompressed (.ko.xz, .ko.zst, .ko.gz or plain .ko). */
+export async function readModule(path: string): Promise<Uint8Array> {
+  if (path.endsWith('.xz')) return (await runChecked('xz', ['-dc', path], { binary: true })).bytes!;
+  if (path.endsWith('.zst')) return (await runChecked('zstd', ['-dcq', path], { binary: true })).bytes!;
+  if (path.endsWith('.gz')) return gunzipSync(readFileSync(path));
+  return readFileSync(path);
+}
+
+/** Refuse DWARF that was not built with the module: their GNU build-ids must be equal. */
+export function checkBuildId(module: ElfFile, dwarf: ElfFile): string {
+  const want = module.buildId();
+  const got = dwarf.buildId();
+  if (!want) throw new BadDataError(module.source, undefined, 'the module has no GNU build-id note: cannot match it to its DWARF');
+  if (!got) throw new BadDataError(dwarf.source, undefined, 'the DWARF file has no GNU build-id note: cannot match it to the module');
+  if (want !== got) {
+    throw new BadDataError(dwarf.source, undefined, `DWARF does not match the module: build-id ${got} here, ${want} in ${module.source}`);
+  }
+  return want;
+}
