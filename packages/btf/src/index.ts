@@ -23,3 +23,6 @@ export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
 export { writeBtf, type WriteOptions } from './writer.js';
 export { validateBtf, type ValidateOptions, type ValidationError, type ValidationResult } from './validate.js';
 export { pruneSplit, dedupDatasecEntries, typeRefs, remapType, type PruneOptions, type PruneResult } from './prune.js';
+export { formatJson } from './json.js';
+export { btfStats, type BtfStats } from './stats.js';
+export { formatC } from './cformat.js';

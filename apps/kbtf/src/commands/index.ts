@@ -11,6 +11,7 @@ export interface CommandEntry {
 }
 
 export const commands: CommandEntry[] = [
+  { name: 'btf', summary: 'read, check and print BTF (raw blobs or ELF .BTF)', load: () => import('./btf.js') },
   { name: 'check', summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?', load: () => import('./check.js') },
   { name: 'companion', summary: 'build companion modules (M-btf.ko, vmlinux-btf.ko) from a Debian kernel\'s DWARF', load: () => import('./companion.js') },
   { name: 'hook', summary: 'modprobe.d install helper: load MODULE, then its companion', load: () => import('./hook.js') },

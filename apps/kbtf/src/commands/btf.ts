@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { NotFoundError, UsageError } from '@kbtf/binary';
+import { btfBytesFromFile, btfStats, formatC, formatJson, formatRawChunks, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
+import type { Command, CommandContext } from '../cli/command.js';
+
+function readFile(ctx: CommandContext, file: string): Uint8Array {
+  const path = resolve(ctx.cwd, file);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new NotFoundError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function oneFile(ctx: CommandContext): string {
+  if (ctx.args.length !== 1) throw new UsageError('expected exactly one FILE (raw BTF, or an ELF object/module with .BTF)');
+  return ctx.args[0];
+}
+
+function loadBase(ctx: CommandContext): Btf | undefined {
+  const base = ctx.values.base;
+  if (base === undefined) return undefined;
+  if (typeof base !== 'string') throw new UsageError('--base takes a FILE');
+  return parseBtf(btfBytesFromFile(readFile(ctx, base), base), { source: base });
+}
+
+const dump: Command = {
+  name: 'dump',
+  summary: 'print BTF: raw (bpftool format), c (a header), json',
+  usage: ['btf dump FILE [--base FILE] [--format raw|c|json]'],
+  options: { base: { type: 'string', short: 'B' }, format: { type: 'string', short: 'f' } },
+  help: '`raw` matches `bpftool btf dump file FILE format raw` line for line (with --base: `bpftool --base-btf`).',
+  async run(ctx) {
+    const file = oneFile(ctx);
+    const format = (ctx.values.format as string | undefined) ?? (ctx.out.json ? 'json' : 'raw');
+    if (!['raw', 'c', 'json'].includes(format)) throw new UsageError(`unknown --format '${format}' (raw, c, json)`);
+    const base = loadBase(ctx);
+    const btf = parseBtf(btfBytesFromFile(readFile(ctx, file), file), { base, source: file });
+    if (format === 'json') ctx.out.stdout.write(formatJson(btf));
+    else if (format === 'c') ctx.out.stdout.write(formatC(btf));
+    else for (const chunk of formatRawChunks(btf)) ctx.out.stdout.write(chunk);
+    return 0;
+  },
+};
+
+const validate: Command = {
+  name: 'validate',
+  summary: "check BTF by the kernel's rules (exit 0 valid, 1 invalid, 2 unreadable)",
+  usage: ['btf validate FILE [--base FILE] [--mode full|module] [--kernel current|6.1] [--json]'],
+  options: { base: { type: 'string', short: 'B' }, mode: { type: 'string' }, kernel: { type: 'string' } },
+  help: [
+    '--mode full (default): what the kernel checks on BPF_BTF_LOAD (adds type resolution: loops, sizes, members).',
+    '--mode module: what the kernel checks when a module (a companion) loads.',
+    "--kernel 6.1: Linux 6.1's rules exactly; current (default) also accepts kind_flag on type/decl tags.",
+  ].join('\n'),
+  async run(ctx) {
+    const file = oneFile(ctx);
+    const mode = (ctx.values.mode as string | undefined) ?? 'full';
+    const kernel = (ctx.values.kernel as string | undefined) ?? 'current';
+    if (mode !== 'full' && mode !== 'module') throw new UsageError(`unknown --mode '${mode}' (full, module)`);
+    if (kernel !== 'current' && kernel !== '6.1') throw new UsageError(`unknown --kernel '${kernel}' (current, 6.1)`);
+    const base = loadBase(ctx);
+    const r = validateBtf(btfBytesFromFile(readFile(ctx, file), file), { base, mode, kernel });
+    if (ctx.out.json) ctx.out.document({ file, ...r });
+    else if (r.valid) ctx.out.line(`${file}: valid (${r.types} types, ${mode} checks)`);
+    else for (const e of r.errors) ctx.out.line(`${file}: invalid: [${e.typeId}] ${e.message}${e.detail ? ` (${e.detail})` : ''}`);
+    return r.valid ? 0 : 1;
+  },
+};
+
+const stats: Command = {
+  name: 'stats',
+  summary: 'count types per kind and section sizes',
+  usage: ['btf stats FILE [--base FILE] [--json]'],
+  options: { base: { type: 'string', short: 'B' } },
+  async run(ctx) {
+    const file = oneFile(ctx);
+    const base = loadBase(ctx);
+    const s = btfStats(parseBtf(btfBytesFromFile(readFile(ctx, file), file), { base, source: file }));
+    if (ctx.out.json) {
+      ctx.out.document({ file, ...s });
+      return 0;
+    }
+    ctx.out.line(`${file}: ${s.split ? 'split' : 'base'} BTF, ${s.byteOrder}-endian, ${s.types} types (ids ${s.firstId}..${s.firstId + s.types - 1})`);
+    ctx.out.line(`bytes: ${s.totalBytes} (header ${s.headerBytes}, types ${s.typeBytes}, strings ${s.stringBytes})`);
+    for (const [k, n] of Object.entries(s.kinds).sort((a, b) => b[1] - a[1])) ctx.out.line(`  ${k.padEnd(11)} ${n}`);
+    return 0;
+  },
+};
+
+export const command: Command = {
+  name: 'btf',
+  summary: 'read, check and print BTF (raw blobs or ELF .BTF)',
+  usage: ['btf dump FILE [--base FILE] [--format raw|c|json]', 'btf validate FILE [--base FILE]', 'btf stats FILE'],
+  subcommands: { dump, validate, stats },
+};
