@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadDataError, FaultError } from '@kbtf/binary';
+import { parseNotes } from './notes.js';
 import { openVmcoreSource } from './open.js';
 import { MemorySource } from './source.js';
 import { buildElf, type ElfOptions } from './test-writer.js';
@@ -101,6 +102,28 @@ describe('ElfCore', () => {
     const vaddr = 0xffff888000001000n;
     const { core } = open({ segments: [{ paddr: 0x1000n, vaddr, data: page(1) }, { paddr: 0x2000n, vaddr: 0x2000n, data: page(2) }] });
     expect(core.virtualSegments).toEqual([{ vaddr, paddr: 0x1000n, fileSize: 4096n, memSize: 4096n }]);
+  });
+
+  it('skips /proc/kcore segments without a physical address and clips overlaps', () => {
+    const { core } = open({
+      segments: [
+        { paddr: 0xffffffffffffffffn, vaddr: 0xffffc90000000000n, data: page(7) }, // vmalloc
+        { paddr: 0x1000n, vaddr: 0xffff888000001000n, data: new Uint8Array([...page(1), ...page(2)]) }, // direct map
+        { paddr: 0x2000n, vaddr: 0xffffffff81000000n, data: page(2) }, // kernel text, same memory
+      ],
+    });
+    expect(core.read(0x2000n, 1)[0]).toBe(2);
+    expect(core.ranges().filter((r) => r.state === 'present')).toEqual([{ start: 0x1000n, end: 0x3000n, state: 'present' }]);
+    expect(core.virtualSegments).toHaveLength(3);
+  });
+
+  it('ends a note list at zero padding (kdump /proc/vmcore pads per-CPU notes)', () => {
+    const one = [5, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, ...Buffer.from('CORE\0\0\0\0'), 1, 2, 3, 4];
+    const bytes = new Uint8Array([...one, ...new Uint8Array(64)]);
+    const notes = parseNotes(bytes, 100, true, 'pad');
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatchObject({ name: 'CORE', type: 1, descOffset: 120 });
+    expect(() => parseNotes(bytes.subarray(0, 22), 0, true, 'cut')).toThrow(/note/);
   });
 
   it('reads big-endian headers', () => {
