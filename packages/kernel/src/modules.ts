@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { FaultError, NotFoundError } from '@kbtf/binary';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
-import { KObject, listForEachEntry, offsetOf } from './object.js';
+import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { shape, sizeOfType, type KType } from './types.js';
 
 /** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
@@ -120,7 +120,7 @@ export function readModules(kernel: Kernel): KernelModule[] {
     if (state === 'MODULE_STATE_UNFORMED') continue; // ignored by /proc/modules and kallsyms
     const name = new TextDecoder().decode(mod.member('name').string());
     const { regions, base, size } = readLayout(mod);
-    const btf = btfByModule.get(mod.address!);
+    const btf = btfByModule.get(mod.address!) ?? btfByModule.get(UNREACHED);
     out.push(new KernelModule(kernel, mod, name, state, regions, base, size, btf?.bytes, btf?.error));
   }
   return out;
@@ -176,9 +176,11 @@ function readBtfModules(kernel: Kernel): Map<bigint, ModuleBtf> {
   // CONFIG_DEBUG_INFO_BTF_MODULES=n: no btf_modules symbol, no module BTF.
   if (kernel.kallsyms.lookup('btf_modules') === undefined) return out;
   const head = need(kernel.bootstrapGlobal('btf_modules'), 'btf_modules');
-  for (const ptr of listForEachEntry(head, kernel.type('struct btf_module'), 'list')) {
+  const btfModuleType = kernel.type('struct btf_module');
+  const add = (ptr: KObject): void => {
     const bm = ptr.deref();
     const mod = bm.member('module').value();
+    if (out.has(mod)) return;
     try {
       const btf = bm.member('btf').deref();
       const size = Number(btf.member('data_size').value());
@@ -187,9 +189,26 @@ function readBtfModules(kernel: Kernel): Map<bigint, ModuleBtf> {
       if (!(err instanceof FaultError)) throw err;
       out.set(mod, { error: err.message });
     }
+  };
+  try {
+    for (const ptr of listForEachEntry(head, btfModuleType, 'list')) add(ptr);
+  } catch (err) {
+    // A list node in a page the dump left out (makedumpfile -d 31 on a kernel it misreads, e.g. 6.12
+    // slab pages under makedumpfile 1.7.2). The list is doubly linked: walk back from the tail to
+    // reach the entries after the hole; only the unreadable nodes stay unknown.
+    if (!(err instanceof FaultError)) throw err;
+    out.set(UNREACHED, { error: `btf_modules entry unreadable: ${err.message}` });
+    try {
+      for (const ptr of listForEachEntryReverse(head, btfModuleType, 'list')) add(ptr);
+    } catch (err2) {
+      if (!(err2 instanceof FaultError)) throw err2;
+    }
   }
   return out;
 }
+
+/** Key of the entry that records why the btf_modules walk stopped early. */
+const UNREACHED = -1n;
 
 function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
   const ks = mod.member('kallsyms').deref();

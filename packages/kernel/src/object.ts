@@ -220,15 +220,24 @@ const MAX_LIST = 1_000_000;
  * `list_for_each_entry(pos, head, member)`: pointers to each `type` whose `member` (a list_head) is
  * linked into the list at `head` (a `struct list_head` object or a pointer to one).
  */
-export function* listForEachEntry(head: KObject, type: KType, member: string): Generator<KObject> {
+export function listForEachEntry(head: KObject, type: KType, member: string): Generator<KObject> {
+  return walkList(head, type, member, 'next');
+}
+
+/** `list_for_each_entry_reverse`: the same list from the tail, through `prev`. */
+export function listForEachEntryReverse(head: KObject, type: KType, member: string): Generator<KObject> {
+  return walkList(head, type, member, 'prev');
+}
+
+function* walkList(head: KObject, type: KType, member: string, link: 'next' | 'prev'): Generator<KObject> {
   const h = head.shape.kind === 'pointer' ? head.deref() : head;
   if (h.address === undefined) throw new UsageError('list_for_each_entry needs a list head in memory');
-  let node = h.member('next').value();
+  let node = h.member(link).value();
   for (let n = 0; node !== h.address; n++) {
     if (n >= MAX_LIST) throw new UsageError(`list at ${hex(h.address)} longer than ${MAX_LIST} entries (corrupt?)`);
-    if (node === 0n) throw new NotFoundError(`list at ${hex(h.address)}: NULL next pointer after ${n} entries`);
+    if (node === 0n) throw new NotFoundError(`list at ${hex(h.address)}: NULL ${link} pointer after ${n} entries`);
     const nodeObj = new KObject(h.mem, h.type, node);
     yield containerOf(nodeObj, type, member);
-    node = nodeObj.member('next').value();
+    node = nodeObj.member(link).value();
   }
 }

@@ -37,6 +37,8 @@ Exit 0, or 2 when the dump cannot be read.`,
     try {
       const modules = kernel.modules();
       const sections = !!values.sections;
+      const unreadable = modules.filter((m) => m.btfError);
+      if (unreadable.length) out.warn(`BTF of ${unreadable.length} module(s) unreadable from the dump (${unreadable.map((m) => m.name).join(', ')}): ${unreadable[0].btfError}`);
       if (out.json) {
         out.document({ kernel: kernel.vmcoreinfo.osRelease ?? null, modules: modules.map((m) => moduleJson(m, sections)) });
         return 0;
