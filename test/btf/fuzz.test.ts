@@ -1,0 +1,112 @@
+/**
+ * Bounded fuzzing: mutations of real BTF (a lab module's split BTF and a small base blob) must give
+ * a result or a typed KbtfError from parse, every query, every printer and the validator — never
+ * another exception or a hang. Deterministic (seeded), bounded by iterations and time.
+ */
+import { describe, expect, it } from 'vitest';
+import { KbtfError } from '@kbtf/binary';
+import { formatC, formatRaw, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
+import { TestBtf } from '../../packages/btf/src/test-builder.js';
+import { labKernels, labModuleBtf, labVmlinuxBtf } from './lab-btf.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INTERESTING = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0x00ffffff, 0x0fffffff, 12, 24];
+
+function mutate(src: Uint8Array, r: () => number): Uint8Array {
+  const b = src.slice();
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const op = r();
+    if (op < 0.4) b[Math.floor(r() * b.length)] ^= 1 << Math.floor(r() * 8);
+    else if (op < 0.8) {
+      const at = Math.floor(r() * (b.length - 4)) & ~3;
+      new DataView(b.buffer).setUint32(at, INTERESTING[Math.floor(r() * INTERESTING.length)], true);
+    } else if (op < 0.9) return b.subarray(0, Math.floor(r() * b.length));
+    else {
+      const at = 4 + Math.floor(r() * 20);
+      new DataView(b.buffer).setUint32(at & ~3, Math.floor(r() * 0x100000000), true);
+    }
+  }
+  return b;
+}
+
+function exercise(bytes: Uint8Array, base?: Btf): void {
+  const v = validateBtf(bytes, { base });
+  expect(typeof v.valid).toBe('boolean');
+  try {
+    const btf = parseBtf(bytes, { base });
+    for (const t of btf.types()) {
+      try {
+        btf.sizeof(t.id);
+        btf.alignof(t.id);
+        btf.resolve(t.id);
+      } catch (e) {
+        if (!(e instanceof KbtfError)) throw e;
+      }
+    }
+    formatRaw(btf);
+    if (!base) formatC(btf);
+  } catch (e) {
+    if (!(e instanceof KbtfError)) throw e;
+  }
+}
+
+describe('fuzz: mutated BTF gives typed errors only', () => {
+  it('small base blob and a real module split blob, 3000 mutations, < 20 s', () => {
+    const b = new TestBtf();
+    const int = b.int('int');
+    const s = b.struct('node', 16, [['val', int, 0], ['next', 3, 64], ['bits', int, 96, 3]], { kflag: true });
+    b.ptr(s);
+    b.enum('e', 4, [['A', 1], ['B', -1]], true);
+    b.enum64('e64', 8, [['C', 1n << 40n]]);
+    const arr = b.array(int, int, 4);
+    b.typedef('arr_t', arr);
+    const v = b.var('x', int);
+    b.datasec('.data', 8, [[v, 0, 4]]);
+    const proto = b.funcProto(int, [['a', int], ['', 0]]);
+    b.func('f', proto);
+    b.declTag('tag', s, 0);
+    b.typeTag('user', 3);
+    b.float('double', 8);
+    const small = b.build();
+    const k = labKernels()[0];
+    const vm = parseBtf(labVmlinuxBtf(k));
+    const mod = labModuleBtf(k, 'loop');
+    const r = rng(0x6b627466);
+    const deadline = Date.now() + 20_000;
+    let runs = 0;
+    for (; runs < 3000 && Date.now() < deadline; runs++) {
+      if (runs % 2) exercise(mutate(small, r));
+      else exercise(mutate(mod, r), vm);
+    }
+    expect(runs).toBeGreaterThan(500);
+  });
+
+  it('hostile counts stay bounded: huge vlen, huge section lengths, loops', () => {
+    const b = new TestBtf();
+    b.raw('x', (4 << 24) | 0xffff, 8);
+    expect(() => parseBtf(b.build())).toThrow(KbtfError);
+    expect(validateBtf(b.build()).errors[0].message).toMatch(/^meta_left:0 meta_needed:786420$/);
+    const big = new TestBtf();
+    big.int('int');
+    expect(() => parseBtf(big.build({ typeLen: 0xfffffff0 }))).toThrow(KbtfError);
+    expect(() => parseBtf(big.build({ hdrLen: 0xffffffff }))).toThrow(KbtfError);
+    const loop = new TestBtf();
+    loop.typedef('a', 2);
+    loop.typedef('b', 1);
+    const btf = parseBtf(loop.build());
+    expect(() => btf.sizeof(1)).toThrow(KbtfError);
+    expect(() => btf.resolve(1)).toThrow(KbtfError);
+    expect(formatRaw(btf)).toMatch(/TYPEDEF 'a' type_id=2/);
+  });
+});
