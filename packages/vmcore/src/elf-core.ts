@@ -171,7 +171,7 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     return this.source.bytesRead;
   }
   get fileSize(): number {
-    return this.source.size;
+    return this.source.diskSize ?? this.source.size;
   }
 
   get header(): HeaderFields {

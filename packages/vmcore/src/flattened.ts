@@ -117,6 +117,10 @@ export class FlattenedSource implements ByteSource {
     return this.inner.bytesRead;
   }
 
+  get diskSize(): number {
+    return this.inner.size;
+  }
+
   read(offset: number, length: number, what = 'read'): Uint8Array {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new BadDataError(this.name, offset, `truncated: ${what} of ${length} bytes past end of the reassembled file (${this.size})`);

@@ -81,7 +81,7 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     return this.files.reduce((n, f) => n + f.source.bytesRead, 0);
   }
   get fileSize(): number {
-    return this.files.reduce((n, f) => n + f.source.size, 0);
+    return this.files.reduce((n, f) => n + (f.source.diskSize ?? f.source.size), 0);
   }
   get header(): HeaderFields {
     const f = this.files[0];

@@ -56,19 +56,19 @@ type Kind = 'elf' | 'kdump';
 
 function openSource(file: ByteSource, options: OpenOptions, opened: ByteSource[]): OpenedVmcore {
   const { source, kind, flat } = unwrap(file, options, opened);
-  const extraHeader: HeaderFields = flat ? { flattened: true, flattenedRecords: flat.records, flattenedSize: flat.inner } : {};
+  const extraHeader: HeaderFields = flat ? { flattened: true, flattenedRecords: flat.records, reassembledSize: flat.reassembled } : {};
   if (kind === 'elf') return new ElfCore(source, { cachePages: options.cachePages, extraHeader });
   return new KdumpCore([new KdumpFile(source)], { format: flat ? 'kdump-flattened' : 'kdump', cachePages: options.cachePages, extraHeader });
 }
 
-function unwrap(file: ByteSource, options: OpenOptions, opened: ByteSource[]): { source: ByteSource; kind: Kind; flat?: { records: number; inner: number } } {
+function unwrap(file: ByteSource, options: OpenOptions, opened: ByteSource[]): { source: ByteSource; kind: Kind; flat?: { records: number; reassembled: number } } {
   opened.push(file);
   let source = file;
-  let flat: { records: number; inner: number } | undefined;
+  let flat: { records: number; reassembled: number } | undefined;
   let head = source.read(0, Math.min(16, source.size), 'magic');
   if (isFlattened(head)) {
     const f = new FlattenedSource(file, { progress: progressFor(file, options) });
-    flat = { records: f.records, inner: file.size };
+    flat = { records: f.records, reassembled: f.size };
     source = f;
     head = source.read(0, Math.min(16, source.size), 'magic');
   }

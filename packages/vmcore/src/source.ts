@@ -12,6 +12,8 @@ export interface ByteSource {
   readonly name: string;
   /** Logical size in bytes. */
   readonly size: number;
+  /** Bytes on disk when they differ from `size` (a flattened file is larger than its content). */
+  readonly diskSize?: number;
   /** Bytes read from disk so far. */
   readonly bytesRead: number;
   /**
