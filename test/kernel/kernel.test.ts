@@ -90,6 +90,19 @@ describe.each(labVariants)('lab %s', (variant) => {
       }
     });
 
+    it('kbtf read --virt reads init_uts_ns through the page tables', async () => {
+      const at = /^([0-9a-f]{16}) D init_uts_ns$/m.exec(kallsyms);
+      expect(at).not.toBeNull();
+      const r = await runCli(['read', path, '--virt', `0x${at![1]}`, '200', '--json']);
+      expect(r.stderr).toBe('');
+      const doc = JSON.parse(r.stdout) as { space: string; hex: string };
+      expect(doc.space).toBe('virtual');
+      const bytes = Buffer.from(doc.hex, 'hex');
+      // struct new_utsname: sysname[65], nodename[65], release[65], …
+      expect(bytes.subarray(0, 6).toString('latin1')).toBe('Linux\0');
+      expect(bytes.subarray(130, 130 + truth.kernel.length + 1).toString('latin1')).toBe(`${truth.kernel}\0`);
+    });
+
     it('kbtf print gives uname -r and /proc/cmdline', async () => {
       const r = await runCli(['print', path, 'init_uts_ns.name.release', 'saved_command_line', '--json']);
       expect(r.stderr).toBe('');

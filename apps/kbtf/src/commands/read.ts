@@ -1,4 +1,5 @@
 import { UsageError } from '@kbtf/binary';
+import { Kernel } from '@kbtf/kernel';
 import { openVmcore, type OpenedVmcore } from '@kbtf/vmcore';
 import type { Command, CommandContext } from '../cli/command.js';
 
@@ -19,6 +20,7 @@ export interface AddressSpace {
 
 export const addressSpaces: AddressSpace[] = [
   { option: 'phys', space: 'physical', help: 'ADDR is a physical address', read: (core, addr, len) => core.read(addr, len) },
+  { option: 'virt', space: 'virtual', help: 'ADDR is a kernel virtual address (page tables in the dump)', read: (core, addr, len) => new Kernel(core).memory.read(addr, len) },
 ];
 
 /** Largest dump a `read` prints. */
@@ -39,8 +41,8 @@ export const command: Command = {
     const { args, values, out } = ctx;
     const chosen = addressSpaces.filter((s) => values[s.option] !== undefined);
     if (chosen.length !== 1) throw new UsageError(`read: give exactly one of ${addressSpaces.map((s) => `--${s.option}`).join(', ')} ADDR`);
-    if (args.length !== 2) throw new UsageError('read: usage: kbtf read VMCORE --phys ADDR LEN');
     const space = chosen[0];
+    if (args.length !== 2) throw new UsageError(`read: usage: kbtf read VMCORE --${space.option} ADDR LEN`);
     const addr = parseAddress(String(values[space.option]), 'ADDR');
     const lenBig = parseAddress(args[1], 'LEN');
     if (lenBig <= 0n || lenBig > BigInt(MAX_LEN)) throw new UsageError(`read: LEN must be 1..${MAX_LEN}`);
