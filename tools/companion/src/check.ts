@@ -1,13 +1,13 @@
 /**
  * The last gate before a companion is written: read the assembled `.ko` back as the kernel's module
  * loader will (kernel/module/main.c, 6.1: `.BTF` found by name with no SHF_ALLOC requirement,
- * `.modinfo` keys, `vermagic`) and check its BTF by the kernel's rules.
+ * `.modinfo` keys, `vermagic`) and check its BTF with @kbtf/btf's validator by the rules the
+ * kernel runs when a module loads (btf_parse_module: header, strings, every record's meta checks).
  */
 import { BadDataError } from '@kbtf/binary';
-import { parseBtf, type Btf } from '@kbtf/btf';
+import { parseBtf, validateBtf, type Btf } from '@kbtf/btf';
 import { ElfFile, SHF_ALLOC } from './elf.js';
 import { COMPANION_MODINFO_KEY } from './stub.js';
-import { cleanDatasec } from './prune.js';
 
 export interface CompanionCheck {
   /** Module name the kernel will give it (`ext4_btf`). */
@@ -16,6 +16,11 @@ export interface CompanionCheck {
   vermagic: string;
   btfSize: number;
   vars: number;
+}
+
+/** The validator's rule set for a kernel release: exactly 6.1's for 6.1, else the current ones. */
+export function kernelRules(kver: string): '6.1' | 'current' {
+  return /^6\.1\./.test(kver) ? '6.1' : 'current';
 }
 
 /** Throws BadDataError on the first problem; returns what was checked. */
@@ -33,22 +38,21 @@ export function checkCompanion(ko: Uint8Array, source: string, expect: { of: str
   const info = elf.modinfo();
   const of = info.get(COMPANION_MODINFO_KEY) ?? [];
   if (of.length !== 1 || of[0] !== expect.of) throw fail(`.modinfo ${COMPANION_MODINFO_KEY}=${of.join(',')}, want ${expect.of}`);
+  const want = `${expect.of}_btf`.replace(/-/g, '_');
   const name = info.get('name')?.[0] ?? '';
-  if (name !== `${expect.of}_btf`.replace(/-/g, '_')) throw fail(`.modinfo name=${name}, want ${expect.of.replace(/-/g, '_')}_btf`);
+  if (name !== want) throw fail(`.modinfo name=${name}, want ${want}`);
   const vermagic = info.get('vermagic')?.[0] ?? '';
   if (!vermagic.startsWith(`${expect.kver} `)) throw fail(`vermagic "${vermagic}" is not for ${expect.kver}`);
   if (elf.sections.some((s) => s.name === '.text' && s.size > 0)) throw fail('a companion has no code, but .text is not empty');
 
+  const v = validateBtf(btfBytes, { base: expect.base, mode: 'module', kernel: kernelRules(expect.kver) });
+  if (!v.valid) {
+    const e = v.errors[0];
+    throw fail(`the kernel would reject its BTF: [${e.typeId}] ${e.message}${e.detail ? ` (${e.detail})` : ''}`);
+  }
   const btf = parseBtf(btfBytes, { base: expect.base, source: `${source} .BTF` });
   let vars = 0;
-  for (const t of btf.types()) {
-    if (t.id < btf.firstId) continue;
-    if (t.kind === 'var') vars++;
-    if (t.kind === 'datasec') {
-      if (t.vars.length === 0 || t.size === 0) throw fail(`DATASEC ${t.name} is empty`);
-      if (cleanDatasec(t).dropped > 0) throw fail(`DATASEC ${t.name} has overlapping, unsorted or out-of-range entries`);
-    }
-  }
+  for (const t of btf.typesOfKind('var')) if (t.id >= btf.firstId) vars++;
   if (vars === 0) throw fail('no VAR in the companion BTF');
   return { name, of: expect.of, vermagic, btfSize: btfBytes.byteLength, vars };
 }

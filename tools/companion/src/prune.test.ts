@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBtf, writeBtf, type BtfType, type CompositeType } from '@kbtf/btf';
-import { cleanDatasec, pruneCompanionBtf } from './prune.js';
+import { pruneCompanionBtf } from './prune.js';
 
 const base = parseBtf(
   writeBtf([
@@ -35,11 +35,10 @@ describe('pruneCompanionBtf', () => {
   const types = [...out.types()].filter((t) => t.id >= out.firstId);
 
   it('keeps VARs, DATASECs and the split types they need, in order, renumbered', () => {
-    expect(types.map((t) => `${t.id} ${t.kind} ${t.name}`)).toEqual(['3 struct bar', '4 var v1', '5 var v2', '6 datasec .data', '7 decl_tag tag']);
+    expect(types.map((t) => `${t.id} ${t.kind} ${t.name}`)).toEqual(['3 struct bar', '4 var v1', '5 var v2', '6 datasec .data']);
     expect(out.typeOfKind(4, 'var').type).toBe(3);
     expect(out.typeOfKind(5, 'var').type).toBe(1); // base ids unchanged
     expect((out.type(3) as CompositeType).members.map((m) => m.type)).toEqual([1, 2]);
-    expect(out.typeOfKind(7, 'decl_tag').type).toBe(4);
   });
 
   it('sorts DATASEC entries and drops the duplicate at one offset', () => {
@@ -47,26 +46,11 @@ describe('pruneCompanionBtf', () => {
     expect(r.stats.duplicateEntries).toBe(1);
   });
 
-  it('drops the .debug_info DATASEC, functions and unreachable types', () => {
+  it('drops the .debug_info DATASEC, functions, tags and unreachable types', () => {
     expect(r.stats.droppedDatasecs).toEqual(['.debug_info']);
-    expect(types.some((t) => t.kind === 'func' || t.kind === 'func_proto' || t.kind === 'ptr' || t.name === 'note' || t.name === 'dup')).toBe(false);
-    expect(r.stats).toMatchObject({ rawTypes: 11, types: 5, vars: 2, datasecs: 1 });
+    expect(types.some((t) => t.kind === 'func' || t.kind === 'decl_tag' || t.kind === 'func_proto' || t.kind === 'ptr' || t.name === 'note' || t.name === 'dup')).toBe(false);
+    expect(r.stats).toMatchObject({ rawTypes: 11, types: 4, vars: 2, datasecs: 1 });
     expect(r.btf.byteLength).toBeLessThan(raw.byteLength);
   });
 });
 
-describe('cleanDatasec', () => {
-  it('drops overlapping, zero-sized and out-of-range entries', () => {
-    const sec = {
-      id: 1, kind: 'datasec' as const, name: '.bss', size: 32,
-      vars: [
-        { type: 2, offset: 0, size: 8 },
-        { type: 3, offset: 4, size: 8 }, // overlaps the first
-        { type: 4, offset: 16, size: 0 }, // empty
-        { type: 5, offset: 28, size: 8 }, // past the end
-        { type: 6, offset: 16, size: 8 },
-      ],
-    };
-    expect(cleanDatasec(sec)).toEqual({ vars: [{ type: 2, offset: 0, size: 8 }, { type: 6, offset: 16, size: 8 }], dropped: 3 });
-  });
-});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { parseBtf, writeBtf, type BtfType } from '@kbtf/btf';
+import { checkCompanion, kernelRules } from './check.js';
+import { SHF_ALLOC } from './elf.js';
+import { makeElf, modinfo } from './test-elf.js';
+
+const KVER = '6.1.0-56-amd64';
+const base = parseBtf(writeBtf([{ id: 1, kind: 'int', name: 'int', size: 4, encoding: 1, bitsOffset: 0, bits: 32 }] as BtfType[]), { source: 'base' });
+const split = (vars: { type: number; offset: number; size: number }[]) =>
+  writeBtf(
+    [
+      { id: 2, kind: 'var', name: 'debug', type: 1, linkage: 0 },
+      { id: 3, kind: 'var', name: 'other', type: 1, linkage: 0 },
+      { id: 4, kind: 'datasec', name: '.data', size: 8, vars },
+    ] as BtfType[],
+    { base },
+  );
+const good = split([{ type: 2, offset: 0, size: 4 }, { type: 3, offset: 4, size: 4 }]);
+const info = { name: 'e1000_btf', btf_companion_of: 'e1000', vermagic: `${KVER} SMP preempt mod_unload modversions ` };
+const ko = (btf: Uint8Array, opts: { flags?: bigint; info?: Record<string, string>; debug?: boolean } = {}) =>
+  makeElf([
+    { name: '.modinfo', data: modinfo(opts.info ?? info), flags: SHF_ALLOC },
+    ...(opts.debug ? [{ name: '.debug_info', data: new Uint8Array(4) }] : []),
+    { name: '.BTF', data: btf, flags: opts.flags ?? 0n },
+  ]);
+
+describe('checkCompanion', () => {
+  it('accepts a well-formed companion', () => {
+    expect(checkCompanion(ko(good), 'e1000-btf.ko', { of: 'e1000', kver: KVER, btf: good, base })).toMatchObject({ name: 'e1000_btf', vars: 2, btfSize: good.length });
+  });
+  it('refuses BTF the kernel would reject (overlapping DATASEC entries)', () => {
+    const bad = split([{ type: 2, offset: 0, size: 4 }, { type: 3, offset: 0, size: 4 }]);
+    expect(() => checkCompanion(ko(bad), 'x', { of: 'e1000', kver: KVER, btf: bad, base })).toThrow(/kernel would reject its BTF: \[4\] Invalid offset/);
+  });
+  it('refuses a loader-visible problem', () => {
+    const chk = (bytes: Uint8Array) => () => checkCompanion(bytes, 'x', { of: 'e1000', kver: KVER, btf: good, base });
+    expect(chk(ko(good, { flags: SHF_ALLOC }))).toThrow(/SHF_ALLOC/);
+    expect(chk(ko(good, { debug: true }))).toThrow(/\.debug_info left/);
+    expect(chk(ko(good, { info: { ...info, btf_companion_of: 'e100' } }))).toThrow(/btf_companion_of=e100, want e1000/);
+    expect(chk(ko(good, { info: { ...info, vermagic: '6.12.95+deb12-amd64 SMP' } }))).toThrow(/not for 6\.1\.0-56-amd64/);
+    expect(chk(ko(split([{ type: 2, offset: 0, size: 4 }])))).toThrow(/differs from the pruned BTF/);
+  });
+  it('uses 6.1\'s rules for 6.1 kernels only', () => {
+    expect(kernelRules('6.1.0-56-amd64')).toBe('6.1');
+    expect(kernelRules('6.12.95+deb12-amd64')).toBe('current');
+  });
+});
