@@ -2,16 +2,21 @@
 // so `npm test` needs no prior build.
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 
-function workspaceAliases(): { find: string; replacement: string }[] {
-  const out: { find: string; replacement: string }[] = [];
-  for (const group of ['packages', 'apps']) {
+/** `@kbtf/<name>` → its src/index.ts, for every workspace directory (packages/*, apps/*, tools/*). */
+function workspaceAliases(): { find: RegExp; replacement: string }[] {
+  const out: { find: RegExp; replacement: string }[] = [];
+  for (const group of ['packages', 'apps', 'tools']) {
     for (const dir of readdirSync(resolve(root, group))) {
       const src = resolve(root, group, dir, 'src/index.ts');
-      if (existsSync(src)) out.push({ find: `@kbtf/${dir === 'kbtf' ? 'cli' : dir}`, replacement: src });
+      const pkg = resolve(root, group, dir, 'package.json');
+      if (!existsSync(src) || !existsSync(pkg)) continue;
+      const name = (JSON.parse(readFileSync(pkg, 'utf8')) as { name: string }).name;
+      // Exact match only: '@kbtf/btf' must not capture '@kbtf/btf-something'.
+      out.push({ find: new RegExp(`^${name.replace(/[/]/g, '\\/')}$`), replacement: src });
     }
   }
   return out;

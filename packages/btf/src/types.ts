@@ -177,7 +177,7 @@ export type BtfType =
   | FloatType
   | DeclTagType;
 
-export type TypeOfKind<K extends Kind> = Extract<BtfType, { kind: K }>;
+export type TypeOfKind<K extends Kind> = BtfType extends infer T ? (T extends { kind: infer TK } ? (K extends TK ? T : never) : never) : never;
 
 /** Kinds that only qualify or rename another type: `resolve` skips them. */
 export const MODIFIER_KINDS: ReadonlySet<Kind> = new Set(['typedef', 'volatile', 'const', 'restrict', 'type_tag']);
