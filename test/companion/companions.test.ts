@@ -24,6 +24,7 @@ const labKeys = ['6.1-companions', '6.12-companions'] as const;
 const testSet = ['ext4', 'xfs', 'btrfs', 'nf_tables', 'e1000', 'vmlinux'];
 
 interface Truth {
+  modules: { name: string }[];
   btf: { name: string; size: number; sha256: string }[];
   dmesg_btf: string[];
   modprobe_failed: string[];
@@ -94,6 +95,17 @@ describe.each(labKeys)('companions for the kernel of lab %s', (key) => {
       // The kernel exposes exactly the companion's .BTF bytes.
       const btf = ElfFile.fromBytes(readFileSync(c.file), c.file).sectionBytes('.BTF');
       expect(loaded!.sha256).toBe(createHash('sha256').update(btf).digest('hex'));
+    }
+  });
+
+  it('kmod loaded each companion right after its module (softdep post:), not by the explicit list', () => {
+    // /proc/modules lists the newest module first: M_btf directly above M means kmod loaded it as
+    // M's softdep, before the lab's own list (which loads the companions after every module) ran.
+    const order = truth.modules.map((m) => m.name);
+    for (const c of summary.companions) {
+      const name = c.module.replace(/-/g, '_');
+      expect(order, `${name}_btf`).toContain(`${name}_btf`);
+      if (c.module !== 'vmlinux') expect(order.indexOf(name) - order.indexOf(`${name}_btf`), `${name}_btf right after ${name}`).toBe(1);
     }
   });
 });
