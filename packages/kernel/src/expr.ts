@@ -11,7 +11,7 @@
 import { UsageError } from '@kbtf/binary';
 import type { Kernel } from './kernel.js';
 import { KObject } from './object.js';
-import { parseTypeName } from './types.js';
+import { findTypeId, parseTypeName } from './types.js';
 
 type Token = { kind: 'ident' | 'number' | 'punct'; text: string; pos: number };
 
@@ -92,7 +92,7 @@ class Parser {
     const next = this.peek(offset + 1);
     if (next?.text !== ')' && next?.text !== '*') return false;
     const btf = this.kernel.btf;
-    return (btf.findByName(t.text, 'typedef') ?? btf.findByName(t.text, 'int')) !== undefined;
+    return findTypeId(btf, t.text, ['typedef', 'int']) !== undefined;
   }
 
   private postfix(): KObject {

@@ -40,40 +40,91 @@ export interface SymbolAt {
   offset: bigint;
 }
 
-/** The vmlinux symbols, in table (= /proc/kallsyms) order. */
+/**
+ * The vmlinux symbols, in table (= /proc/kallsyms) order. Names are kept expanded in one byte blob
+ * (type character first) and turned into strings only when asked for: a lookup by name compares
+ * bytes, so finding a few symbols never builds 150,000 strings.
+ */
 export class Kallsyms {
   private byName?: Map<string, number>;
   private sorted?: number[];
+  private namesCache?: string[];
+  private addressCache?: bigint[];
 
   constructor(
-    readonly names: string[],
-    /** Type character codes, one per symbol. */
-    readonly types: Uint8Array,
-    readonly addresses: bigint[],
+    /** Expanded entries, each its type character then its name. */
+    private readonly blob: Uint8Array,
+    /** Entry i is blob[starts[i] .. starts[i + 1]). */
+    private readonly starts: Uint32Array,
+    private readonly addressOf: (i: number) => bigint,
     readonly encoding: KallsymsEncoding,
   ) {}
 
   get count(): number {
-    return this.names.length;
+    return this.starts.length - 1;
+  }
+
+  /** Every name, in table order. */
+  get names(): string[] {
+    if (!this.namesCache) {
+      const buf = Buffer.from(this.blob.buffer, this.blob.byteOffset, this.blob.byteLength);
+      const out = new Array<string>(this.count);
+      for (let i = 0; i < out.length; i++) out[i] = buf.toString('latin1', this.starts[i] + 1, this.starts[i + 1]);
+      this.namesCache = out;
+    }
+    return this.namesCache;
+  }
+
+  /** Every address, in table order. */
+  get addresses(): bigint[] {
+    if (!this.addressCache) {
+      const out = new Array<bigint>(this.count);
+      for (let i = 0; i < out.length; i++) out[i] = this.addressOf(i);
+      this.addressCache = out;
+    }
+    return this.addressCache;
+  }
+
+  nameOf(i: number): string {
+    return this.namesCache ? this.namesCache[i] : Buffer.from(this.blob.buffer, this.blob.byteOffset, this.blob.byteLength).toString('latin1', this.starts[i] + 1, this.starts[i + 1]);
+  }
+
+  addressAt(i: number): bigint {
+    return this.addressCache ? this.addressCache[i] : this.addressOf(i);
   }
 
   typeOf(i: number): string {
-    return String.fromCharCode(this.types[i]);
+    return String.fromCharCode(this.blob[this.starts[i]]);
   }
 
   /** Index of the first symbol with this name. */
   indexOf(name: string): number | undefined {
-    if (!this.byName) {
-      this.byName = new Map();
-      for (let i = 0; i < this.names.length; i++) if (!this.byName.has(this.names[i])) this.byName.set(this.names[i], i);
+    if (this.byName) return this.byName.get(name);
+    const want = Buffer.from(name, 'latin1');
+    const { blob, starts } = this;
+    const n = this.count;
+    outer: for (let i = 0; i < n; i++) {
+      const s = starts[i] + 1;
+      if (starts[i + 1] - s !== want.length) continue;
+      for (let k = 0; k < want.length; k++) if (blob[s + k] !== want[k]) continue outer;
+      return i;
     }
-    return this.byName.get(name);
+    return undefined;
+  }
+
+  /** Build the name index (worth it for many lookups). */
+  indexNames(): void {
+    if (this.byName) return;
+    const m = new Map<string, number>();
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) if (!m.has(names[i])) m.set(names[i], i);
+    this.byName = m;
   }
 
   /** Address of a symbol, or undefined. */
   lookup(name: string): bigint | undefined {
     const i = this.indexOf(name);
-    return i === undefined ? undefined : this.addresses[i];
+    return i === undefined ? undefined : this.addressAt(i);
   }
 
   /** Address of a symbol; NotFoundError when absent. */
@@ -85,24 +136,22 @@ export class Kallsyms {
 
   /** The nearest symbol at or before `address` (the last one of several at the same address). */
   symbolize(address: bigint): SymbolAt | undefined {
-    if (!this.sorted) {
-      const a = this.addresses;
-      this.sorted = a.map((_, i) => i).sort((x, y) => (a[x] < a[y] ? -1 : a[x] > a[y] ? 1 : x - y));
-    }
+    const a = this.addresses;
+    if (!this.sorted) this.sorted = a.map((_, i) => i).sort((x, y) => (a[x] < a[y] ? -1 : a[x] > a[y] ? 1 : x - y));
     const s = this.sorted;
     let lo = 0;
     let hi = s.length - 1;
     let best = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (this.addresses[s[mid]] <= address) {
+      if (a[s[mid]] <= address) {
         best = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
     if (best < 0) return undefined;
     const i = s[best];
-    return { name: this.names[i], address: this.addresses[i], type: this.typeOf(i), offset: address - this.addresses[i] };
+    return { name: this.nameOf(i), address: a[i], type: this.typeOf(i), offset: address - a[i] };
   }
 }
 
@@ -142,12 +191,13 @@ export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation): Kallsyms
   const count = mem.u32(loc.numSyms);
   if (count === 0 || count > MAX_SYMS) throw new BadDataError('kallsyms', loc.numSyms, `implausible kallsyms_num_syms ${count}`);
   const tokens = readTokens(mem, loc);
-  const { names, types } = decodeNames(mem, loc, count, tokens);
-  const { addresses, encoding } = chooseAddresses(mem, loc, count, names);
-  return new Kallsyms(names, types, addresses, encoding);
+  const { blob, starts } = decodeNames(mem, loc, count, tokens);
+  const probe = new Kallsyms(blob, starts, () => 0n, 'absolute');
+  const { addressOf, encoding } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
+  return new Kallsyms(blob, starts, addressOf, encoding);
 }
 
-function readTokens(mem: KernelMemory, loc: KallsymsLocation): string[] {
+function readTokens(mem: KernelMemory, loc: KallsymsLocation): Uint8Array[] {
   const idx = mem.read(loc.tokenIndex, 256 * 2);
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
   const starts: number[] = [];
@@ -156,12 +206,11 @@ function readTokens(mem: KernelMemory, loc: KallsymsLocation): string[] {
   // Tokens are short (scripts/kallsyms.c merges pairs; a token rarely passes 20 bytes).
   const table = mem.read(loc.tokenTable, maxStart + 1);
   const tail = mem.cstring(loc.tokenTable + BigInt(maxStart), KSYM_NAME_LEN);
-  const latin1 = new TextDecoder('latin1');
   return starts.map((s) => {
-    if (s === maxStart) return latin1.decode(tail);
+    if (s === maxStart) return tail;
     const end = table.indexOf(0, s);
     if (end < 0) throw new BadDataError('kallsyms_token_table', s, 'unterminated token');
-    return latin1.decode(table.subarray(s, end));
+    return table.subarray(s, end);
   });
 }
 
@@ -193,9 +242,10 @@ class NameStream {
   }
 }
 
-function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: string[]): { names: string[]; types: Uint8Array } {
-  const names = new Array<string>(count);
-  const types = new Uint8Array(count);
+function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: Uint8Array[]): { blob: Uint8Array; starts: Uint32Array } {
+  const starts = new Uint32Array(count + 1);
+  let blob = new Uint8Array(count * 32);
+  let at = 0;
   const stream = new NameStream(mem, loc.names);
   let pos = 0;
   for (let i = 0; i < count; i++) {
@@ -205,21 +255,33 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
     let len = buf[p++];
     if (len & 0x80) len = (len & 0x7f) | (buf[p++] << 7);
     if (len === 0 || p + len > buf.length) throw new BadDataError('kallsyms_names', loc.names + BigInt(pos), `bad entry ${i}: length ${len}`);
-    let s = '';
-    for (let k = 0; k < len; k++) s += tokens[buf[p + k]];
-    types[i] = s.charCodeAt(0);
-    names[i] = s.slice(1);
+    if (at + len * 64 > blob.length) {
+      const bigger = new Uint8Array(Math.max(blob.length * 2, at + len * 64));
+      bigger.set(blob.subarray(0, at));
+      blob = bigger;
+    }
+    starts[i] = at;
+    for (let k = 0; k < len; k++) {
+      const t = tokens[buf[p + k]];
+      for (let j = 0; j < t.length; j++) blob[at++] = t[j];
+    }
     pos = start + p + len;
   }
-  return { names, types };
+  starts[count] = at;
+  return { blob: blob.subarray(0, at), starts };
 }
 
-function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, names: string[]): { addresses: bigint[]; encoding: KallsymsEncoding } {
-  const stextIndex = names.indexOf('_stext');
-  const candidates: [KallsymsEncoding, () => bigint[]][] = [];
+type AddressOf = (i: number) => bigint;
+
+function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): { addressOf: AddressOf; encoding: KallsymsEncoding } {
+  const candidates: [KallsymsEncoding, () => AddressOf][] = [];
   if (loc.addresses !== undefined) {
     const at = loc.addresses;
-    candidates.push(['absolute', () => u64Array(mem.read(at, count * 8), count)]);
+    candidates.push(['absolute', () => {
+      const raw = mem.read(at, count * 8);
+      const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      return (i) => dv.getBigUint64(i * 8, true);
+    }]);
   }
   if (loc.offsets !== undefined) {
     const raw = mem.read(loc.offsets, count * 4);
@@ -228,29 +290,22 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
     for (let i = 0; i < count; i++) offs[i] = dv.getInt32(i * 4, true);
     if (loc.relativeBase !== undefined) {
       const base = mem.u64(loc.relativeBase);
-      candidates.push(['absolute-percpu', () => Array.from(offs, (o) => (o >= 0 ? BigInt(o) : base - 1n - BigInt(o)))]);
-      candidates.push(['base-relative', () => Array.from(offs, (o) => base + BigInt(o >>> 0))]);
+      candidates.push(['absolute-percpu', () => (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i]))]);
+      candidates.push(['base-relative', () => (i) => base + BigInt(offs[i] >>> 0)]);
     }
     const at = loc.offsets;
-    candidates.push(['place-relative', () => Array.from(offs, (o, i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(o)))]);
+    candidates.push(['place-relative', () => (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i]))]);
   }
   if (candidates.length === 0) throw new UnsupportedError('VMCOREINFO has neither kallsyms_offsets nor kallsyms_addresses');
-  if (stextIndex < 0 || loc.stext === undefined) {
-    if (candidates.length === 1) return { addresses: candidates[0][1](), encoding: candidates[0][0] };
+  if (stextIndex === undefined || loc.stext === undefined) {
+    if (candidates.length === 1) return { addressOf: candidates[0][1](), encoding: candidates[0][0] };
     throw new UnsupportedError('cannot choose the kallsyms address encoding: no _stext to check against');
   }
   const seen: string[] = [];
   for (const [encoding, build] of candidates) {
-    const addresses = build();
-    if (addresses[stextIndex] === loc.stext) return { addresses, encoding };
-    seen.push(`${encoding} ${hex(addresses[stextIndex])}`);
+    const addressOf = build();
+    if (addressOf(stextIndex) === loc.stext) return { addressOf, encoding };
+    seen.push(`${encoding} ${hex(addressOf(stextIndex))}`);
   }
   throw new BadDataError('kallsyms', loc.offsets ?? loc.addresses, `no address encoding puts _stext at ${hex(loc.stext)} (${seen.join(', ')})`);
-}
-
-function u64Array(b: Uint8Array, count: number): bigint[] {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const out = new Array<bigint>(count);
-  for (let i = 0; i < count; i++) out[i] = dv.getBigUint64(i * 8, true);
-  return out;
 }

@@ -124,7 +124,7 @@ export class Kernel {
     const sym = this.kallsyms;
     const i = sym.indexOf(name)!;
     let next = address;
-    for (let j = i + 1; j < sym.count && next === address; j++) next = sym.addresses[j];
+    for (let j = i + 1; j < sym.count && next === address; j++) next = sym.addressAt(j);
     const elemSize = BigInt(sizeOfType(elem));
     return arrayOf(elem, Number((next - address) / elemSize) || 1);
   }

@@ -18,7 +18,7 @@ import { FaultError, NotFoundError } from '@kbtf/binary';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
-import { shape, sizeOfType, type KType } from './types.js';
+import { findTypeId, shape, sizeOfType, type KType } from './types.js';
 
 /** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
 const ELF64_SYM_SIZE = 24;
@@ -161,7 +161,8 @@ function memTypeNames(mem: KObject, count: number): string[] {
   if (s.kind !== 'array') return names;
   const elem = s.elem;
   if (elem.kind !== 'btf') return names;
-  const e = elem.btf.findByName('mod_mem_type', 'enum');
+  const id = findTypeId(elem.btf, 'mod_mem_type', ['enum']);
+  const e = id === undefined ? undefined : elem.btf.type(id);
   if (e && e.kind === 'enum') for (const v of e.values) if (v.value >= 0 && v.value < count) names[v.value] = v.name.replace(/^MOD_/, '').toLowerCase();
   return names;
 }

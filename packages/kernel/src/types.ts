@@ -6,7 +6,7 @@
  * one view every operation works on.
  */
 import { NotFoundError, UsageError } from '@kbtf/binary';
-import type { Btf, BtfType, Member } from '@kbtf/btf';
+import type { Btf, BtfType, Kind, Member } from '@kbtf/btf';
 
 export type KType =
   | { kind: 'btf'; btf: Btf; id: number }
@@ -189,15 +189,40 @@ function baseType(btf: Btf, name: string): KType {
   if (name === 'void') return btfType(btf, 0);
   const tagged = /^(struct|union|enum) (\S+)$/.exec(name);
   if (tagged) {
-    const kind = tagged[1] as 'struct' | 'union' | 'enum';
-    const t = btf.findByName(tagged[2], kind) ?? (kind === 'enum' ? btf.findByName(tagged[2], 'enum64') : undefined);
-    if (!t) throw new NotFoundError(`${btf.source}: no ${name} in BTF`);
-    return btfType(btf, t.id);
+    const kinds: Kind[] = tagged[1] === 'enum' ? ['enum', 'enum64'] : [tagged[1] as Kind];
+    const id = findTypeId(btf, tagged[2], kinds);
+    if (id === undefined) throw new NotFoundError(`${btf.source}: no ${name} in BTF`);
+    return btfType(btf, id);
   }
-  const spelled = INT_ALIASES[name] ?? name;
-  for (const kind of ['int', 'typedef', 'float'] as const) {
-    const t = btf.findByName(spelled, kind);
-    if (t) return btfType(btf, t.id);
+  const id = findTypeId(btf, INT_ALIASES[name] ?? name, ['int', 'typedef', 'float']);
+  if (id === undefined) throw new NotFoundError(`${btf.source}: no type named '${name}' in BTF`);
+  return btfType(btf, id);
+}
+
+/**
+ * The first type named `name` of one of `kinds` (earlier kinds first), searching split BTF's base
+ * too. Names are compared as bytes in the string table: no name index is built, so looking up the
+ * few types a walk needs costs one scan each instead of decoding 100,000 names.
+ */
+export function findTypeId(btf: Btf, name: string, kinds: Kind[]): number | undefined {
+  const want = new TextEncoder().encode(name);
+  for (const kind of kinds) {
+    for (let b: Btf | undefined = btf; b; b = b.base) {
+      for (let id = b.firstId; id < b.endId; id++) {
+        if (b.kindOf(id) === kind && nameIs(b, id, want)) return id;
+      }
+    }
   }
-  throw new NotFoundError(`${btf.source}: no type named '${name}' in BTF`);
+  return undefined;
+}
+
+function nameIs(btf: Btf, id: number, want: Uint8Array): boolean {
+  let off = btf.typeCursor.u32At(btf.recordOffset(id));
+  let strings = btf.strings;
+  while (off < strings.start && strings.base) strings = strings.base;
+  off -= strings.start;
+  const bytes = strings.bytes;
+  if (off < 0 || off + want.length >= bytes.length) return false;
+  for (let k = 0; k < want.length; k++) if (bytes[off + k] !== want[k]) return false;
+  return bytes[off + want.length] === 0;
 }
