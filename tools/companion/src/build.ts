@@ -109,31 +109,41 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
   try {
     const base = parseBtf(readFileSync(opts.vmlinuxBtf), { source: opts.vmlinuxBtf });
     const built = new Map<string, { raw: number; btf: Uint8Array; stats: PruneStats }>();
-    for (const p of prepared) {
+    await forEachPooled(prepared, opts.jobs ?? 2, async (p) => {
       const { of } = p.job;
       try {
         const raw = join(work, 'raw', `${of}.btf`);
         await encodeBtf(opts.pahole, p.job.dwarf, opts.vmlinuxBtf, raw);
         const rawBytes = readFileSync(raw);
         const pruned = pruneCompanionBtf(rawBytes, base, raw);
+        if (pruned.stats.vars === 0) {
+          log(`${of}: no global variables, no companion`);
+          return;
+        }
         writeFileSync(join(work, 'btf', `${of}.btf`), pruned.btf);
         built.set(of, { raw: rawBytes.byteLength, btf: pruned.btf, stats: pruned.stats });
         log(`${of}: pahole ${rawBytes.byteLength} B → ${pruned.btf.byteLength} B, ${pruned.stats.vars} VARs`);
       } catch (err) {
         throw withContext(err, of);
       }
-    }
-    log(`building ${prepared.length} stub module(s) against ${opts.headers}`);
-    const stubs = await buildStubs(prepared.map((p) => p.job.of), opts.headers, join(work, 'stub'), opts.jobs ?? 2);
+    });
+    const todo = prepared.filter((p) => built.has(p.job.of));
+    if (todo.length === 0) return [];
+    log(`building ${todo.length} stub module(s) against ${opts.headers}`);
+    const stubs = await buildStubs(todo.map((p) => p.job.of), opts.headers, join(work, 'stub'), opts.jobs ?? 2);
     const results: CompanionResult[] = [];
-    for (const p of prepared) {
+    for (const p of todo) {
       const { of } = p.job;
       const b = built.get(of)!;
       const ko = join(work, 'ko', `${companionName(of)}.ko`);
       // 6.12's kbuild leaves a small placeholder .BTF in the stub: replace it.
       await runChecked('objcopy', ['--strip-debug', '--remove-section=.BTF', `--add-section=.BTF=${join(work, 'btf', `${of}.btf`)}`, stubs.get(of)!, ko]);
       const bytes = readFileSync(ko);
-      checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base });
+      try {
+        checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base });
+      } catch (err) {
+        throw withContext(err, of);
+      }
       results.push({
         of,
         companion: companionName(of),
@@ -157,4 +167,22 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
   } finally {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Run `fn` over `items` with at most `limit` at a time (pahole is single-threaded); first error wins. */
+async function forEachPooled<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
