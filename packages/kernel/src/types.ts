@@ -49,10 +49,21 @@ function underlying(btf: Btf, id: number): BtfType | undefined {
   return undefined;
 }
 
+/** Shapes of BTF types, per Btf: a struct's member list is built once, not on every access. */
+const shapeCache = new WeakMap<Btf, Map<number, Shape>>();
+
 export function shape(t: KType): Shape {
   if (t.kind === 'pointer') return { kind: 'pointer', target: t.target };
   if (t.kind === 'array') return { kind: 'array', elem: t.elem, count: t.count };
-  const { btf } = t;
+  let cache = shapeCache.get(t.btf);
+  if (!cache) shapeCache.set(t.btf, (cache = new Map()));
+  let s = cache.get(t.id);
+  if (!s) cache.set(t.id, (s = btfShape(t.btf, t.id)));
+  return s;
+}
+
+function btfShape(btf: Btf, id: number): Shape {
+  const t = { btf, id };
   const u = underlying(btf, t.id);
   if (!u) return { kind: 'void' };
   switch (u.kind) {
