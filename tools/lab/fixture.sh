@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bash tools/lab/fixture.sh LABOUT FIXTUREDIR   (run by `lab.sh --fixture`)
-# Copies the small committed fixture out of a lab output directory: the makedumpfile -c -d 31 dump,
-# the ground truth with kallsyms gzip'ed, and a manifest without host paths. Same file names as the
-# lab output, so tests can read a fixture directory like a lab directory (docs/lab.md).
+# Copies the small committed fixture out of a lab output directory: the makedumpfile -c -d 31 dump
+# (mkd-zlib.kdump, renamed dump.kdump: the README's command), the ground truth with kallsyms
+# gzip'ed, and a manifest without host paths. Layout: docs/lab.md.
 set -euo pipefail
 SRC=${1:?usage: fixture.sh LABOUT FIXTUREDIR}
 DST=${2:?usage: fixture.sh LABOUT FIXTUREDIR}
@@ -10,7 +10,8 @@ LIMIT=$((20 * 1024 * 1024))
 
 rm -rf "$DST"
 mkdir -p "$DST"
-cp "$SRC/mkd-zlib.kdump" "$SRC/proc-modules.txt" "$SRC/vmcoreinfo.txt" "$DST/"
+cp "$SRC/mkd-zlib.kdump" "$DST/dump.kdump"
+cp "$SRC/proc-modules.txt" "$SRC/vmcoreinfo.txt" "$DST/"
 gzip -n -9 -c "$SRC/kallsyms.txt" > "$DST/kallsyms.txt.gz"
 
 node - "$SRC" "$DST" <<'EOF'
@@ -38,7 +39,7 @@ const fixture = {
   kallsyms: 'kallsyms.txt.gz',
   proc_modules: 'proc-modules.txt',
   vmcoreinfo: 'vmcoreinfo.txt',
-  dumps: m.dumps.filter((d) => d.file === 'mkd-zlib.kdump'),
+  dumps: m.dumps.filter((d) => d.file === 'mkd-zlib.kdump').map((d) => ({ ...d, file: 'dump.kdump', lab_file: d.file })),
   created: m.created,
 };
 fs.writeFileSync(path.join(dst, 'manifest.json'), JSON.stringify(fixture, null, 2) + '\n');

@@ -3,6 +3,9 @@
 # record the guest's own ground truth, pause it and write every vmcore format kbtf reads.
 # Usage and outputs: docs/lab.md.   bash tools/lab/lab.sh --help
 set -euo pipefail
+# The whole script is one compound command: bash parses it completely before running it, so
+# editing this file while a lab run is in progress cannot break that run.
+{
 
 LAB_TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LAB_TOOLS/../.." && pwd)
@@ -21,6 +24,9 @@ KEY=""
 TIMEOUT=180
 FORCE=0
 INSTALL=1
+ZSTD=1
+# Bump when the set or format of the outputs changes: cached outputs are then rebuilt.
+OUTPUT_VERSION=2
 MODE=one
 
 usage() {
@@ -44,6 +50,7 @@ usage: bash tools/lab/lab.sh [options]
   --timeout SECONDS      guest boot + ground-truth time limit (default 180)
   --force                rebuild even if .lab/KEY/manifest.json exists
   --no-install           do not apt-get install missing host packages
+  --no-zstd              do not fetch trixie's makedumpfile for mkd-zstd.kdump
   --all | --ci           produce the three standard outputs: 6.1-4level, 6.1-la57, 6.12-4level
   --fixture              build the 128 MiB 6.1 4level dump and copy it to test/fixtures/6.1-128m
 EOF
@@ -64,6 +71,7 @@ while [ $# -gt 0 ]; do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --force) FORCE=1; shift ;;
     --no-install) INSTALL=0; shift ;;
+    --no-zstd) ZSTD=0; shift ;;
     --all|--ci) MODE=all; shift ;;
     --fixture) MODE=fixture; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -83,6 +91,7 @@ pass_opts() {
   local o=()
   [ "$FORCE" = 1 ] && o+=(--force)
   [ "$INSTALL" = 0 ] && o+=(--no-install)
+  [ "$ZSTD" = 0 ] && o+=(--no-zstd)
   o+=(--timeout "$TIMEOUT")
   echo "${o[@]}"
 }
@@ -211,7 +220,7 @@ OUT=$LAB_DIR/$KEY
 WORK=$OUT.tmp
 
 # Everything that changes the outputs; a re-run with the same config reuses them.
-CONFIG="kver=$KVER variant=$VARIANT mem=$MEM smp=$SMP modules=$MODULES extra=$EXTRA_MODULES append=$APPEND"
+CONFIG="v$OUTPUT_VERSION zstd=$ZSTD kver=$KVER variant=$VARIANT mem=$MEM smp=$SMP modules=$MODULES extra=$EXTRA_MODULES append=$APPEND"
 for f in "${KOS[@]}" "${CONFS[@]}"; do CONFIG="$CONFIG $(basename "$f"):$(sha256sum < "$f" | cut -c1-16)"; done
 CONFIG="$CONFIG tools:$(cat "$LAB_TOOLS"/guest-init.sh | sha256sum | cut -c1-16)"
 
@@ -392,6 +401,18 @@ for fmt in $MKD_FORMATS; do
   makedumpfile "$flag" -d 31 build/mkd-input.core "mkd-$name.kdump" >> mkd.log 2>&1 \
     || { tail -20 mkd.log >&2; die "makedumpfile $flag -d 31 failed"; }
 done
+# zstd: bookworm's 1.7.2 lacks it; trixie's 1.7.6 has it (tools/lab/mkd-trixie.sh). Optional.
+MKD_TRIXIE=""
+if [ "$ZSTD" = 1 ] && ! echo "$MKD_FORMATS" | grep -q zstd; then
+  if MKD_TRIXIE=$(bash "$LAB_TOOLS/mkd-trixie.sh") && "$MKD_TRIXIE" -v | grep -q '^zstd.*enabled'; then
+    echo "== trixie makedumpfile -z -d 31" >> mkd.log
+    "$MKD_TRIXIE" -z -d 31 build/mkd-input.core mkd-zstd.kdump >> mkd.log 2>&1 \
+      || { tail -20 mkd.log >&2; die "trixie makedumpfile -z -d 31 failed"; }
+  else
+    log "warning: no zstd-capable makedumpfile; mkd-zstd.kdump not written"
+    MKD_TRIXIE=""
+  fi
+fi
 echo "== makedumpfile -E -d 31" >> mkd.log
 makedumpfile -E -d 31 build/mkd-input.core mkd-elf.core >> mkd.log 2>&1 \
   || { tail -20 mkd.log >&2; die "makedumpfile -E -d 31 failed"; }
@@ -407,7 +428,7 @@ got=$(node -e 'const t=require(process.argv[1]); console.log(t.vmcoreinfo ? t.vm
 
 export LAB_KVER=$KVER LAB_KEY=$KEY LAB_VARIANT=$VARIANT LAB_MEM=$MEM LAB_SMP=$SMP \
   LAB_KROOT=$KROOT LAB_CONFIG=$CONFIG LAB_DEB=$(cat "$KROOT/.deb") LAB_CMDLINE=$CMDLINE \
-  LAB_QEMU_CPU=$CPU LAB_QEMU_ACCEL=$ACCEL LAB_MKD_FORMATS=$MKD_FORMATS \
+  LAB_QEMU_CPU=$CPU LAB_QEMU_ACCEL=$ACCEL LAB_MKD_FORMATS=$MKD_FORMATS LAB_MKD_TRIXIE=$MKD_TRIXIE \
   LAB_TIMINGS="kernel=$(( T_KERNEL - T_START )) initramfs=$(( T_INITRD - T0 )) boot=$(( T_READY - T_INITRD )) qemu_dumps=$(( T_DUMPS - T_READY )) makedumpfile=$(( T_MKD - T_DUMPS ))"
 node "$LAB_TOOLS/manifest.mjs" "$WORK"
 
@@ -417,3 +438,5 @@ cd "$LAB_DIR"
 rm -rf "$OUT"
 mv "$WORK" "$OUT"
 log "done: $OUT in $(( $(now) - T_START )) s"
+exit 0
+}

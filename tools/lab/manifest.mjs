@@ -37,6 +37,16 @@ for (const name of (env.LAB_MKD_FORMATS ?? '').split(/\s+/).filter(Boolean).map(
     args: `${flags[name]} -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)`,
   });
 }
+if (env.LAB_MKD_TRIXIE) {
+  const v = version(env.LAB_MKD_TRIXIE, ['-v'], /version (\S+)/);
+  dumps.push({
+    file: 'mkd-zstd.kdump',
+    format: 'kdump',
+    compression: 'zstd',
+    writer: `makedumpfile ${v} (Debian trixie)`,
+    args: '-z -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
+  });
+}
 dumps.push({
   file: 'mkd-elf.core',
   format: 'elf',
