@@ -4,9 +4,11 @@
  * dumped (truth.json, kallsyms.txt: /proc/kallsyms, /proc/modules, /sys/kernel/btf/*, uname -r,
  * /proc/cmdline), on every dump format of every lab kernel.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FaultError } from '@kbtf/binary';
+import { openKernel } from '@kbtf/kernel';
 import { openVmcore } from '@kbtf/vmcore';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { labJson, labPath, labVariants } from '../lab.js';
@@ -42,6 +44,23 @@ function pageState(path: string, paddr: bigint): string {
 describe.each(labVariants)('lab %s', (variant) => {
   const truth = labJson<Truth>(variant, 'truth.json');
   const kallsyms = readFileSync(labPath(variant, 'kallsyms.txt'), 'utf8');
+
+  it('vmlinux BTF in the dump is /sys/kernel/btf/vmlinux, and every module BTF parses as split BTF on it', () => {
+    const kernel = openKernel(labPath(variant, 'qemu-kdump.kdump'));
+    try {
+      const v = truth.btf.find((b) => b.name === 'vmlinux')!;
+      const bytes = kernel.vmlinuxBtfBytes();
+      expect([bytes.length, createHash('sha256').update(bytes).digest('hex')]).toEqual([v.size, v.sha256]);
+      for (const m of kernel.modules()) {
+        const btf = m.btf();
+        expect(btf, m.name).toBeDefined();
+        expect(btf!.firstId, m.name).toBe(kernel.btf.endId);
+        expect(btf!.count, m.name).toBeGreaterThan(0);
+      }
+    } finally {
+      kernel.close();
+    }
+  });
 
   describe.each(DUMPS)('%s', (dump) => {
     const path = labPath(variant, dump);
