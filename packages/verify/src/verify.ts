@@ -174,7 +174,7 @@ function isFailure(c: CompanionResult): boolean {
 function checkModule(kernel: Kernel, vmlinuxBtf: Btf, m: KernelModule, settings: Settings, companion: KernelModule | undefined, dumpLevel: number | undefined, options: VerifyOptions): ModuleResult {
   const btf: ModuleResult['btf'] = m.btfBytes
     ? { status: 'ok', size: m.btfBytes.length, sha256: m.btfSha256 }
-    : { status: m.btfError ? 'unreadable' : 'absent', detail: m.btfError ?? 'not in btf_modules' };
+    : { status: m.btfError ? 'unreadable' : 'absent', detail: m.btfError ? excludedByLevel(m.btfError, dumpLevel) : 'not in btf_modules' };
   if (m.btfBytes) {
     const v = validateBtf(m.btfBytes, { base: vmlinuxBtf, mode: 'module' });
     if (!v.valid) Object.assign(btf, { status: 'invalid', detail: `[${v.errors[0].typeId}] ${v.errors[0].message}` });
@@ -210,7 +210,7 @@ function checkCompanion(
   // the module load anyway).
   if (!companion.btfBytes) {
     r.status = companion.btfError ? 'unreadable' : 'btf-rejected';
-    r.detail = companion.btfError ?? 'loaded, but not in btf_modules: the kernel rejected its BTF';
+    r.detail = companion.btfError ? excludedByLevel(companion.btfError, dumpLevel) : 'loaded, but not in btf_modules: the kernel rejected its BTF';
     return finish(r, wanted);
   }
   r.btfSize = companion.btfBytes.length;
@@ -249,6 +249,11 @@ function checkCompanion(
 function finish(r: CompanionResult, wanted: boolean): CompanionResult {
   if (!wanted && r.status !== 'ok') return { ...r, detail: `${r.status}: ${r.detail ?? ''} (not wanted by the policy)`, status: 'not-wanted' };
   return r;
+}
+
+/** Name the dump level when a read failed because makedumpfile excluded the page. */
+function excludedByLevel(detail: string, dumpLevel: number | undefined): string {
+  return /: excluded\b/.test(detail) && dumpLevel !== undefined ? `${detail}; the page was dropped by dump level ${dumpLevel}` : detail;
 }
 
 function message(err: unknown): string {
