@@ -8,7 +8,6 @@
  * pointers are sinks. Meeting a type that is still being resolved is "Loop detected".
  */
 import type { RawTypes } from './validate.js';
-import { nameValid } from './validate.js';
 import {
   KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_DECL_TAG, KIND_ENUM, KIND_ENUM64, KIND_FLOAT, KIND_FUNC, KIND_FUNC_PROTO,
   KIND_FWD, KIND_INT, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR,
@@ -35,6 +34,9 @@ function isSink(mode: Mode, k: number): boolean {
 
 const rootMode = (k: number): Mode => (k === KIND_PTR ? 'ptr' : isStruct(k) || k === KIND_ARRAY ? 'struct' : 'tbd');
 
+const memberDetail = (raw: RawTypes, nameOff: number) => `member '${raw.str(nameOff) || '(anon)'}'`;
+const secDetail = (type: number, offset: number, size: number) => `type_id=${type} offset=${offset} size=${size}`;
+
 class Failure {
   constructor(
     readonly message: string,
@@ -43,39 +45,60 @@ class Failure {
 }
 
 export function resolveAll(raw: RawTypes, fail: (id: number, message: string, detail?: string) => void): void {
-  const state = new Uint8Array(raw.endId - raw.firstId); // 0 new, 1 resolving, 2 resolved
-  const rec = (id: number) => raw.at(id);
-  /** Kind of id: 0 for void, -1 for out of range. */
-  const kindOf = (id: number): number => {
-    if (id === 0) return 0;
-    const r = rec(id);
-    return r ? infoKind(r.c.u32At(r.off + 4)) : -1;
-  };
-  const u32 = (id: number, o: number) => {
-    const r = rec(id)!;
-    return r.c.u32At(r.off + o);
-  };
+  const own = raw.endId - raw.firstId;
+  const state = new Uint8Array(own); // 0 new, 1 resolving, 2 resolved
+  const kindOf = (id: number): number => raw.kind(id);
+  const u32 = (id: number, o: number) => raw.u32(id, o);
   const resolved = (id: number) => id < raw.firstId || state[id - raw.firstId] === 2;
-  const sizeMemo = new Map<number, { id: number; kind: number; size: number } | null>();
+  /**
+   * btf_type_id_size memo by id: the sized type it ends at (0: none, -1: not computed yet) and that
+   * type's size. This blob's ids in typed arrays, the base's in maps.
+   */
+  const memoId = new Int32Array(own).fill(-1);
+  const memoSize = new Float64Array(own);
+  const baseMemo = new Map<number, number>();
+  const baseSize = new Map<number, number>();
+  /** The size found by the last idSize call that returned non-zero. */
+  let sizeOut = 0;
 
-  /** btf_type_id_size: follow modifiers and VAR to a type with a size. */
-  function idSize(id: number, depth = 0): { id: number; kind: number; size: number } | null {
+  /** btf_type_id_size: follow modifiers and VAR to a type with a size; its id (0: none), size in sizeOut. */
+  function idSize(id: number, depth = 0): number {
     const k = kindOf(id);
-    if (k < 0 || noSize(k) || depth > MAX_RESOLVE_DEPTH) return null;
-    const hit = sizeMemo.get(id);
-    if (hit !== undefined) return hit;
-    let out: { id: number; kind: number; size: number } | null;
-    if (hasSize(k)) out = { id, kind: k, size: u32(id, 8) };
-    else if (k === KIND_PTR) out = { id, kind: k, size: 8 };
-    else if (k === KIND_ARRAY) {
+    if (k < 0 || noSize(k) || depth > MAX_RESOLVE_DEPTH) return 0;
+    const i = id - raw.firstId;
+    const hit = i >= 0 ? memoId[i] : (baseMemo.get(id) ?? -1);
+    if (hit >= 0) {
+      sizeOut = i >= 0 ? memoSize[i] : baseSize.get(id)!;
+      return hit;
+    }
+    let out = 0;
+    let size = 0;
+    if (hasSize(k)) {
+      out = id;
+      size = u32(id, 8);
+    } else if (k === KIND_PTR) {
+      out = id;
+      size = 8;
+    } else if (k === KIND_ARRAY) {
       const e = idSize(u32(id, 12), depth + 1);
       const n = u32(id, 20);
-      out = e && e.size * n <= U32_MAX ? { id, kind: k, size: e.size * n } : null;
+      if (e && sizeOut * n <= U32_MAX) {
+        out = id;
+        size = sizeOut * n;
+      }
     } else if (isModifier(k) || k === KIND_VAR) {
-      const next = idSize(u32(id, 8), depth + 1);
-      out = next;
-    } else out = null;
-    sizeMemo.set(id, out);
+      out = idSize(u32(id, 8), depth + 1);
+      size = sizeOut;
+    }
+    if (!out) size = 0;
+    if (i >= 0) {
+      memoId[i] = out;
+      memoSize[i] = size;
+    } else {
+      baseMemo.set(id, out);
+      baseSize.set(id, size);
+    }
+    sizeOut = size;
     return out;
   }
   /** Skip modifiers (btf_type_id_resolve for the "void / fwd / func_proto" target test). */
@@ -91,7 +114,7 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
     const d = u32(id, 12);
     const bits = d & 0xff;
     const bytes = Math.ceil(bits / 8);
-    return bits % 8 === 0 && ((d >>> 16) & 0xff) === 0 && [1, 2, 4, 8, 16].includes(bytes);
+    return bits % 8 === 0 && ((d >>> 16) & 0xff) === 0 && (bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16);
   }
 
   function visit(next: number, mode: Mode, depth: number): void {
@@ -105,11 +128,10 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
   function resolve(id: number, mode: Mode, depth: number): void {
     if (depth >= MAX_RESOLVE_DEPTH) throw new Failure(`Exceeded max resolving depth:${MAX_RESOLVE_DEPTH}`);
     state[id - raw.firstId] = 1;
-    const r = rec(id)!;
-    const info = r.c.u32At(r.off + 4);
+    const info = u32(id, 4);
     const k = infoKind(info);
-    const st = r.c.u32At(r.off + 8);
-    const x = r.off + 12;
+    const st = u32(id, 8);
+    const x = 12;
     if (isModifier(k) || k === KIND_PTR || k === KIND_VAR) {
       const nk = kindOf(st);
       if (nk < 0 || sourceOnly(nk)) throw new Failure('Invalid type_id');
@@ -120,62 +142,60 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
         if (tk !== 0 && tk !== KIND_FWD && tk !== KIND_FUNC_PROTO) throw new Failure('Invalid type_id');
       }
     } else if (k === KIND_ARRAY) {
-      const elem = r.c.u32At(x);
-      const index = r.c.u32At(x + 4);
-      const nelems = r.c.u32At(x + 8);
+      const elem = u32(id, x);
+      const index = u32(id, x + 4);
+      const nelems = u32(id, x + 8);
       const ik = kindOf(index);
       if (ik < 0 || noSize(ik) || sourceOnly(ik)) throw new Failure('Invalid index');
       visit(index, mode, depth);
       const is = idSize(index);
-      if (!is || is.kind !== KIND_INT || !intRegular(is.id)) throw new Failure('Invalid index');
+      if (!is || kindOf(is) !== KIND_INT || !intRegular(is)) throw new Failure('Invalid index');
       const ek = kindOf(elem);
       if (ek < 0 || noSize(ek) || sourceOnly(ek)) throw new Failure('Invalid elem');
       visit(elem, mode, depth);
       const es = idSize(elem);
       if (!es) throw new Failure('Invalid elem');
-      if (es.kind === KIND_INT && !intRegular(es.id)) throw new Failure('Invalid array of int');
-      if (nelems && es.size > Math.floor(U32_MAX / nelems)) throw new Failure('Array size overflows U32_MAX');
+      const esize = sizeOut;
+      if (kindOf(es) === KIND_INT && !intRegular(es)) throw new Failure('Invalid array of int');
+      if (nelems && esize > Math.floor(U32_MAX / nelems)) throw new Failure('Array size overflows U32_MAX');
     } else if (isStruct(k)) {
       const kflag = infoKindFlag(info);
-      for (let i = 0, p = x; i < infoVlen(info); i++, p += 12) {
-        const mt = r.c.u32At(p + 4);
-        const raw32 = r.c.u32At(p + 8);
-        const mname = raw.str(r.c.u32At(p)) || '(anon)';
+      const vlen = infoVlen(info);
+      for (let i = 0, p = x; i < vlen; i++, p += 12) {
+        const mt = u32(id, p + 4);
+        const raw32 = u32(id, p + 8);
         const mk = kindOf(mt);
-        if (mk < 0 || noSize(mk) || sourceOnly(mk)) throw new Failure('Invalid member', `member '${mname}'`);
+        if (mk < 0 || noSize(mk) || sourceOnly(mk)) throw new Failure('Invalid member', memberDetail(raw, u32(id, p)));
         visit(mt, mode, depth);
         const msg = checkMember(st, mt, raw32, kflag);
-        if (msg) throw new Failure(msg, `member '${mname}'`);
+        if (msg) throw new Failure(msg, memberDetail(raw, u32(id, p)));
       }
     } else if (k === KIND_FUNC) {
       if (kindOf(st) !== KIND_FUNC_PROTO) throw new Failure('Invalid type_id');
-      const pr = rec(st)!;
-      const pinfo = pr.c.u32At(pr.off + 4);
-      for (let i = 0, p = pr.off + 12; i < infoVlen(pinfo); i++, p += 8) {
-        if (!pr.c.u32At(p) && pr.c.u32At(p + 4)) throw new Failure(`Invalid arg#${i + 1}`);
+      const n = infoVlen(u32(st, 4));
+      for (let i = 0, p = 12; i < n; i++, p += 8) {
+        if (!u32(st, p) && u32(st, p + 4)) throw new Failure(`Invalid arg#${i + 1}`);
       }
     } else if (k === KIND_DECL_TAG) {
       const nk = kindOf(st);
       if (!(nk === KIND_FUNC || isStruct(nk) || nk === KIND_VAR || nk === KIND_TYPEDEF)) throw new Failure('Invalid type_id');
       visit(st, mode, depth);
-      const comp = r.c.i32At(x);
+      const comp = raw.i32(id, x);
       if (comp !== -1) {
         if (nk === KIND_VAR || nk === KIND_TYPEDEF) throw new Failure('Invalid component_idx');
         const target = isStruct(nk) ? st : u32(st, 8);
-        const tr = rec(target);
-        const vlen = tr ? infoVlen(tr.c.u32At(tr.off + 4)) : 0;
+        const vlen = raw.has(target) ? infoVlen(u32(target, 4)) : 0;
         if (comp >= vlen) throw new Failure('Invalid component_idx');
       }
     } else if (k === KIND_DATASEC) {
-      for (let i = 0, p = x; i < infoVlen(info); i++, p += 12) {
-        const vt = r.c.u32At(p);
-        const vs = r.c.u32At(p + 8);
-        const d = `type_id=${vt} offset=${r.c.u32At(p + 4)} size=${vs}`;
-        if (kindOf(vt) !== KIND_VAR) throw new Failure('Not a VAR kind member', d);
+      const vlen = infoVlen(info);
+      for (let i = 0, p = x; i < vlen; i++, p += 12) {
+        const vt = u32(id, p);
+        const vs = u32(id, p + 8);
+        if (kindOf(vt) !== KIND_VAR) throw new Failure('Not a VAR kind member', secDetail(vt, u32(id, p + 4), vs));
         visit(vt, 'tbd', depth);
-        const sz = idSize(u32(vt, 8));
-        if (!sz) throw new Failure('Invalid type', d);
-        if (vs < sz.size) throw new Failure('Invalid size', d);
+        if (!idSize(u32(vt, 8))) throw new Failure('Invalid type', secDetail(vt, u32(id, p + 4), vs));
+        if (vs < sizeOut) throw new Failure('Invalid size', secDetail(vt, u32(id, p + 4), vs));
       }
     }
     state[id - raw.firstId] = 2;
@@ -186,10 +206,9 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
     let k = kindOf(mt);
     let id = mt;
     if (isModifier(k)) {
-      const s = idSize(mt);
-      if (!s) return 'Invalid member';
-      id = s.id;
-      k = s.kind;
+      id = idSize(mt);
+      if (!id) return 'Invalid member';
+      k = kindOf(id);
     }
     const bitOff = kflag ? raw32 & 0xffffff : raw32;
     const bitfield = kflag ? raw32 >>> 24 : 0;
@@ -229,23 +248,22 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
         return undefined;
       }
     } else if (bitfield) return 'Invalid member bitfield_size';
-    const s = idSize(id);
-    if (!s) return 'Invalid member';
+    if (!idSize(id)) return 'Invalid member';
+    const size = sizeOut;
     if (k === KIND_FLOAT) {
-      const alignBits = Math.min(8, s.size) * 8;
+      const alignBits = Math.min(8, size) * 8;
       if (bitOff % alignBits) return 'Member is not properly aligned';
-      if (Math.ceil(bitOff / 8) + s.size > structSize) return 'Member exceeds struct_size';
+      if (Math.ceil(bitOff / 8) + size > structSize) return 'Member exceeds struct_size';
       return undefined;
     }
     if (bitOff % 8) return 'Member is not byte aligned';
-    if (structSize - bytesOff < s.size) return 'Member exceeds struct_size';
+    if (structSize - bytesOff < size) return 'Member exceeds struct_size';
     return undefined;
   }
 
   function funcProtoCheck(id: number): void {
-    const r = rec(id)!;
-    const info = r.c.u32At(r.off + 4);
-    const ret = r.c.u32At(r.off + 8);
+    const info = u32(id, 4);
+    const ret = u32(id, 8);
     if (ret) {
       const rk = kindOf(ret);
       if (rk < 0 || sourceOnly(rk)) throw new Failure('Invalid return type');
@@ -254,17 +272,17 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
     }
     let n = infoVlen(info);
     if (!n) return;
-    const p0 = r.off + 12;
-    if (!r.c.u32At(p0 + 8 * (n - 1) + 4)) {
-      if (r.c.u32At(p0 + 8 * (n - 1))) throw new Failure(`Invalid arg#${n}`);
+    const p0 = 12;
+    if (!u32(id, p0 + 8 * (n - 1) + 4)) {
+      if (u32(id, p0 + 8 * (n - 1))) throw new Failure(`Invalid arg#${n}`);
       n--;
     }
     for (let i = 0; i < n; i++) {
-      const at = r.c.u32At(p0 + 8 * i + 4);
-      const an = r.c.u32At(p0 + 8 * i);
+      const at = u32(id, p0 + 8 * i + 4);
+      const an = u32(id, p0 + 8 * i);
       const ak = kindOf(at);
       if (ak < 0 || sourceOnly(ak)) throw new Failure(`Invalid arg#${i + 1}`);
-      if (an && !nameValid(raw.str(an))) throw new Failure(`Invalid arg#${i + 1}`);
+      if (an && !raw.names.nameOk(an)) throw new Failure(`Invalid arg#${i + 1}`);
       if (needsResolve(ak) && !resolved(at)) resolve(at, rootMode(ak), 0);
       if (!idSize(at)) throw new Failure(`Invalid arg#${i + 1}`);
     }

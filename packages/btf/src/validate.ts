@@ -26,6 +26,7 @@ import {
 } from './wire.js';
 export { nameValid };
 import { KIND_NAMES } from './types.js';
+import type { StringTable } from './strings.js';
 import { resolveAll } from './validate-resolve.js';
 
 export interface ValidationError {
@@ -63,13 +64,116 @@ export interface ValidateOptions {
 const KSYM_NAME_LEN = 512;
 const BTF_INT_MASK = 0x0fffffff;
 
-/** Raw view of one type record, in this blob or its base. */
-export interface RawTypes {
-  firstId: number;
-  endId: number;
-  /** Cursor and offset of type `id`'s record, or undefined when out of range (0 = void). */
-  at(id: number): { c: Cursor; off: number } | undefined;
-  str(off: number): string | undefined;
+/**
+ * The types being checked and, for split BTF, their base: fields are read straight from the bytes
+ * (no per-type objects), strings are checked as bytes and decoded only for messages.
+ */
+export class RawTypes {
+  readonly endId: number;
+  private readonly base: Btf | undefined;
+  constructor(
+    readonly firstId: number,
+    private readonly view: DataView,
+    private readonly le: boolean,
+    private readonly offsets: Uint32Array,
+    readonly names: Names,
+    base: Btf | undefined,
+  ) {
+    this.endId = firstId + offsets.length;
+    this.base = base;
+  }
+  /** Whether `id` is a type here or in the base (0, void, is not). */
+  has(id: number): boolean {
+    return id >= 1 && id < this.endId && (id >= this.firstId || this.baseOf(id) !== undefined);
+  }
+  /** The u32 at byte `o` of type `id`'s record; `id` must satisfy `has`. */
+  u32(id: number, o: number): number {
+    if (id >= this.firstId) return this.view.getUint32(this.offsets[id - this.firstId] + o, this.le);
+    const b = this.baseOf(id)!;
+    return b.typeCursor.u32At(b.recordOffset(id) + o);
+  }
+  i32(id: number, o: number): number {
+    return this.u32(id, o) | 0;
+  }
+  /** The kind of `id`: 0 for void, -1 when out of range. */
+  kind(id: number): number {
+    if (id === 0) return 0;
+    return this.has(id) ? infoKind(this.u32(id, 4)) : -1;
+  }
+  str(off: number): string | undefined {
+    return this.names.str(off);
+  }
+  private baseOf(id: number): Btf | undefined {
+    let b = this.base;
+    while (b && id < b.firstId) b = b.base;
+    return b;
+  }
+}
+
+/** Byte classes of a valid name (btf_name_valid_identifier): 1 may start a name, 2 may continue it. */
+const NAME_CHAR = new Uint8Array(256);
+for (let ch = 0; ch < 256; ch++) {
+  const c = String.fromCharCode(ch);
+  if (/[A-Za-z_.]/.test(c)) NAME_CHAR[ch] = 3;
+  else if (/[0-9]/.test(c)) NAME_CHAR[ch] = 2;
+}
+
+/**
+ * The string space of the blob being checked: its own section after the base's (split BTF).
+ * `nameOk` and `nonEmpty` answer from the bytes what `nameValid(str(off))` and `!!str(off)` would.
+ */
+export class Names {
+  constructor(
+    private readonly own: Uint8Array,
+    private readonly start: number,
+    private readonly base: StringTable | undefined,
+  ) {}
+  /** btf_name_offset_valid. */
+  valid(off: number): boolean {
+    return off <= BTF_MAX_NAME_OFFSET && (off < this.start || off - this.start < this.own.length);
+  }
+  /** The string at `off` (up to its NUL or the section end), undefined when the offset is invalid. */
+  str(off: number): string | undefined {
+    if (!this.valid(off)) return undefined;
+    if (off < this.start) return this.base?.tryGet(off);
+    const rel = off - this.start;
+    const e = this.own.indexOf(0, rel);
+    return Buffer.from(this.own.buffer, this.own.byteOffset + rel, (e < 0 ? this.own.length : e) - rel).toString('latin1');
+  }
+  /** `nameValid(str(off))`: a C identifier (dots allowed) shorter than KSYM_NAME_LEN. */
+  nameOk(off: number): boolean {
+    if (!this.valid(off)) return false;
+    let b: Uint8Array;
+    let i: number;
+    let mustEnd = false;
+    if (off >= this.start) {
+      b = this.own;
+      i = off - this.start;
+    } else {
+      let t = this.base;
+      while (t && off < t.start) t = t.base;
+      if (!t) return false;
+      b = t.bytes;
+      i = off - t.start;
+      if (i >= b.length) return false;
+      mustEnd = true; // tryGet: a base string needs its NUL
+    }
+    if (!(NAME_CHAR[b[i]] & 1)) return false;
+    const first = i;
+    const n = b.length;
+    for (i++; i < n; i++) {
+      const ch = b[i];
+      if (ch === 0) return i - first < KSYM_NAME_LEN;
+      if (!NAME_CHAR[ch]) return false;
+    }
+    return !mustEnd && i - first < KSYM_NAME_LEN;
+  }
+  /** `!!str(off)`: a valid offset of a non-empty string. */
+  nonEmpty(off: number): boolean {
+    if (!this.valid(off)) return false;
+    if (off >= this.start) return this.own[off - this.start] !== 0;
+    return !!this.base?.tryGet(off);
+  }
 }
 
 class Checker {
@@ -184,31 +288,12 @@ export function validateBtf(bytes: Uint8Array, opts: ValidateOptions = {}): Vali
   }
   const startStr = base ? base.strings.end : 0;
   const firstId = base ? base.endId : 1;
-  const strValid = (off: number): boolean => off <= BTF_MAX_NAME_OFFSET && (off < startStr || off - startStr < strLen);
-  const strAt = (off: number): string | undefined => {
-    if (!strValid(off)) return undefined;
-    if (off < startStr) return base?.strings.tryGet(off);
-    const rel = off - startStr;
-    const e = strings.indexOf(0, rel);
-    return Buffer.from(strings.buffer, strings.byteOffset + rel, (e < 0 ? strLen : e) - rel).toString('latin1');
-  };
-  const tc = new Cursor(bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen), { littleEndian: le, base: hdrLen + typeOff });
-  const offsets = checkAllMetas(tc, firstId, ck, strValid, strAt, (opts.kernel ?? 'current') === 'current');
+  const names = new Names(strings, startStr, base?.strings);
+  const types = bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen);
+  const view = new DataView(types.buffer, types.byteOffset, types.byteLength);
+  const offsets = checkAllMetas(view, le, firstId, ck, names, (opts.kernel ?? 'current') === 'current');
   if (offsets === undefined) return result();
-  const raw: RawTypes = {
-    firstId,
-    endId: firstId + offsets.length,
-    at(id) {
-      if (id >= firstId && id < firstId + offsets.length) return { c: tc, off: offsets[id - firstId] };
-      if (base && id >= 1 && id < firstId) {
-        let b: Btf | undefined = base;
-        while (b && id < b.firstId) b = b.base;
-        return b ? { c: b.typeCursor, off: b.recordOffset(id) } : undefined;
-      }
-      return undefined;
-    },
-    str: strAt,
-  };
+  const raw = new RawTypes(firstId, view, le, offsets, names, base);
   if (!ck.errors.length && mode === 'full') resolveAll(raw, (id, m, d) => ck.fail(id, m, d));
   if (!ck.errors.length) checkTypeTags(raw, ck);
   return result(offsets.length);
@@ -220,19 +305,23 @@ function nameValid(s: string | undefined): boolean {
 }
 
 /** btf_check_all_metas: the per-record checks. Returns record offsets, or undefined on a fatal error. */
-function checkAllMetas(c: Cursor, firstId: number, ck: Checker, strValid: (o: number) => boolean, strAt: (o: number) => string | undefined, tagFlags: boolean): number[] | undefined {
-  const offsets: number[] = [];
+function checkAllMetas(dv: DataView, le: boolean, firstId: number, ck: Checker, names: Names, tagFlags: boolean): Uint32Array | undefined {
+  const len = dv.byteLength;
+  const offsets = new Uint32Array(Math.floor(len / 12));
+  let n = 0;
   let off = 0;
   let id = firstId;
-  while (off < c.length && !ck.full) {
-    const left = c.length - off;
+  // "KIND name", built only for a message.
+  const detail = (kind: number, nameOff: number) => `${KIND_NAMES[kind].toUpperCase()} ${names.str(nameOff) || '(anon)'}`;
+  while (off < len && !ck.full) {
+    const left = len - off;
     if (left < 12) {
       ck.fail(id, `meta_left:${left} meta_needed:12`);
       return undefined;
     }
-    const nameOff = c.u32At(off);
-    const info = c.u32At(off + 4);
-    const st = c.u32At(off + 8);
+    const nameOff = dv.getUint32(off, le);
+    const info = dv.getUint32(off + 4, le);
+    const st = dv.getUint32(off + 8, le);
     if ((info & ~BTF_INFO_MASK) !== 0) {
       ck.fail(id, `Invalid btf_info:${info.toString(16)}`);
       return undefined;
@@ -244,37 +333,38 @@ function checkAllMetas(c: Cursor, firstId: number, ck: Checker, strValid: (o: nu
     }
     const vlen = infoVlen(info);
     const extra = extraSize(kind, vlen);
-    const detail = `${KIND_NAMES[kind].toUpperCase()} ${strAt(nameOff) || '(anon)'}`;
-    if (!strValid(nameOff)) {
-      ck.fail(id, `Invalid name_offset:${nameOff}`, detail);
+    if (!names.valid(nameOff)) {
+      ck.fail(id, `Invalid name_offset:${nameOff}`, detail(kind, nameOff));
     } else if (left - 12 < extra) {
-      ck.fail(id, `meta_left:${left - 12} meta_needed:${extra}`, detail);
+      ck.fail(id, `meta_left:${left - 12} meta_needed:${extra}`, detail(kind, nameOff));
       return undefined;
     } else {
-      const msg = checkMeta(c, off, kind, vlen, infoKindFlag(info), nameOff, st, strValid, strAt, tagFlags);
-      if (msg) ck.fail(id, msg[0], msg[1] ? `${detail} ${msg[1]}` : detail);
+      const msg = checkMeta(dv, le, off, kind, vlen, infoKindFlag(info), nameOff, st, names, tagFlags);
+      if (msg) ck.fail(id, msg[0], msg[1] ? `${detail(kind, nameOff)} ${msg[1]}` : detail(kind, nameOff));
     }
     if (left - 12 < extra) return undefined;
-    offsets.push(off);
+    offsets[n++] = off;
     off += 12 + extra;
     id++;
   }
   if (ck.errors.length) return undefined;
-  return offsets;
+  return offsets.subarray(0, n);
 }
+
+const memberDetail = (names: Names, nameOff: number) => `member '${names.str(nameOff) ?? ''}'`;
+const secDetail = (type: number, offset: number, size: number) => `type_id=${type} offset=${offset} size=${size}`;
 
 /** One kind's check_meta; returns [message, member detail] or undefined. */
 function checkMeta(
-  c: Cursor, off: number, kind: number, vlen: number, kflag: boolean, nameOff: number, st: number,
-  strValid: (o: number) => boolean, strAt: (o: number) => string | undefined, tagFlags: boolean,
+  dv: DataView, le: boolean, off: number, kind: number, vlen: number, kflag: boolean, nameOff: number, st: number,
+  names: Names, tagFlags: boolean,
 ): [string, string?] | undefined {
   const x = off + 12;
-  const named = (o: number) => nameValid(strAt(o));
   switch (kind) {
     case KIND_INT: {
       if (vlen) return ['vlen != 0'];
       if (kflag) return ['Invalid btf_info kind_flag'];
-      const d = c.u32At(x);
+      const d = dv.getUint32(x, le);
       if (d & ~BTF_INT_MASK) return [`Invalid int_data:${d.toString(16)}`];
       const nrBits = (d & 0xff) + ((d >>> 16) & 0xff);
       if (nrBits > 128) return ['nr_bits exceeds 128'];
@@ -293,43 +383,42 @@ function checkMeta(
       if (kflag && !(tagFlags && kind === KIND_TYPE_TAG)) return ['Invalid btf_info kind_flag'];
       if (st > BTF_MAX_TYPE) return ['Invalid type_id'];
       if (kind === KIND_TYPEDEF) {
-        if (!nameOff || !named(nameOff)) return ['Invalid name'];
+        if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
       } else if (kind === KIND_TYPE_TAG) {
-        if (!strAt(nameOff)) return ['Invalid name'];
+        if (!names.nonEmpty(nameOff)) return ['Invalid name'];
       } else if (nameOff) return ['Invalid name'];
       return undefined;
     case KIND_FWD:
       if (vlen) return ['vlen != 0'];
       if (st) return ['type != 0'];
-      if (!nameOff || !named(nameOff)) return ['Invalid name'];
+      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
       return undefined;
     case KIND_ARRAY: {
       if (nameOff) return ['Invalid name'];
       if (vlen) return ['vlen != 0'];
       if (kflag) return ['Invalid btf_info kind_flag'];
       if (st) return ['size != 0'];
-      const elem = c.u32At(x);
-      const index = c.u32At(x + 4);
+      const elem = dv.getUint32(x, le);
+      const index = dv.getUint32(x + 4, le);
       if (!elem || elem > BTF_MAX_TYPE) return ['Invalid elem'];
       if (!index || index > BTF_MAX_TYPE) return ['Invalid index'];
       return undefined;
     }
     case KIND_STRUCT:
     case KIND_UNION: {
-      if (nameOff && !named(nameOff)) return ['Invalid name'];
+      if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
       let last = 0;
       for (let i = 0, p = x; i < vlen; i++, p += 12) {
-        const mName = c.u32At(p);
-        const mType = c.u32At(p + 4);
-        const raw = c.u32At(p + 8);
-        const m = `member '${strAt(mName) ?? ''}'`;
-        if (!strValid(mName)) return [`Invalid member name_offset:${mName}`, m];
-        if (mName && !named(mName)) return ['Invalid name', m];
-        if (!mType || mType > BTF_MAX_TYPE) return ['Invalid type_id', m];
+        const mName = dv.getUint32(p, le);
+        const mType = dv.getUint32(p + 4, le);
+        const raw = dv.getUint32(p + 8, le);
+        if (!names.valid(mName)) return [`Invalid member name_offset:${mName}`, memberDetail(names, mName)];
+        if (mName && !names.nameOk(mName)) return ['Invalid name', memberDetail(names, mName)];
+        if (!mType || mType > BTF_MAX_TYPE) return ['Invalid type_id', memberDetail(names, mName)];
         const bitOff = kflag ? raw & 0xffffff : raw;
-        if (kind === KIND_UNION && bitOff) return ['Invalid member bits_offset', m];
-        if (last > bitOff) return ['Invalid member bits_offset', m];
-        if (Math.ceil(bitOff / 8) > st) return ['Member bits_offset exceeds its struct size', m];
+        if (kind === KIND_UNION && bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
+        if (last > bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
+        if (Math.ceil(bitOff / 8) > st) return ['Member bits_offset exceeds its struct size', memberDetail(names, mName)];
         last = bitOff;
       }
       return undefined;
@@ -337,12 +426,12 @@ function checkMeta(
     case KIND_ENUM:
     case KIND_ENUM64: {
       if (st > 8 || st === 0 || (st & (st - 1)) !== 0) return ['Unexpected size'];
-      if (nameOff && !named(nameOff)) return ['Invalid name'];
+      if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
       const step = kind === KIND_ENUM ? 8 : 12;
       for (let i = 0, p = x; i < vlen; i++, p += step) {
-        const vName = c.u32At(p);
-        if (!strValid(vName)) return [`Invalid name_offset:${vName}`, `value ${i}`];
-        if (!vName || !named(vName)) return ['Invalid name', `value ${i}`];
+        const vName = dv.getUint32(p, le);
+        if (!names.valid(vName)) return [`Invalid name_offset:${vName}`, `value ${i}`];
+        if (!vName || !names.nameOk(vName)) return ['Invalid name', `value ${i}`];
       }
       return undefined;
     }
@@ -351,35 +440,34 @@ function checkMeta(
       if (kflag) return ['Invalid btf_info kind_flag'];
       return undefined;
     case KIND_FUNC:
-      if (!nameOff || !named(nameOff)) return ['Invalid name'];
+      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
       if (vlen > 1) return ['Invalid func linkage'];
       if (kflag) return ['Invalid btf_info kind_flag'];
       return undefined;
     case KIND_VAR: {
       if (vlen) return ['vlen != 0'];
       if (kflag) return ['Invalid btf_info kind_flag'];
-      if (!nameOff || !named(nameOff)) return ['Invalid name'];
+      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
       if (!st || st > BTF_MAX_TYPE) return ['Invalid type_id'];
-      const linkage = c.u32At(x);
+      const linkage = dv.getUint32(x, le);
       if (linkage !== 0 && linkage !== 1) return ['Linkage not supported'];
       return undefined;
     }
     case KIND_DATASEC: {
       if (!st) return ['size == 0'];
       if (kflag) return ['Invalid btf_info kind_flag'];
-      if (!nameOff || !named(nameOff)) return ['Invalid name'];
+      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
       let lastEnd = 0;
       let sum = 0;
       for (let i = 0, p = x; i < vlen; i++, p += 12) {
-        const vt = c.u32At(p);
-        const vo = c.u32At(p + 4);
-        const vs = c.u32At(p + 8);
-        const d = `type_id=${vt} offset=${vo} size=${vs}`;
-        if (!vt || vt > BTF_MAX_TYPE) return ['Invalid type_id', d];
-        if (vo < lastEnd || vo >= st) return ['Invalid offset', d];
-        if (!vs || vs > st) return ['Invalid size', d];
+        const vt = dv.getUint32(p, le);
+        const vo = dv.getUint32(p + 4, le);
+        const vs = dv.getUint32(p + 8, le);
+        if (!vt || vt > BTF_MAX_TYPE) return ['Invalid type_id', secDetail(vt, vo, vs)];
+        if (vo < lastEnd || vo >= st) return ['Invalid offset', secDetail(vt, vo, vs)];
+        if (!vs || vs > st) return ['Invalid size', secDetail(vt, vo, vs)];
         lastEnd = vo + vs;
-        if (lastEnd > st) return ['Invalid offset+size', d];
+        if (lastEnd > st) return ['Invalid offset+size', secDetail(vt, vo, vs)];
         sum += vs;
       }
       if (st < sum) return ['Invalid btf_info size'];
@@ -388,13 +476,14 @@ function checkMeta(
     case KIND_FLOAT:
       if (vlen) return ['vlen != 0'];
       if (kflag) return ['Invalid btf_info kind_flag'];
-      if (![2, 4, 8, 12, 16].includes(st)) return ['Invalid type_size'];
+      if (st !== 2 && st !== 4 && st !== 8 && st !== 12 && st !== 16) return ['Invalid type_size'];
       return undefined;
     case KIND_DECL_TAG: {
-      if (!strAt(nameOff)) return ['Invalid value'];
+      if (!names.nonEmpty(nameOff)) return ['Invalid value'];
       if (vlen) return ['vlen != 0'];
       if (kflag && !tagFlags) return ['Invalid btf_info kind_flag'];
-      if (c.i32At(x) < -1 || (kflag && c.i32At(x) !== -1)) return ['Invalid component_idx'];
+      const comp = dv.getInt32(x, le);
+      if (comp < -1 || (kflag && comp !== -1)) return ['Invalid component_idx'];
       return undefined;
     }
   }
@@ -406,35 +495,31 @@ function checkTypeTags(raw: RawTypes, ck: Checker): void {
   const isMod = (k: number) => k === KIND_TYPEDEF || k === KIND_VOLATILE || k === KIND_CONST || k === KIND_RESTRICT || k === KIND_TYPE_TAG;
   let good = raw.firstId - 1;
   for (let i = raw.firstId; i < raw.endId; i++) {
-    let r = raw.at(i);
-    if (!r) return;
-    let info = r.c.u32At(r.off + 4);
-    if (!isMod(infoKind(info))) continue;
-    let inTags = infoKind(info) === KIND_TYPE_TAG;
+    let kind = infoKind(raw.u32(i, 4));
+    if (!isMod(kind)) continue;
+    let inTags = kind === KIND_TYPE_TAG;
     let cur = i;
     let limit = 32;
-    while (isMod(infoKind(info))) {
+    while (isMod(kind)) {
       if (!limit--) {
         ck.fail(i, 'Max chain length or cycle detected');
         return;
       }
-      if (infoKind(info) === KIND_TYPE_TAG) {
+      if (kind === KIND_TYPE_TAG) {
         if (!inTags) {
           ck.fail(i, "Type tags don't precede modifiers");
           return;
         }
       } else if (inTags) inTags = false;
       if (cur <= good) break;
-      cur = r.c.u32At(r.off + 8);
+      cur = raw.u32(cur, 8);
       if (cur === 0) break;
-      r = raw.at(cur);
-      if (!r) {
+      if (!raw.has(cur)) {
         ck.fail(i, 'Invalid type_id');
         return;
       }
-      info = r.c.u32At(r.off + 4);
+      kind = infoKind(raw.u32(cur, 4));
     }
     good = i;
   }
 }
-
