@@ -91,8 +91,8 @@ describe.each(labVariants)('lab %s', (variant) => {
       expect(r.code).toBe(0);
       const doc = JSON.parse(r.stdout) as ModulesJson;
       expect(doc.kernel).toBe(truth.kernel);
-      expect(doc.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: m.base }))).toEqual(
-        truth.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: m.address })),
+      expect(doc.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.base) }))).toEqual(
+        truth.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.address) })),
       );
       const btf = truth.btf.filter((b) => b.name !== 'vmlinux');
       expect(btf.length).toBeGreaterThan(0);

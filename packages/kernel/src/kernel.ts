@@ -140,19 +140,31 @@ export class Kernel {
     return this.varIndex;
   }
 
+  /**
+   * A VAR in a loaded companion's BTF: `vmlinux_btf` (address from kallsyms), then each `M_btf`
+   * (address from module M's own symbols). A companion whose BTF cannot be read is skipped.
+   */
   private companionVar(name: string): KObject | undefined {
-    let btf: Btf | undefined;
+    let modules: KernelModule[];
     try {
-      btf = this.modules().find((m) => m.name === VMLINUX_COMPANION)?.btf();
+      modules = this.modules();
     } catch (err) {
       if (err instanceof KbtfError) return undefined; // no usable module list: the bootstrap table decides
       throw err;
     }
-    if (!btf) return undefined;
-    for (let id = btf.firstId; id < btf.endId; id++) {
-      if (btf.kindOf(id) === 'var' && btf.nameOf(id) === name) {
-        return new KObject(this.memory, btfType(btf, (btf.type(id) as { type: number }).type), this.kallsyms.address(name));
+    const companions = modules.filter((m) => m.name.endsWith('_btf')).sort((a, b) => Number(b.name === VMLINUX_COMPANION) - Number(a.name === VMLINUX_COMPANION));
+    for (const companion of companions) {
+      let btf: Btf | undefined;
+      try {
+        btf = companion.btf();
+      } catch (err) {
+        if (err instanceof KbtfError) continue;
+        throw err;
       }
+      const id = btf && findVar(btf, name);
+      if (!btf || id === undefined) continue;
+      const address = companion.name === VMLINUX_COMPANION ? this.kallsyms.lookup(name) : moduleSymbol(modules, companion.name.slice(0, -'_btf'.length), name);
+      if (address !== undefined) return new KObject(this.memory, btfType(btf, (btf.type(id) as { type: number }).type), address);
     }
     return undefined;
   }
@@ -231,4 +243,16 @@ export function openKernel(path: string | string[], options: { btfPath?: string 
     vmcore.close();
     throw err;
   }
+}
+
+/** The VAR named `name` in this BTF's own ids (not its base). */
+function findVar(btf: Btf, name: string): number | undefined {
+  for (let id = btf.firstId; id < btf.endId; id++) if (btf.kindOf(id) === 'var' && btf.nameOf(id) === name) return id;
+  return undefined;
+}
+
+/** A data symbol of module `owner` (names folded as kmod folds them: `-` → `_`). */
+function moduleSymbol(modules: KernelModule[], owner: string, name: string): bigint | undefined {
+  const mod = modules.find((m) => m.name.replace(/-/g, '_') === owner.replace(/-/g, '_'));
+  return mod?.symbols.find((s) => s.name === name && !/^[tTuU]$/.test(s.type))?.value;
 }

@@ -45,6 +45,11 @@ export interface ModuleSection {
   address: bigint;
 }
 
+/** taint_flags[] entries with `.module = true` (kernel/panic.c, 6.1): bit → letter. */
+const MODULE_TAINTS: [number, string][] = [
+  [0, 'P'], [1, 'F'], [10, 'C'], [12, 'O'], [13, 'E'], [15, 'K'], [16, 'X'], [17, 'T'], [18, 'N'],
+];
+
 const STATE_NAMES: Record<string, string> = {
   MODULE_STATE_LIVE: 'Live',
   MODULE_STATE_COMING: 'Loading',
@@ -81,6 +86,17 @@ export class KernelModule {
   /** Live, Loading, Unloading, as /proc/modules says. */
   get stateName(): string {
     return STATE_NAMES[this.state] ?? this.state;
+  }
+
+  /**
+   * The module's taint letters as /proc/modules shows them in parentheses (kernel/module/main.c
+   * module_flags(): the taint_flags with `.module = true`, in bit order), e.g. `OE`.
+   */
+  get taints(): string {
+    const mask = this.object.member('taints').value();
+    let out = '';
+    for (const [bit, letter] of MODULE_TAINTS) if (mask & (1n << BigInt(bit))) out += letter;
+    return out;
   }
 
   get btfSha256(): string | undefined {

@@ -9,6 +9,7 @@ function moduleJson(m: KernelModule, sections: boolean): Record<string, unknown>
   return {
     name: m.name,
     state: m.stateName,
+    taints: m.taints,
     address: hex(m.address),
     base: hex(m.base),
     size: m.size,
@@ -25,7 +26,7 @@ export const command: Command = {
   summary: 'list the modules loaded in a vmcore, with their memory, symbols and BTF',
   usage: ['modules VMCORE [--sections] [--btf FILE] [--json]'],
   help: `Walks the kernel's module list in the dump with vmlinux BTF from the dump (no DWARF): for each
-module its name, state (as /proc/modules), the address of its struct module, base and size (as
+module its name, state and taints (as /proc/modules), the address of its struct module, base and size (as
 /proc/modules), the size and SHA-256 of its BTF (as /sys/kernel/btf/NAME), and its symbol count.
 --sections adds each module's section addresses (/sys/module/NAME/sections).
 --btf FILE takes vmlinux BTF from FILE instead of the dump.
@@ -45,7 +46,7 @@ Exit 0, or 2 when the dump cannot be read.`,
       }
       const rows = modules.map((m) => [
         m.name,
-        m.stateName,
+        m.taints ? `${m.stateName} (${m.taints})` : m.stateName,
         hex(m.address),
         hex(m.base),
         String(m.size),
