@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FaultError } from '@kbtf/binary';
+import { openKernel } from '@kbtf/kernel';
 import { openVmcore } from '@kbtf/vmcore';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { labJson, labPath } from '../lab.js';
@@ -43,6 +44,19 @@ describe.each(VARIANTS)('lab %s', (variant) => {
   it('the guest loaded vmlinux_btf and module companions with BTF', () => {
     expect(truth.modules.map((m) => m.name)).toContain('vmlinux_btf');
     expect(truth.btf.map((b) => b.name)).toEqual(expect.arrayContaining(['vmlinux_btf', 'ext4_btf']));
+  });
+
+  it('the kernel taint says what the unsigned out-of-tree companions did to it (O, E)', () => {
+    const kernel = openKernel(labPath(variant, 'qemu-kdump.kdump'));
+    try {
+      const { mask, flags } = kernel.taint();
+      expect(flags).toMatch(/O/);
+      expect(flags).toMatch(/E/);
+      expect(mask & ((1n << 12n) | (1n << 13n))).toBe((1n << 12n) | (1n << 13n));
+      expect(kernel.crashTime()).toBeGreaterThan(1_600_000_000n);
+    } finally {
+      kernel.close();
+    }
   });
 
   describe.each(dumps)('%s', (dump) => {
