@@ -66,6 +66,9 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     if (target.all || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
+  // vmlinux_btf: every VAR is looked up in kallsyms by name (tens of thousands); index the names
+  // once instead of scanning the table for each.
+  if (!target.module) kernel.kallsyms.indexNames();
   const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
   for (const [section, entries] of datasecs(btf)) {
     if (section.startsWith('.init') || section.startsWith('.exit')) {
