@@ -82,6 +82,12 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     let base: bigint | undefined;
     if (sections) base = sections.get(section);
     else base = vmlinuxSectionBase(kernel, entries);
+    // vmlinux init sections are not all named .init.* (.x86_cpu_dev.init, .altinstr_aux, …): what
+    // free_initmem() frees is [__init_begin, __init_end) (arch/x86/kernel/vmlinux.lds.S, 6.1).
+    if (!sections && base !== undefined && inInitRange(kernel, base)) {
+      for (const e of entries) record({ name: e.name, section, status: 'init-only' });
+      continue;
+    }
     if (base === undefined) {
       for (const e of entries) record({ name: e.name, section, status: 'not-resident', detail: 'section not loaded' });
       continue;
@@ -127,13 +133,40 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
     if (!sym) return { ...r, detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, section base + offset = ${hexAddr(expected)}` };
     if (sym.size !== 0n && BigInt(typeSize) > sym.size) return { ...r, detail: `type size ${typeSize} > symbol size ${sym.size}` };
   } else {
-    const addr = kernel.kallsyms.lookup(e.name);
-    if (addr === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
-    if (addr !== expected) return { ...r, detail: `kallsyms says ${hexAddr(addr)}, section base + offset = ${hexAddr(expected)}` };
-    const room = roomAfter(kernel, addr);
+    // Static variables share names across files (`tokens`, `extable`): any symbol of the name at
+    // the expected address is this one.
+    const addrs = vmlinuxSymbols(kernel).get(e.name);
+    if (addrs === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
+    if (!addrs.includes(expected)) return { ...r, detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    const room = roomAfter(kernel, expected);
     if (room !== undefined && BigInt(typeSize) > room) return { ...r, detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
   }
   return readValue(kernel, new KObject(kernel.memory, type, expected), r, target);
+}
+
+function inInitRange(kernel: Kernel, address: bigint): boolean {
+  const begin = kernel.kallsyms.lookup('__init_begin');
+  const end = kernel.kallsyms.lookup('__init_end');
+  return begin !== undefined && end !== undefined && address >= begin && address < end;
+}
+
+const symbolCache = new WeakMap<Kernel, Map<string, bigint[]>>();
+
+/** Every address of each vmlinux symbol name (kallsyms keeps duplicates of static names). */
+function vmlinuxSymbols(kernel: Kernel): Map<string, bigint[]> {
+  let m = symbolCache.get(kernel);
+  if (!m) {
+    m = new Map();
+    const ks = kernel.kallsyms;
+    for (let i = 0; i < ks.count; i++) {
+      const name = ks.names[i];
+      const l = m.get(name);
+      if (l) l.push(ks.addresses[i]);
+      else m.set(name, [ks.addresses[i]]);
+    }
+    symbolCache.set(kernel, m);
+  }
+  return m;
 }
 
 const sortedCache = new WeakMap<Kernel, bigint[]>();
