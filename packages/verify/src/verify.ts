@@ -92,30 +92,46 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   t = now();
   let vmlinuxBtf: Btf;
   try {
-    const bytes = options.vmlinuxBtf ?? kernel.vmlinuxBtfBytes();
+    // The kernel reads and indexes the bytes once; they are validated from its copy. Bytes it cannot
+    // index are read again only to let the validator name the kernel's reason.
+    let parsed: Btf | undefined;
+    let parseError: unknown;
+    try {
+      parsed = kernel.btf;
+    } catch (err) {
+      parseError = err;
+    }
+    const bytes = parsed?.bytes ?? options.vmlinuxBtf ?? kernel.vmlinuxBtfBytes();
     const v = validateBtf(bytes, { mode: 'module' });
     if (!v.valid) return fail('vmlinux-btf', `invalid: [${v.errors[0].typeId}] ${v.errors[0].message}`);
-    vmlinuxBtf = kernel.btf;
+    if (!parsed) throw parseError;
+    vmlinuxBtf = parsed;
     steps.push({ name: 'vmlinux-btf', status: 'ok', evidence: `${bytes.length} bytes, ${vmlinuxBtf.count} types${options.vmlinuxBtf ? ' (from a file)' : ', __start_BTF..__stop_BTF'}` });
   } catch (err) {
     return fail('vmlinux-btf', message(err));
   }
   lap('vmlinux-btf', t);
 
+  // The module walk first (reading globals may need it: companions type them), so that its time is
+  // its own; a failure is reported after the kernel fields, as the walk's step.
+  t = now();
+  let modules: KernelModule[] | undefined;
+  let modulesError: unknown;
+  try {
+    modules = kernel.modules();
+  } catch (err) {
+    modulesError = err;
+  }
+  lap('modules', t);
+  t = now();
   for (const [key, get] of [['cmdline', () => kernel.commandLine()], ['tainted', () => kernel.taint().flags]] as const) {
     const v = safe(get);
     if (v !== undefined) report.kernel[key] = v;
   }
   report.kernel.release = safe(() => kernel.release()) ?? report.kernel.release;
+  lap('kernel', t);
 
-  t = now();
-  let modules: KernelModule[];
-  try {
-    modules = kernel.modules();
-  } catch (err) {
-    return fail('modules', message(err));
-  }
-  lap('modules', t);
+  if (!modules) return fail('modules', message(modulesError));
 
   // The policy the crashed kernel ran with: its own command line unless overridden.
   t = now();
