@@ -18,6 +18,7 @@ import { countVar, emptyCounts, type VarCounts, type VarResult, type VarStatus }
 
 const PERCPU_SECTION = '.data..percpu';
 const VALUE_MAX = 120;
+const PRINT_INLINE_MAX = 64;
 
 export interface VarTarget {
   /** `vmlinux` or the parent module. */
@@ -169,20 +170,14 @@ function vmlinuxSymbols(kernel: Kernel): Map<string, bigint[]> {
   return m;
 }
 
-const sortedCache = new WeakMap<Kernel, bigint[]>();
+const sortedCache = new WeakMap<Kernel, BigUint64Array>();
 
 /** Bytes from `addr` to the next kallsyms symbol at a higher address (aliases skipped). */
 function roomAfter(kernel: Kernel, addr: bigint): bigint | undefined {
   let a = sortedCache.get(kernel);
   if (!a) {
-    a = kernel.kallsyms.addresses;
-    // scripts/kallsyms.c sorts the table by address; sort a copy only if a kernel ever did not.
-    for (let i = 1; i < a.length; i++) {
-      if (a[i] < a[i - 1]) {
-        a = [...a].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-        break;
-      }
-    }
+    // Per-CPU symbols (absolute-percpu kallsyms) are small offsets mixed into the table: sort.
+    a = BigUint64Array.from(kernel.kallsyms.addresses).sort();
     sortedCache.set(kernel, a);
   }
   let lo = 0;
@@ -235,6 +230,11 @@ function possibleCpus(kernel: Kernel): number {
 
 function readValue(_kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
   try {
+    // Readable: every byte is in the dump. Printable: small values are printed here; a large one's
+    // rendering (a 4 KB table prints as pages of text) is only built when it is reported
+    // (--all-vars), which keeps a 30,000-variable check to a read per variable.
+    const bytes = obj.bytes();
+    if (!target.all && bytes.length > PRINT_INLINE_MAX) return { ...r, status: 'resolved', type: obj.typeName };
     const value = formatObject(obj);
     return { ...r, status: 'resolved', type: obj.typeName, value: value.length > VALUE_MAX ? value.slice(0, VALUE_MAX - 1) + '…' : value };
   } catch (err) {
