@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Build the issue-8 test set of companions for a Debian kernel and boot the lab with them, loaded by
+# kmod through `kbtf modprobe-config` under btf_companions=always. Produces what
+# test/companion/companions.test.ts checks:
+#   $KBTF_CACHE/companions/lib/modules/KVER/updates/kbtf/*-btf.ko, $KBTF_CACHE/companions/kbtf-companions-KVER.json
+#   .lab/SERIES-companions/ (truth.json, dumps; see docs/lab.md)
+# Usage: bash tools/companion/lab-companions.sh 6.1|6.12 [extra lab.sh options]
+# Needs the CLI built (npm run build) and root (apt-get download, debootstrap, depmod, QEMU).
+set -euo pipefail
+
+SERIES=${1:?usage: lab-companions.sh 6.1|6.12}
+shift
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KBTF=(node "$REPO/apps/kbtf/bin/kbtf.js")
+CACHE=${KBTF_CACHE:-/var/cache/kbtf}
+MODULES="ext4 xfs btrfs nf_tables e1000 loop"
+
+# The kver linux-image-amd64 of that series depends on (as tools/lab/lab.sh resolves it).
+ver=$(apt-cache madison linux-image-amd64 | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')
+[ -n "$ver" ] || { echo "lab-companions: no linux-image-amd64 of series $SERIES in the apt sources" >&2; exit 1; }
+KVER=$(apt-cache show "linux-image-amd64=$ver" | sed -n 's/^Depends: .*linux-image-\([^ ,]*-amd64\).*/\1/p' | head -1)
+echo "lab-companions: kernel $KVER" >&2
+
+dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'install ok installed' \
+  || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "linux-headers-$KVER" >&2
+
+# shellcheck disable=SC2086
+"${KBTF[@]}" companion build --kernel "$KVER" --deps --vmlinux $MODULES >&2
+
+# A root whose module tree has the companions, for kbtf modprobe-config to select from.
+WORK=$(mktemp -d /tmp/kbtf-lab-companions.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+MODDIR=$WORK/root/lib/modules/$KVER
+mkdir -p "$MODDIR/updates" "$WORK/conf"
+cp -al "$CACHE/kernels/$KVER/image/lib/modules/$KVER/kernel" "$MODDIR/kernel"
+cp "$CACHE/kernels/$KVER/image/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "$MODDIR/"
+cp -r "$CACHE/companions/lib/modules/$KVER/updates/kbtf" "$MODDIR/updates/"
+depmod -b "$WORK/root" "$KVER"
+"${KBTF[@]}" modprobe-config --root "$WORK/root" --kernel "$KVER" --cmdline btf_companions=always \
+  --output "$WORK/conf/kbtf.conf" >&2
+
+KOS=()
+for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do KOS+=(--ko "$f"); done
+bash "$REPO/tools/lab/lab.sh" --kernel "$SERIES" --key "$SERIES-companions" "${KOS[@]}" \
+  --modprobe-conf "$WORK/conf/kbtf.conf" --append btf_companions=always "$@"
