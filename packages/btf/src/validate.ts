@@ -73,8 +73,9 @@ export class RawTypes {
   private readonly base: Btf | undefined;
   constructor(
     readonly firstId: number,
-    private readonly view: DataView,
-    private readonly le: boolean,
+    /** The type section as u32 words in host order. */
+    private readonly words: Uint32Array,
+    /** Word index of each record. */
     private readonly offsets: Uint32Array,
     readonly names: Names,
     base: Btf | undefined,
@@ -86,9 +87,9 @@ export class RawTypes {
   has(id: number): boolean {
     return id >= 1 && id < this.endId && (id >= this.firstId || this.baseOf(id) !== undefined);
   }
-  /** The u32 at byte `o` of type `id`'s record; `id` must satisfy `has`. */
+  /** The u32 at byte `o` (a multiple of 4) of type `id`'s record; `id` must satisfy `has`. */
   u32(id: number, o: number): number {
-    if (id >= this.firstId) return this.view.getUint32(this.offsets[id - this.firstId] + o, this.le);
+    if (id >= this.firstId) return this.words[this.offsets[id - this.firstId] + (o >>> 2)];
     const b = this.baseOf(id)!;
     return b.typeCursor.u32At(b.recordOffset(id) + o);
   }
@@ -110,12 +111,48 @@ export class RawTypes {
   }
 }
 
+const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The type section as u32 words in host byte order: a view when the bytes are aligned and in host
+ * order, else a copy (swapped for the other byte order). A trailing partial word is zero-padded;
+ * the record checks never read past the section's byte length.
+ */
+function hostWords(types: Uint8Array, le: boolean): Uint32Array {
+  if (le === HOST_LE && types.byteOffset % 4 === 0 && types.byteLength % 4 === 0) {
+    return new Uint32Array(types.buffer, types.byteOffset, types.byteLength / 4);
+  }
+  const w = new Uint32Array(Math.ceil(types.byteLength / 4));
+  const full = types.byteLength & ~3;
+  const dv = new DataView(types.buffer, types.byteOffset, types.byteLength);
+  for (let o = 0; o < full; o += 4) w[o >>> 2] = dv.getUint32(o, le);
+  if (full < types.byteLength) {
+    const tail = new Uint8Array(4);
+    tail.set(types.subarray(full));
+    w[full >>> 2] = new DataView(tail.buffer).getUint32(0, le);
+  }
+  return w;
+}
+
 /** Byte classes of a valid name (btf_name_valid_identifier): 1 may start a name, 2 may continue it. */
 const NAME_CHAR = new Uint8Array(256);
 for (let ch = 0; ch < 256; ch++) {
   const c = String.fromCharCode(ch);
   if (/[A-Za-z_.]/.test(c)) NAME_CHAR[ch] = 3;
   else if (/[0-9]/.test(c)) NAME_CHAR[ch] = 2;
+}
+
+/** A valid name starts at b[i]: [A-Za-z_.][A-Za-z0-9_.]*, shorter than KSYM_NAME_LEN, NUL-ended if `mustEnd`. */
+function scanName(b: Uint8Array, i: number, mustEnd: boolean): boolean {
+  if (!(NAME_CHAR[b[i]] & 1)) return false;
+  const first = i;
+  const n = b.length;
+  for (i++; i < n; i++) {
+    const ch = b[i];
+    if (ch === 0) return i - first < KSYM_NAME_LEN;
+    if (!NAME_CHAR[ch]) return false;
+  }
+  return !mustEnd && i - first < KSYM_NAME_LEN;
 }
 
 /**
@@ -143,30 +180,11 @@ export class Names {
   /** `nameValid(str(off))`: a C identifier (dots allowed) shorter than KSYM_NAME_LEN. */
   nameOk(off: number): boolean {
     if (!this.valid(off)) return false;
-    let b: Uint8Array;
-    let i: number;
-    let mustEnd = false;
-    if (off >= this.start) {
-      b = this.own;
-      i = off - this.start;
-    } else {
-      let t = this.base;
-      while (t && off < t.start) t = t.base;
-      if (!t) return false;
-      b = t.bytes;
-      i = off - t.start;
-      if (i >= b.length) return false;
-      mustEnd = true; // tryGet: a base string needs its NUL
-    }
-    if (!(NAME_CHAR[b[i]] & 1)) return false;
-    const first = i;
-    const n = b.length;
-    for (i++; i < n; i++) {
-      const ch = b[i];
-      if (ch === 0) return i - first < KSYM_NAME_LEN;
-      if (!NAME_CHAR[ch]) return false;
-    }
-    return !mustEnd && i - first < KSYM_NAME_LEN;
+    if (off >= this.start) return scanName(this.own, off - this.start, false);
+    let t = this.base;
+    while (t && off < t.start) t = t.base;
+    if (!t || off - t.start >= t.bytes.length) return false;
+    return scanName(t.bytes, off - t.start, true); // tryGet: a base string needs its NUL
   }
   /** `!!str(off)`: a valid offset of a non-empty string. */
   nonEmpty(off: number): boolean {
@@ -289,11 +307,10 @@ export function validateBtf(bytes: Uint8Array, opts: ValidateOptions = {}): Vali
   const startStr = base ? base.strings.end : 0;
   const firstId = base ? base.endId : 1;
   const names = new Names(strings, startStr, base?.strings);
-  const types = bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen);
-  const view = new DataView(types.buffer, types.byteOffset, types.byteLength);
-  const offsets = checkAllMetas(view, le, firstId, ck, names, (opts.kernel ?? 'current') === 'current');
+  const words = hostWords(bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen), le);
+  const offsets = checkAllMetas(words, typeLen, firstId, ck, names, (opts.kernel ?? 'current') === 'current');
   if (offsets === undefined) return result();
-  const raw = new RawTypes(firstId, view, le, offsets, names, base);
+  const raw = new RawTypes(firstId, words, offsets, names, base);
   if (!ck.errors.length && mode === 'full') resolveAll(raw, (id, m, d) => ck.fail(id, m, d));
   if (!ck.errors.length) checkTypeTags(raw, ck);
   return result(offsets.length);
@@ -304,24 +321,24 @@ function nameValid(s: string | undefined): boolean {
   return /^[A-Za-z_.][A-Za-z0-9_.]*$/.test(s);
 }
 
-/** btf_check_all_metas: the per-record checks. Returns record offsets, or undefined on a fatal error. */
-function checkAllMetas(dv: DataView, le: boolean, firstId: number, ck: Checker, names: Names, tagFlags: boolean): Uint32Array | undefined {
-  const len = dv.byteLength;
+/**
+ * btf_check_all_metas: the per-record checks. `w` is the type section in words, `len` its length in
+ * bytes. Returns the word index of each record, or undefined on a fatal error.
+ */
+function checkAllMetas(w: Uint32Array, len: number, firstId: number, ck: Checker, names: Names, tagFlags: boolean): Uint32Array | undefined {
   const offsets = new Uint32Array(Math.floor(len / 12));
   let n = 0;
   let off = 0;
   let id = firstId;
-  // "KIND name", built only for a message.
-  const detail = (kind: number, nameOff: number) => `${KIND_NAMES[kind].toUpperCase()} ${names.str(nameOff) || '(anon)'}`;
   while (off < len && !ck.full) {
     const left = len - off;
     if (left < 12) {
       ck.fail(id, `meta_left:${left} meta_needed:12`);
       return undefined;
     }
-    const nameOff = dv.getUint32(off, le);
-    const info = dv.getUint32(off + 4, le);
-    const st = dv.getUint32(off + 8, le);
+    const i = off >>> 2;
+    const nameOff = w[i];
+    const info = w[i + 1];
     if ((info & ~BTF_INFO_MASK) !== 0) {
       ck.fail(id, `Invalid btf_info:${info.toString(16)}`);
       return undefined;
@@ -331,19 +348,18 @@ function checkAllMetas(dv: DataView, le: boolean, firstId: number, ck: Checker, 
       ck.fail(id, `Invalid kind:${kind}`);
       return undefined;
     }
-    const vlen = infoVlen(info);
-    const extra = extraSize(kind, vlen);
+    const extra = extraSize(kind, infoVlen(info));
     if (!names.valid(nameOff)) {
-      ck.fail(id, `Invalid name_offset:${nameOff}`, detail(kind, nameOff));
+      ck.fail(id, `Invalid name_offset:${nameOff}`, metaDetail(names, kind, nameOff));
     } else if (left - 12 < extra) {
-      ck.fail(id, `meta_left:${left - 12} meta_needed:${extra}`, detail(kind, nameOff));
+      ck.fail(id, `meta_left:${left - 12} meta_needed:${extra}`, metaDetail(names, kind, nameOff));
       return undefined;
     } else {
-      const msg = checkMeta(dv, le, off, kind, vlen, infoKindFlag(info), nameOff, st, names, tagFlags);
-      if (msg) ck.fail(id, msg[0], msg[1] ? `${detail(kind, nameOff)} ${msg[1]}` : detail(kind, nameOff));
+      const msg = META[kind](w, i, kind, names, tagFlags);
+      if (msg) ck.fail(id, msg[0], msg[1] ? `${metaDetail(names, kind, nameOff)} ${msg[1]}` : metaDetail(names, kind, nameOff));
     }
     if (left - 12 < extra) return undefined;
-    offsets[n++] = off;
+    offsets[n++] = i;
     off += 12 + extra;
     id++;
   }
@@ -351,142 +367,200 @@ function checkAllMetas(dv: DataView, le: boolean, firstId: number, ck: Checker, 
   return offsets.subarray(0, n);
 }
 
+/** "KIND name", for a message. */
+const metaDetail = (names: Names, kind: number, nameOff: number) => `${KIND_NAMES[kind].toUpperCase()} ${names.str(nameOff) || '(anon)'}`;
 const memberDetail = (names: Names, nameOff: number) => `member '${names.str(nameOff) ?? ''}'`;
 const secDetail = (type: number, offset: number, size: number) => `type_id=${type} offset=${offset} size=${size}`;
 
-/** One kind's check_meta; returns [message, member detail] or undefined. */
-function checkMeta(
-  dv: DataView, le: boolean, off: number, kind: number, vlen: number, kflag: boolean, nameOff: number, st: number,
-  names: Names, tagFlags: boolean,
-): [string, string?] | undefined {
-  const x = off + 12;
-  switch (kind) {
-    case KIND_INT: {
-      if (vlen) return ['vlen != 0'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      const d = dv.getUint32(x, le);
-      if (d & ~BTF_INT_MASK) return [`Invalid int_data:${d.toString(16)}`];
-      const nrBits = (d & 0xff) + ((d >>> 16) & 0xff);
-      if (nrBits > 128) return ['nr_bits exceeds 128'];
-      if (Math.ceil(nrBits / 8) > st) return ['nr_bits exceeds type_size'];
-      const enc = (d >>> 24) & 0x0f;
-      if (enc && enc !== 1 && enc !== 2 && enc !== 4) return ['Unsupported encoding'];
-      return undefined;
-    }
-    case KIND_PTR:
-    case KIND_TYPEDEF:
-    case KIND_VOLATILE:
-    case KIND_CONST:
-    case KIND_RESTRICT:
-    case KIND_TYPE_TAG:
-      if (vlen) return ['vlen != 0'];
-      if (kflag && !(tagFlags && kind === KIND_TYPE_TAG)) return ['Invalid btf_info kind_flag'];
-      if (st > BTF_MAX_TYPE) return ['Invalid type_id'];
-      if (kind === KIND_TYPEDEF) {
-        if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
-      } else if (kind === KIND_TYPE_TAG) {
-        if (!names.nonEmpty(nameOff)) return ['Invalid name'];
-      } else if (nameOff) return ['Invalid name'];
-      return undefined;
-    case KIND_FWD:
-      if (vlen) return ['vlen != 0'];
-      if (st) return ['type != 0'];
-      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
-      return undefined;
-    case KIND_ARRAY: {
-      if (nameOff) return ['Invalid name'];
-      if (vlen) return ['vlen != 0'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      if (st) return ['size != 0'];
-      const elem = dv.getUint32(x, le);
-      const index = dv.getUint32(x + 4, le);
-      if (!elem || elem > BTF_MAX_TYPE) return ['Invalid elem'];
-      if (!index || index > BTF_MAX_TYPE) return ['Invalid index'];
-      return undefined;
-    }
-    case KIND_STRUCT:
-    case KIND_UNION: {
-      if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
-      let last = 0;
-      for (let i = 0, p = x; i < vlen; i++, p += 12) {
-        const mName = dv.getUint32(p, le);
-        const mType = dv.getUint32(p + 4, le);
-        const raw = dv.getUint32(p + 8, le);
-        if (!names.valid(mName)) return [`Invalid member name_offset:${mName}`, memberDetail(names, mName)];
-        if (mName && !names.nameOk(mName)) return ['Invalid name', memberDetail(names, mName)];
-        if (!mType || mType > BTF_MAX_TYPE) return ['Invalid type_id', memberDetail(names, mName)];
-        const bitOff = kflag ? raw & 0xffffff : raw;
-        if (kind === KIND_UNION && bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
-        if (last > bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
-        if (Math.ceil(bitOff / 8) > st) return ['Member bits_offset exceeds its struct size', memberDetail(names, mName)];
-        last = bitOff;
-      }
-      return undefined;
-    }
-    case KIND_ENUM:
-    case KIND_ENUM64: {
-      if (st > 8 || st === 0 || (st & (st - 1)) !== 0) return ['Unexpected size'];
-      if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
-      const step = kind === KIND_ENUM ? 8 : 12;
-      for (let i = 0, p = x; i < vlen; i++, p += step) {
-        const vName = dv.getUint32(p, le);
-        if (!names.valid(vName)) return [`Invalid name_offset:${vName}`, `value ${i}`];
-        if (!vName || !names.nameOk(vName)) return ['Invalid name', `value ${i}`];
-      }
-      return undefined;
-    }
-    case KIND_FUNC_PROTO:
-      if (nameOff) return ['Invalid name'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      return undefined;
-    case KIND_FUNC:
-      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
-      if (vlen > 1) return ['Invalid func linkage'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      return undefined;
-    case KIND_VAR: {
-      if (vlen) return ['vlen != 0'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
-      if (!st || st > BTF_MAX_TYPE) return ['Invalid type_id'];
-      const linkage = dv.getUint32(x, le);
-      if (linkage !== 0 && linkage !== 1) return ['Linkage not supported'];
-      return undefined;
-    }
-    case KIND_DATASEC: {
-      if (!st) return ['size == 0'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
-      let lastEnd = 0;
-      let sum = 0;
-      for (let i = 0, p = x; i < vlen; i++, p += 12) {
-        const vt = dv.getUint32(p, le);
-        const vo = dv.getUint32(p + 4, le);
-        const vs = dv.getUint32(p + 8, le);
-        if (!vt || vt > BTF_MAX_TYPE) return ['Invalid type_id', secDetail(vt, vo, vs)];
-        if (vo < lastEnd || vo >= st) return ['Invalid offset', secDetail(vt, vo, vs)];
-        if (!vs || vs > st) return ['Invalid size', secDetail(vt, vo, vs)];
-        lastEnd = vo + vs;
-        if (lastEnd > st) return ['Invalid offset+size', secDetail(vt, vo, vs)];
-        sum += vs;
-      }
-      if (st < sum) return ['Invalid btf_info size'];
-      return undefined;
-    }
-    case KIND_FLOAT:
-      if (vlen) return ['vlen != 0'];
-      if (kflag) return ['Invalid btf_info kind_flag'];
-      if (st !== 2 && st !== 4 && st !== 8 && st !== 12 && st !== 16) return ['Invalid type_size'];
-      return undefined;
-    case KIND_DECL_TAG: {
-      if (!names.nonEmpty(nameOff)) return ['Invalid value'];
-      if (vlen) return ['vlen != 0'];
-      if (kflag && !tagFlags) return ['Invalid btf_info kind_flag'];
-      const comp = dv.getInt32(x, le);
-      if (comp < -1 || (kflag && comp !== -1)) return ['Invalid component_idx'];
-      return undefined;
-    }
+type Meta = [string, string?] | undefined;
+
+/**
+ * Each kind's check_meta, by kind number: (words, record word index, kind, names, tagFlags) →
+ * [message, member detail] or undefined. Small functions called through a table: each compiles on
+ * its own, and a kind met late in the blob cannot deoptimize the loop.
+ */
+type MetaCheck = (w: Uint32Array, i: number, kind: number, names: Names, tagFlags: boolean) => Meta;
+const none: MetaCheck = () => undefined;
+const META: MetaCheck[] = [];
+function registerMeta(): void {
+  const table: [number[], MetaCheck][] = [
+    [[KIND_INT], (w, i) => metaInt(w, i)],
+    [[KIND_PTR, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG], metaRef],
+    [[KIND_FWD], (w, i, _k, names) => metaFwd(w, i, names)],
+    [[KIND_ARRAY], (w, i) => metaArray(w, i)],
+    [[KIND_STRUCT, KIND_UNION], metaComposite],
+    [[KIND_ENUM, KIND_ENUM64], metaEnum],
+    [[KIND_FUNC_PROTO], (w, i) => metaFuncProto(w, i)],
+    [[KIND_FUNC], (w, i, _k, names) => metaFunc(w, i, names)],
+    [[KIND_VAR], (w, i, _k, names) => metaVar(w, i, names)],
+    [[KIND_DATASEC], (w, i, _k, names) => metaDatasec(w, i, names)],
+    [[KIND_FLOAT], (w, i) => metaFloat(w, i)],
+    [[KIND_DECL_TAG], (w, i, _k, names, tagFlags) => metaDeclTag(w, i, names, tagFlags)],
+  ];
+  for (let k = 0; k <= KIND_MAX; k++) META[k] = none;
+  for (const [kinds, f] of table) for (const k of kinds) META[k] = f;
+}
+
+function metaFuncProto(w: Uint32Array, i: number): Meta {
+  if (w[i]) return ['Invalid name'];
+  if (infoKindFlag(w[i + 1])) return ['Invalid btf_info kind_flag'];
+  return undefined;
+}
+
+function metaInt(w: Uint32Array, i: number): Meta {
+  const info = w[i + 1];
+  const st = w[i + 2];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  const d = w[i + 3];
+  if (d & ~BTF_INT_MASK) return [`Invalid int_data:${d.toString(16)}`];
+  const nrBits = (d & 0xff) + ((d >>> 16) & 0xff);
+  if (nrBits > 128) return ['nr_bits exceeds 128'];
+  if (Math.ceil(nrBits / 8) > st) return ['nr_bits exceeds type_size'];
+  const enc = (d >>> 24) & 0x0f;
+  if (enc && enc !== 1 && enc !== 2 && enc !== 4) return ['Unsupported encoding'];
+  return undefined;
+}
+
+/** PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG. */
+function metaRef(w: Uint32Array, i: number, kind: number, names: Names, tagFlags: boolean): Meta {
+  const nameOff = w[i];
+  const info = w[i + 1];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (infoKindFlag(info) && !(tagFlags && kind === KIND_TYPE_TAG)) return ['Invalid btf_info kind_flag'];
+  if (w[i + 2] > BTF_MAX_TYPE) return ['Invalid type_id'];
+  if (kind === KIND_TYPEDEF) {
+    if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  } else if (kind === KIND_TYPE_TAG) {
+    if (!names.nonEmpty(nameOff)) return ['Invalid name'];
+  } else if (nameOff) return ['Invalid name'];
+  return undefined;
+}
+
+function metaFwd(w: Uint32Array, i: number, names: Names): Meta {
+  const nameOff = w[i];
+  if (infoVlen(w[i + 1])) return ['vlen != 0'];
+  if (w[i + 2]) return ['type != 0'];
+  if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  return undefined;
+}
+
+function metaArray(w: Uint32Array, i: number): Meta {
+  const info = w[i + 1];
+  if (w[i]) return ['Invalid name'];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  if (w[i + 2]) return ['size != 0'];
+  const elem = w[i + 3];
+  const index = w[i + 4];
+  if (!elem || elem > BTF_MAX_TYPE) return ['Invalid elem'];
+  if (!index || index > BTF_MAX_TYPE) return ['Invalid index'];
+  return undefined;
+}
+
+function metaComposite(w: Uint32Array, i: number, kind: number, names: Names): Meta {
+  const nameOff = w[i];
+  const info = w[i + 1];
+  const st = w[i + 2];
+  const kflag = infoKindFlag(info);
+  const vlen = infoVlen(info);
+  if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
+  let last = 0;
+  for (let k = 0, p = i + 3; k < vlen; k++, p += 3) {
+    const mName = w[p];
+    const mType = w[p + 1];
+    const raw = w[p + 2];
+    if (!names.valid(mName)) return [`Invalid member name_offset:${mName}`, memberDetail(names, mName)];
+    if (mName && !names.nameOk(mName)) return ['Invalid name', memberDetail(names, mName)];
+    if (!mType || mType > BTF_MAX_TYPE) return ['Invalid type_id', memberDetail(names, mName)];
+    const bitOff = kflag ? raw & 0xffffff : raw;
+    if (kind === KIND_UNION && bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
+    if (last > bitOff) return ['Invalid member bits_offset', memberDetail(names, mName)];
+    if (Math.ceil(bitOff / 8) > st) return ['Member bits_offset exceeds its struct size', memberDetail(names, mName)];
+    last = bitOff;
   }
+  return undefined;
+}
+
+function metaEnum(w: Uint32Array, i: number, kind: number, names: Names): Meta {
+  const nameOff = w[i];
+  const st = w[i + 2];
+  if (st > 8 || st === 0 || (st & (st - 1)) !== 0) return ['Unexpected size'];
+  if (nameOff && !names.nameOk(nameOff)) return ['Invalid name'];
+  const step = kind === KIND_ENUM ? 2 : 3;
+  const vlen = infoVlen(w[i + 1]);
+  for (let k = 0, p = i + 3; k < vlen; k++, p += step) {
+    const vName = w[p];
+    if (!names.valid(vName)) return [`Invalid name_offset:${vName}`, `value ${k}`];
+    if (!vName || !names.nameOk(vName)) return ['Invalid name', `value ${k}`];
+  }
+  return undefined;
+}
+
+function metaFunc(w: Uint32Array, i: number, names: Names): Meta {
+  const nameOff = w[i];
+  const info = w[i + 1];
+  if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  if (infoVlen(info) > 1) return ['Invalid func linkage'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  return undefined;
+}
+
+function metaVar(w: Uint32Array, i: number, names: Names): Meta {
+  const nameOff = w[i];
+  const info = w[i + 1];
+  const st = w[i + 2];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  if (!st || st > BTF_MAX_TYPE) return ['Invalid type_id'];
+  const linkage = w[i + 3];
+  if (linkage !== 0 && linkage !== 1) return ['Linkage not supported'];
+  return undefined;
+}
+
+function metaDatasec(w: Uint32Array, i: number, names: Names): Meta {
+  const nameOff = w[i];
+  const info = w[i + 1];
+  const st = w[i + 2];
+  if (!st) return ['size == 0'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  let lastEnd = 0;
+  let sum = 0;
+  const vlen = infoVlen(info);
+  for (let k = 0, p = i + 3; k < vlen; k++, p += 3) {
+    const vt = w[p];
+    const vo = w[p + 1];
+    const vs = w[p + 2];
+    if (!vt || vt > BTF_MAX_TYPE) return ['Invalid type_id', secDetail(vt, vo, vs)];
+    if (vo < lastEnd || vo >= st) return ['Invalid offset', secDetail(vt, vo, vs)];
+    if (!vs || vs > st) return ['Invalid size', secDetail(vt, vo, vs)];
+    lastEnd = vo + vs;
+    if (lastEnd > st) return ['Invalid offset+size', secDetail(vt, vo, vs)];
+    sum += vs;
+  }
+  if (st < sum) return ['Invalid btf_info size'];
+  return undefined;
+}
+
+function metaFloat(w: Uint32Array, i: number): Meta {
+  const info = w[i + 1];
+  const st = w[i + 2];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
+  if (st !== 2 && st !== 4 && st !== 8 && st !== 12 && st !== 16) return ['Invalid type_size'];
+  return undefined;
+}
+
+function metaDeclTag(w: Uint32Array, i: number, names: Names, tagFlags: boolean): Meta {
+  const info = w[i + 1];
+  const kflag = infoKindFlag(info);
+  if (!names.nonEmpty(w[i])) return ['Invalid value'];
+  if (infoVlen(info)) return ['vlen != 0'];
+  if (kflag && !tagFlags) return ['Invalid btf_info kind_flag'];
+  const comp = w[i + 3] | 0;
+  if (comp < -1 || (kflag && comp !== -1)) return ['Invalid component_idx'];
   return undefined;
 }
 
@@ -523,3 +597,5 @@ function checkTypeTags(raw: RawTypes, ck: Checker): void {
     good = i;
   }
 }
+
+registerMeta();
