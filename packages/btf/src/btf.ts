@@ -228,9 +228,12 @@ function indexTypes(c: Cursor, firstId: number): Uint32Array {
   let n = 0;
   let off = 0;
   const len = c.length;
+  // Bounds are checked here once per record: read the info words without the cursor's checks.
+  const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+  const le = c.littleEndian;
   while (off < len) {
     if (off + BTF_TYPE_SIZE > len) throw c.error(off, `type [${firstId + n}]: record truncated (${len - off} bytes left)`);
-    const info = c.u32At(off + 4);
+    const info = dv.getUint32(off + 4, le);
     const kind = infoKind(info);
     const extra = extraSize(kind, infoVlen(info));
     if (extra < 0) throw c.error(off, `type [${firstId + n}]: unknown kind ${kind}`);
