@@ -4,8 +4,9 @@
  * whole (no merging), the way systemd-style configuration overrides vendor defaults; a /dev/null
  * symlink in a higher directory masks the lower ones. Errors name the file and the line.
  */
-import { LineCounter, parseDocument, isNode, isMap, isSeq, isScalar, type Document } from 'yaml';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
+import type { z as Zod } from 'zod';
 import { BadDataError, UnsupportedError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import type { Source } from './source.js';
@@ -16,19 +17,34 @@ export const POLICY_VERSION = 1;
 export const MODES = ['always', 'on-demand', 'off'] as const;
 export type Mode = (typeof MODES)[number];
 
-const pattern = z.string().min(1).max(255).regex(/^[A-Za-z0-9_\-*?[\]!^]+$/, 'a module name or glob (letters, digits, _ - * ? [ ])');
-const moduleName = z.string().min(1).max(55).regex(/^[A-Za-z0-9_-]+$/, 'a module name (letters, digits, _ -)');
+// yaml and zod are loaded on the first policy file read, not at import: together they cost
+// ~0.1 s of start-up on every kbtf run (kbtf verify reads no policy file unless --policy is given).
+const require = createRequire(import.meta.url);
+let libs: { yaml: typeof import('yaml'); schema: ReturnType<typeof buildSchema> } | undefined;
 
-export const policySchema = z.strictObject({
-  version: z.literal(POLICY_VERSION),
-  mode: z.enum(MODES).optional(),
-  include: z.array(pattern).optional(),
-  exclude: z.array(pattern).optional(),
-  vmlinux: z.boolean().optional(),
-  required: z.array(moduleName).optional(),
-});
+function buildSchema(z: typeof Zod) {
+  const pattern = z.string().min(1).max(255).regex(/^[A-Za-z0-9_\-*?[\]!^]+$/, 'a module name or glob (letters, digits, _ - * ? [ ])');
+  const moduleName = z.string().min(1).max(55).regex(/^[A-Za-z0-9_-]+$/, 'a module name (letters, digits, _ -)');
+  return z.strictObject({
+    version: z.literal(POLICY_VERSION),
+    mode: z.enum(MODES).optional(),
+    include: z.array(pattern).optional(),
+    exclude: z.array(pattern).optional(),
+    vmlinux: z.boolean().optional(),
+    required: z.array(moduleName).optional(),
+  });
+}
 
-export type PolicyData = z.infer<typeof policySchema>;
+function load(): NonNullable<typeof libs> {
+  return (libs ??= { yaml: require('yaml') as typeof import('yaml'), schema: buildSchema((require('zod') as { z: typeof Zod }).z) });
+}
+
+/** The zod schema of policy files (version 1). */
+export function policySchema(): ReturnType<typeof buildSchema> {
+  return load().schema;
+}
+
+export type PolicyData = Zod.infer<ReturnType<typeof buildSchema>>;
 
 export interface PolicyFile {
   file: string;
@@ -39,8 +55,9 @@ export interface PolicyFile {
 
 /** Parse and validate policy text. Throws BadDataError "FILE:LINE: message". */
 export function parsePolicy(text: string, file: string): PolicyFile {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const { yaml, schema } = load();
+  const lc = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
@@ -51,7 +68,7 @@ export function parsePolicy(text: string, file: string): PolicyFile {
   if (typeof raw === 'object' && !Array.isArray(raw) && 'version' in raw && typeof raw.version === 'number' && raw.version !== POLICY_VERSION) {
     throw new UnsupportedError(`${file}:${lineOf(doc, lc, ['version'])}: policy version ${raw.version} (this kbtf reads version ${POLICY_VERSION})`);
   }
-  const result = policySchema.safeParse(raw);
+  const result = schema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
@@ -68,6 +85,7 @@ export function parsePolicy(text: string, file: string): PolicyFile {
 
 /** The line of the key (for a map entry) or node (for a list item) at `path`, or its nearest ancestor. */
 function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number {
+  const { isMap, isSeq, isScalar, isNode } = load().yaml;
   for (let n = path.length; n > 0; n--) {
     const last = path[n - 1];
     const parent = n > 1 ? doc.getIn(path.slice(0, n - 1), true) : doc.contents;

@@ -93,7 +93,7 @@ export interface VerifyReport {
   schema: typeof REPORT_SCHEMA;
   verdict: Verdict;
   kernel: { release?: string; buildId?: string; cmdline?: string; kernelOffset?: string; tainted?: string };
-  dump: { path: string; format: string; size: number; incomplete: boolean; dumpLevel?: number; compression?: string[] };
+  dump: { path: string; format: string; size: number; incomplete: boolean; dumpLevel?: number };
   policy: { mode: string; source: string; exclude: string[]; vmlinux: boolean; cmdlineSource: string };
   steps: Step[];
   modules: ModuleResult[];

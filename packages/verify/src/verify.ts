@@ -54,7 +54,7 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
     schema: REPORT_SCHEMA,
     verdict: 'incomplete',
     kernel: {},
-    dump: { path: vmcore.path, format: vmcore.format, size: vmcore.fileSize, incomplete: vmcore.incomplete, dumpLevel, compression: safe(() => vmcore.compression()) },
+    dump: { path: vmcore.path, format: vmcore.format, size: vmcore.fileSize, incomplete: vmcore.incomplete, dumpLevel },
     policy: { mode: 'unknown', source: 'none', exclude: [], vmlinux: false, cmdlineSource: 'none' },
     steps,
     modules: [],
