@@ -5,8 +5,8 @@
  *
  * kbuild says "Skipping BTF generation ... due to unavailability of vmlinux" (the headers package
  * has no vmlinux): the stub comes out with no `.BTF`, and the builder adds the companion's.
- * All stubs of a batch are built by one `make` (one modpost run): ~1.3 s for one, far less each
- * for many.
+ * The stubs of a batch are built by one `make` per 500 (one modpost run each): ~1.3 s for one,
+ * far less each for many.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,22 +66,33 @@ export function headersDir(kver: string): string {
   return `/usr/src/linux-headers-${kver}`;
 }
 
-/** Write the stubs for `names` into `dir` and build them all with one make; returns name → .ko path. */
-export async function buildStubs(names: readonly string[], headers: string, dir: string, jobs = 2): Promise<Map<string, string>> {
-  mkdirSync(dir, { recursive: true });
-  const objs: string[] = [];
-  for (const of of names) {
-    const base = companionName(of);
-    writeFileSync(join(dir, `${base}.c`), stubSource(of));
-    objs.push(`${base}.o`);
-  }
-  writeFileSync(join(dir, 'Kbuild'), `obj-m := ${objs.join(' ')}\n`);
-  await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${dir}`, 'modules']);
+/**
+ * Stubs per kbuild run. kbuild passes a directory's whole object list to one `sh -c` (e.g. for
+ * modules.order), and Linux caps a single argument at 128 KiB (MAX_ARG_STRLEN): 4,024 stubs in one
+ * directory failed with "Argument list too long". 500 paths stay far below it.
+ */
+export const STUBS_PER_MAKE = 500;
+
+/** Write the stubs for `names` under `dir` and build them with kbuild, one make per chunk; returns name → .ko path. */
+export async function buildStubs(names: readonly string[], headers: string, dir: string, jobs = 2, perMake = STUBS_PER_MAKE): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const of of names) {
-    const ko = join(dir, `${companionName(of)}.ko`);
-    if (!existsSync(ko)) throw new NotFoundError(`kbuild produced no ${ko}`);
-    out.set(of, ko);
+  for (let start = 0, chunk = 0; start < names.length; start += perMake, chunk++) {
+    const part = names.slice(start, start + perMake);
+    const cdir = names.length > perMake ? join(dir, String(chunk)) : dir;
+    mkdirSync(cdir, { recursive: true });
+    const objs: string[] = [];
+    for (const of of part) {
+      const base = companionName(of);
+      writeFileSync(join(cdir, `${base}.c`), stubSource(of));
+      objs.push(`${base}.o`);
+    }
+    writeFileSync(join(cdir, 'Kbuild'), `obj-m := ${objs.join(' ')}\n`);
+    await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, 'modules']);
+    for (const of of part) {
+      const ko = join(cdir, `${companionName(of)}.ko`);
+      if (!existsSync(ko)) throw new NotFoundError(`kbuild produced no ${ko}`);
+      out.set(of, ko);
+    }
   }
   return out;
 }
