@@ -10,7 +10,7 @@ say() { echo "=== $* ($(( $(date +%s) - start ))s)" >&2; }
 
 # Real tools the tests check kbtf against (bpftool, gcc, kmod, makedumpfile, zstd, python3-lzo for
 # LZO test pages), plus what the lab needs (it installs its own too).
-PKGS="bpftool gcc kmod makedumpfile zstd xz-utils python3-lzo qemu-system-x86 busybox-static cpio"
+PKGS="bpftool gcc make binutils kmod makedumpfile zstd xz-utils python3-lzo qemu-system-x86 busybox-static cpio debootstrap"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -23,6 +23,16 @@ fi
 
 say "lab: 6.1-4level, 6.1-la57, 6.12-4level"
 bash tools/lab/lab.sh --all >&2
+
+# Companions (docs/companions.md): trixie's pahole, the kernels' -dbg DWARF, kbuild stubs, then
+# the lab booted under btf_companions=always with them loaded by kmod. Needs the CLI built
+# (nx caches it: a no-op after .ci/run's build step).
+say "build"
+npx nx run-many -t build --output-style=static >&2
+for series in 6.1 6.12; do
+  say "companions + lab: $series-companions"
+  bash tools/companion/lab-companions.sh "$series" >&2
+done
 
 say "tests"
 npx vitest run
