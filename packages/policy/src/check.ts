@@ -5,14 +5,15 @@
  *    /etc/initramfs-tools/modules), or every module of modules.dep (`all`); then, as kmod does,
  *    their modules.dep dependencies and softdeps (resolved by name or modules.alias).
  * 2. For each that the policy selects: the companion is in modules.dep; its `.modinfo` has the
- *    parent's vermagic and `btf_companion_of=<parent>`; its `.BTF` parses as split BTF on the
- *    kernel's vmlinux BTF; the first kmod softdep for the module (what kmod uses) loads it; no
+ *    parent's vermagic and `btf_companion_of=<parent>`; its `.BTF` passes the checks the target
+ *    kernel runs when a module loads (@kbtf/btf validateBtf, mode 'module', that kernel's rules)
+ *    and parses as split BTF on the kernel's vmlinux BTF; the first kmod softdep for the module (what kmod uses) loads it; no
  *    `install` line replaces the companion's load.
  * 3. kdump keeps it: in mode `always`, `crashkernel=` is on the configured command line and
  *    kdump-tools (/etc/default/kdump-tools, USE_KDUMP=1) or kdumpctl (/etc/kdump.conf) is set up.
  * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
  */
-import { parseBtf, btfBytesFromFile, type Btf } from '@kbtf/btf';
+import { parseBtf, btfBytesFromFile, validateBtf, type Btf } from '@kbtf/btf';
 import { KbtfError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import { decide } from './decide.js';
@@ -214,8 +215,31 @@ function checkCompanionFile(root: Root, mods: ModulesDir, module: string, file: 
   }
   const vmlinux = base();
   if (!vmlinux) return;
+  const hint = `regenerate with pahole --btf_base=<vmlinux BTF of ${mods.kernel}> (kbtf companion build --kernel ${mods.kernel} ${module})`;
+  const rules = kernelRules(mods.kernel);
+  const rejected = kernelBtfProblem(btfBytes, vmlinux, rules);
+  if (rejected) {
+    add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `the kernel (Linux ${rules} rules, module load) rejects the companion's .BTF: ${rejected}; the module loads without its BTF`, hint });
+    return;
+  }
   const problem = splitBtfProblem(btfBytes, vmlinux, file);
-  if (problem) add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `.BTF is not valid split BTF on this kernel's vmlinux BTF: ${problem}`, hint: `regenerate with pahole --btf_base=<vmlinux BTF of ${mods.kernel}>` });
+  if (problem) add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `.BTF is not valid split BTF on this kernel's vmlinux BTF: ${problem}`, hint });
+}
+
+/** Whose BTF rules a kernel release follows: Linux 6.1's for 6.1.x, else the validator's current ones. */
+export function kernelRules(kernel: string): '6.1' | 'current' {
+  return /^6\.1(\.|$|-)/.test(kernel) ? '6.1' : 'current';
+}
+
+/**
+ * What the kernel says when it loads a module with this `.BTF` (btf_parse_module: header, strings and
+ * every record's meta checks, split on vmlinux), in its words: `[id] message (detail)`.
+ */
+export function kernelBtfProblem(bytes: Uint8Array, base: Btf, kernel: '6.1' | 'current'): string | undefined {
+  const r = validateBtf(bytes, { base, mode: 'module', kernel });
+  if (r.valid) return undefined;
+  const e = r.errors[0];
+  return `${e.typeId ? `[${e.typeId}] ` : ''}${e.message}${e.detail ? ` (${e.detail})` : ''}`;
 }
 
 /** Parse as split BTF on `base` and decode every type and what each VAR points at. */
