@@ -142,6 +142,10 @@ describe('kbtf check findings', () => {
     const files = { ...base, ...kdumpOk, '/etc/modprobe.d/kbtf.conf': '' };
     expect(codes(files).codes).toEqual(['error:vmlinux-not-loaded:vmlinux']);
     expect(codes({ ...files, [`${M}/modules.dep`]: 'kernel/drivers/block/loop.ko:\n' }).codes).toEqual(['warning:companion-missing:vmlinux']);
+    // a boot list given with --list (an initramfs' module list) that names vmlinux-btf loads it; --all does not count
+    const listed = { ...files, '/etc/initramfs-tools/modules': 'vmlinux-btf\n' };
+    expect(codes(listed, {}, { lists: ['/etc/initramfs-tools/modules'] }).codes).toEqual([]);
+    expect(codes(listed, {}, { all: true }).codes).toContain('error:vmlinux-not-loaded:vmlinux');
   });
   it('kdump: crashkernel, cmdline, kdump-tools, USE_KDUMP, initramfs hook', () => {
     const files = { ...base, '/etc/modprobe.d/kbtf.conf': '', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n' };

@@ -110,7 +110,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
     checkCompanionFile(root, mods, m.name, entry.file, parent?.file, add, base);
     checkLoadPath(settings, cfg, m.name, add, !!unit);
   }
-  if (checkVmlinux(root, settings, mods, cfg, unit, add) === 'missing') missing.push(VMLINUX);
+  if (checkVmlinux(root, settings, mods, cfg, unit, add, !options.all && loaded.some((m) => m.name === foldName(VMLINUX_COMPANION))) === 'missing') missing.push(VMLINUX);
   checkKdump(root, settings, add);
   const order = { error: 0, warning: 1, info: 2 };
   findings.sort((a, b) => order[a.severity] - order[b.severity] || (a.module ?? '').localeCompare(b.module ?? '') || a.code.localeCompare(b.code));
@@ -304,7 +304,8 @@ function checkLoadPath(settings: Settings, cfg: ModprobeConfig, module: string, 
   if (bl) add({ severity: 'warning', code: 'companion-blacklisted', file: bl.file, line: bl.line, module, message: `${comp} is blacklisted: kmod still loads it by name through the softdep, but the intent conflicts`, hint: `remove the blacklist of ${comp}, or exclude ${module} in the policy` });
 }
 
-function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: ModprobeConfig, unit: string | undefined, add: (f: Finding) => void): 'missing' | undefined {
+/** `inLists`: vmlinux-btf is in a boot list check was given (`--list`, e.g. the initramfs' module list). */
+function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: ModprobeConfig, unit: string | undefined, add: (f: Finding) => void, inLists: boolean): 'missing' | undefined {
   const d = decide(settings, VMLINUX);
   if (!d.load) return;
   const comp = foldName(VMLINUX_COMPANION);
@@ -317,7 +318,7 @@ function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: Mod
   const listed = [...files, ...(root.kind('/etc/modules') === 'file' ? ['/etc/modules'] : [])].some((f) =>
     root.readText(f).split('\n').some((l) => foldName(l.trim()) === comp),
   );
-  if (!listed && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot', hint: `kbtf modprobe-config --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install ${UNIT_NAME}` });
+  if (!listed && !inLists && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot', hint: `kbtf modprobe-config --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install ${UNIT_NAME}` });
   const inst = installFor(cfg, comp);
   if (inst) add({ severity: 'error', code: 'companion-install', file: inst.at.file, line: inst.at.line, module: VMLINUX, message: `'install ${inst.module} ${inst.command}' replaces the load of vmlinux-btf`, hint: 'remove the install line' });
   return undefined;
