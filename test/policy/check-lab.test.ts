@@ -8,21 +8,10 @@
 //   `<name>_btf` loaded, and every companion in the image must pass the file checks (vermagic,
 //   btf_companion_of, the kernel's module-load BTF checks on that kernel's vmlinux BTF).
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { labJson, labPath } from '../lab.js';
 import { Root, checkRoot, parseProcModules } from '@kbtf/policy';
-import { cachedKernel } from './companion-cache.js';
-
-/** Unpack a lab initrd (zstd cpio) into a fresh directory. */
-export function unpackLabImage(variant: string): string {
-  const img = labPath(variant, 'build/initrd.img');
-  const dir = mkdtempSync(join(tmpdir(), 'kbtf-lab-root-'));
-  execFileSync('sh', ['-c', 'zstd -dcq "$1" | (cd "$2" && cpio -idm --quiet)', 'sh', img, dir]);
-  return dir;
-}
+import { cachedKernel, unpackLabImage } from './companion-cache.js';
 
 const CMDLINE = 'btf_companions=always crashkernel=256M';
 

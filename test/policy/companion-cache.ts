@@ -8,6 +8,7 @@ import { existsSync, linkSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Root, readSettings, readModulesDir, renderConfig } from '@kbtf/policy';
+import { labPath } from '../lab.js';
 
 export const kbtfCache = process.env.KBTF_CACHE ?? '/var/cache/kbtf';
 
@@ -95,4 +96,12 @@ export function buildTree(k: CachedKernel, spec: TreeSpec): string {
   mkdirSync(join(root, 'etc/modprobe.d'), { recursive: true });
   writeFileSync(join(root, 'etc/modprobe.d/kbtf.conf'), r.modprobe);
   return root;
+}
+
+/** Unpack a lab initrd (zstd cpio, build/initrd.img of a lab variant) into a fresh directory. */
+export function unpackLabImage(variant: string): string {
+  const img = labPath(variant, 'build/initrd.img');
+  const dir = mkdtempSync(join(tmpdir(), 'kbtf-lab-root-'));
+  execFileSync('sh', ['-c', 'zstd -dcq "$1" | (cd "$2" && cpio -idm --quiet)', 'sh', img, dir]);
+  return dir;
 }
