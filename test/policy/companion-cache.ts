@@ -40,11 +40,11 @@ export function cachedKernel(series: string): CachedKernel {
   return k;
 }
 
-/** In-tree path (relative to the module dir) of a module of the kernel's own tree, e.g. kernel/drivers/block/loop.ko.xz. */
+/** In-tree path (relative to the module dir) of a module of the kernel's own tree, e.g. kernel/drivers/block/loop.ko.xz; `-` and `_` are equal. */
 export function modulePath(k: CachedKernel, name: string): string {
   for (const line of readFileSync(join(k.modules, 'modules.dep'), 'utf8').split('\n')) {
     const p = line.slice(0, line.indexOf(':'));
-    if (p.slice(p.lastIndexOf('/') + 1).replace(/\.ko(\.\w+)?$/, '') === name) return p;
+    if (p.slice(p.lastIndexOf('/') + 1).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_') === name.replace(/-/g, '_')) return p;
   }
   throw new Error(`${name} is not in ${k.modules}/modules.dep`);
 }

@@ -90,7 +90,15 @@ describe('sync', () => {
     expect(Object.fromEntries(rep.actions.map((a) => [a.module, a.status]))).toEqual({ vmlinux: 'loaded', ext4: 'loaded', jbd2: 'no-companion', loop: 'already-loaded' });
     const dry = await syncCompanions(live, readSettings(live, { cmdline: '' }), mods, run, { dryRun: true });
     expect(dry.actions.find((a) => a.module === 'ext4')?.status).toBe('would-load');
-    expect(calls).toHaveLength(2);
+    // a dry run asks modprobe -n -v (changes nothing) and reports its plan
+    expect(calls.slice(2)).toEqual([['modprobe', '-n', '-v', '--', 'vmlinux-btf'], ['modprobe', '-n', '-v', '--', 'ext4-btf']]);
+    const failing: Runner = async (_p, a) => (a.includes('ext4-btf') ? { code: 1, stdout: '', stderr: "modprobe: FATAL: Module ext4-btf not found\n" } : { code: 0, stdout: 'insmod /x.ko \n', stderr: '' });
+    const dry2 = await syncCompanions(live, readSettings(live, { cmdline: '' }), mods, failing, { dryRun: true, modprobeArgs: ['-d', '/r'] });
+    expect(dry2.actions.filter((a) => a.status !== 'no-companion' && a.status !== 'already-loaded').map((a) => [a.module, a.status, a.plan ?? a.message])).toEqual([
+      ['vmlinux', 'would-load', ['insmod /x.ko']],
+      ['ext4', 'failed', 'modprobe: FATAL: Module ext4-btf not found'],
+    ]);
+    expect(dry2.failed).toBe(1);
   });
   it('a companion whose BTF the kernel rejected is a failure', async () => {
     const live = memTree({ ...base, '/proc/modules': 'loop 1 0 - Live 0x0\n', '/sys/kernel/btf/vmlinux': 'x' }, {}, '/');

@@ -12,7 +12,11 @@ export interface RunResult {
 
 export type Runner = (program: string, args: string[]) => Promise<RunResult>;
 
+/** systemd's default PATH: used when the environment has none (kmod install lines, early boot units, tests). */
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export function realRunner(env: NodeJS.ProcessEnv = process.env): Runner {
+  if (env.PATH === undefined) env = { ...env, PATH: DEFAULT_PATH };
   return (program, args) =>
     new Promise((resolve) => {
       execFile(program, args, { env, maxBuffer: 16 * 1024 * 1024, shell: false }, (err, stdout, stderr) => {

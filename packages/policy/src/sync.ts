@@ -4,6 +4,11 @@
  * and runs the real `modprobe` for each missing companion. Running it again does nothing.
  * A companion that loads but does not register BTF (`/sys/kernel/btf/M_btf` absent: the kernel
  * rejected its BTF, CONFIG_MODULE_ALLOW_BTF_MISMATCH) is reported as a failure.
+ *
+ * A dry run asks the real modprobe what it would do (`modprobe -n -v -- M-btf`: kmod resolves the
+ * companion through modules.dep and the modprobe.d config and prints the insmod it would run,
+ * changing nothing) and reports that plan; a companion kmod cannot resolve is a failure. With
+ * `modprobeArgs` (`-d ROOT -S KVER -C ROOT/etc/modprobe.d`) the dry run works on a root tree.
  */
 import { Root } from './fs.js';
 import { decide, type Decision } from './decide.js';
@@ -20,6 +25,8 @@ export interface SyncAction {
   status: SyncStatus;
   decision: Decision;
   message?: string;
+  /** Dry run: what `modprobe -n -v` would run (`insmod /lib/modules/.../M-btf.ko`), one per line. */
+  plan?: string[];
 }
 
 export interface SyncReport {
@@ -38,9 +45,20 @@ export function parseProcModules(text: string): string[] {
     .map(foldName);
 }
 
-export async function syncCompanions(root: Root, settings: Settings, mods: ModulesDir, runner: Runner, options: { dryRun?: boolean; modprobe?: string } = {}): Promise<SyncReport> {
-  const loaded = new Set(parseProcModules(root.readText('/proc/modules')));
+export interface SyncOptions {
+  dryRun?: boolean;
+  /** The modprobe program (default `modprobe`, found on PATH). */
+  modprobe?: string;
+  /** Arguments before the module in every modprobe call, e.g. `['-d', ROOT, '-S', KVER]`. */
+  modprobeArgs?: string[];
+  /** The loaded modules in /proc/modules format; default: the root's /proc/modules. */
+  procModules?: string;
+}
+
+export async function syncCompanions(root: Root, settings: Settings, mods: ModulesDir, runner: Runner, options: SyncOptions = {}): Promise<SyncReport> {
+  const loaded = new Set(parseProcModules(options.procModules ?? root.readText('/proc/modules')));
   const modprobe = options.modprobe ?? 'modprobe';
+  const pre = options.modprobeArgs ?? [];
   const actions: SyncAction[] = [];
   const targets = [...loaded].filter((m) => !isCompanion(m)).sort();
   targets.unshift(VMLINUX);
@@ -62,10 +80,13 @@ export async function syncCompanions(root: Root, settings: Settings, mods: Modul
       continue;
     }
     if (options.dryRun) {
-      actions.push({ ...base, status: 'would-load' });
+      const r = await runner(modprobe, [...pre, '-n', '-v', '--', spelled]);
+      const plan = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+      if (r.code !== 0) actions.push({ ...base, status: 'failed', message: (r.stderr || r.stdout).trim() || `modprobe -n exited ${r.code}` });
+      else actions.push({ ...base, status: 'would-load', plan });
       continue;
     }
-    const r = await runner(modprobe, ['--', spelled]);
+    const r = await runner(modprobe, [...pre, '--', spelled]);
     if (r.code !== 0) {
       actions.push({ ...base, status: 'failed', message: (r.stderr || r.stdout).trim() || `modprobe exited ${r.code}` });
       continue;
