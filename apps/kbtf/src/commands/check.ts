@@ -9,7 +9,8 @@ export const command: Command = {
   help: `Modules checked: modules-load.d and /etc/modules of the tree, plus each --list FILE (an in-tree path,
 one name a line, e.g. /etc/initramfs-tools/modules), or every module with --all; then their
 dependencies and softdeps. For each that the policy selects: companion in modules.dep, vermagic,
-btf_companion_of, split BTF on the vmlinux BTF (--vmlinux-btf, or the tree's), the softdep kmod will
+btf_companion_of, the .BTF checks the kernel runs at module load (6.1's rules for 6.1.x) and a split-BTF
+parse on the vmlinux BTF (--vmlinux-btf, or the tree's), the softdep kmod will
 use, install/blacklist lines; then crashkernel= and kdump-tools/kdumpctl. Each finding has a severity,
 a code, the file that caused it and a hint (docs/policy.md lists them).
 Exit 0 no error findings, 1 error findings, 2 unusable input.`,
