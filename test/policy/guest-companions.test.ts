@@ -11,7 +11,7 @@
 //   for the image's own module tree.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labJson, labPath } from '../lab.js';
@@ -72,7 +72,11 @@ for (const series of ['6.1', '6.12']) {
       for (const f of ['modules.order', 'modules.builtin', 'modules.builtin.modinfo']) if (existsSync(join(k.modules, f))) copyFileSync(join(k.modules, f), join(mdir, f));
       for (const f of readdirSync(k.companions)) copyFileSync(join(k.companions, f), join(mdir, 'updates/kbtf', f));
       execFileSync('depmod', ['-b', root, k.kver]);
-      expect(await render(root, k.kver)).toBe(inImage);
+      try {
+        expect(await render(root, k.kver)).toBe(inImage);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
       // ...and the image's own module tree renders the same.
       expect(await render(dir, truth.kernel)).toBe(inImage);
     });
