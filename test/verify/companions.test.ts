@@ -21,7 +21,7 @@ interface Manifest {
   dumps: { file: string; writer: string; args: string }[];
 }
 
-const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions').split(',');
+const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions,6.12-companions').split(',');
 
 /** As in verify.test.ts: makedumpfile 1.7.2 drops 6.12's slab/vmalloc pages at -d 31. */
 function knownLossy(key: string, d: Manifest['dumps'][number]): boolean {
@@ -65,7 +65,7 @@ describe.each(keys)('verify %s', (key) => {
   });
 
   it('--cmdline btf_companions=off: complete, companions checked but not wanted', () => {
-    const r = verifyDump(labPath(key, 'mkd-lzo.kdump'), { cmdline: `${truth.cmdline} btf_companions=off` });
+    const r = verifyDump(labPath(key, 'qemu-kdump.kdump'), { cmdline: `${truth.cmdline} btf_companions=off` });
     expect(r.verdict).toBe('complete');
     expect(r.policy.mode).toBe('off');
     expect(r.modules.every((m) => !m.companion.wanted)).toBe(true);
@@ -75,7 +75,7 @@ describe.each(keys)('verify %s', (key) => {
 
   it('a policy that excludes the modules without companions makes the dump complete', async () => {
     const excl = `btf_companions.exclude=${without.join(',') || 'none'}`;
-    const r = await runCli(['verify', '--json', '--cmdline', `${truth.cmdline} ${excl}`, labPath(key, 'mkd-lzo.kdump')]);
+    const r = await runCli(['verify', '--json', '--cmdline', `${truth.cmdline} ${excl}`, labPath(key, 'qemu-kdump.kdump')]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).verdict).toBe('complete');
   });
@@ -83,7 +83,7 @@ describe.each(keys)('verify %s', (key) => {
   it('a truncated dump: incomplete with reasons or unreadable (exit 2 naming an offset), never a crash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kbtf-trunc-'));
     try {
-      const src = labPath(key, 'mkd-lzo.kdump');
+      const src = labPath(key, 'qemu-kdump.kdump');
       const size = statSync(src).size;
       for (const frac of [0.98, 0.6, 0.01]) {
         const dst = join(dir, `cut-${frac}.kdump`);

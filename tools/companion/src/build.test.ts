@@ -100,7 +100,7 @@ describe('buildForKernel refuses before fetching anything', () => {
 describe('summary', () => {
   const result = (of: string, own: number, raw: number, btf: number, vars: number): CompanionResult => ({
     of, companion: `${of}-btf`, file: `/x/${of}-btf.ko`, moduleBtfSize: own, rawBtfSize: raw, btfSize: btf, koSize: btf + 3000,
-    stats: { rawTypes: 0, types: 0, vars, datasecs: 1, duplicateEntries: 0, droppedDatasecs: [] },
+    stats: { rawTypes: 0, types: 0, vars, datasecs: 1, duplicateEntries: 0, droppedDatasecs: [], movedEntries: 0 },
   });
   const rs = [result('ext4', 142155, 210847, 90319, 1099), result('loop', 3985, 5633, 1548, 30)];
 

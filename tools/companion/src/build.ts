@@ -115,7 +115,16 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
         const raw = join(work, 'raw', `${of}.btf`);
         await encodeBtf(opts.pahole, p.job.dwarf, opts.vmlinuxBtf, raw);
         const rawBytes = readFileSync(raw);
-        const pruned = pruneCompanionBtf(rawBytes, base, raw);
+        // Modules are relocatable: st_value is an offset in the symbol's section (datasec.ts).
+        // vmlinux is linked: its symbols are addresses and pahole's sections are right.
+        const dwarf = of === 'vmlinux' ? undefined : openElfFile(p.job.dwarf);
+        let pruned;
+        try {
+          pruned = pruneCompanionBtf(rawBytes, base, raw, dwarf?.elf);
+        } finally {
+          dwarf?.close();
+        }
+        if (pruned.stats.movedEntries) log(`${of}: ${pruned.stats.movedEntries} VARs moved to their symbol's section and offset (pahole used sh_addr)`);
         if (pruned.stats.vars === 0) {
           log(`${of}: no global variables, no companion`);
           return;

@@ -32,6 +32,8 @@ export interface ElfSection {
   name: string;
   type: number;
   flags: bigint;
+  /** sh_addr: 0 in most relocatable objects, but not in Debian 6.12's -dbg modules. */
+  addr: bigint;
   offset: number;
   size: number;
 }
@@ -75,6 +77,7 @@ export class ElfFile {
         nameOff: table.u32At(o),
         type: table.u32At(o + 4),
         flags: table.u64At(o + 8),
+        addr: table.u64At(o + 0x10),
         offset: table.u64NumberAt(o + 0x18, 'sh_offset'),
         size: table.u64NumberAt(o + 0x20, 'sh_size'),
       });
@@ -87,6 +90,7 @@ export class ElfFile {
       name: s.nameOff < names.length ? names.cstringAt(s.nameOff) : '',
       type: s.type,
       flags: s.flags,
+      addr: s.addr,
       offset: s.offset,
       size: s.size,
     }));

@@ -9,7 +9,9 @@
  * 1.30's duplicate DATASEC entries at one offset and drops the bogus `.debug_info` DATASEC); this
  * wrapper adds the numbers the batch summary reports.
  */
-import { parseBtf, pruneSplit, type Btf } from '@kbtf/btf';
+import { parseBtf, pruneSplit, writeBtf, type Btf } from '@kbtf/btf';
+import { EMPTY_DATASEC, realignDatasecs } from './datasec.js';
+import type { ElfFile } from './elf.js';
 
 export interface PruneStats {
   /** Types in pahole's split BTF. */
@@ -22,6 +24,8 @@ export interface PruneStats {
   duplicateEntries: number;
   /** DATASECs dropped by name (pahole's `.debug_info`). */
   droppedDatasecs: string[];
+  /** VAR entries moved to the section and offset of the module's own symbol (datasec.ts). */
+  movedEntries: number;
 }
 
 export interface PruneResult {
@@ -29,19 +33,30 @@ export interface PruneResult {
   stats: PruneStats;
 }
 
-/** Prune pahole's split BTF `raw` (on `base`, the kernel's vmlinux BTF) to a companion's BTF. */
-export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole BTF'): PruneResult {
-  const btf = parseBtf(raw, { base, source });
-  const r = pruneSplit(btf);
+/**
+ * Prune pahole's split BTF `raw` (on `base`, the kernel's vmlinux BTF) to a companion's BTF. With
+ * the module's ELF (its -dbg file), VARs are first put where its symbol table says (datasec.ts).
+ */
+export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole BTF', elf?: ElfFile): PruneResult {
+  let btf = parseBtf(raw, { base, source });
+  const rawTypes = btf.count;
+  let movedEntries = 0;
+  if (elf) {
+    const r = realignDatasecs(btf, elf);
+    movedEntries = r.moved;
+    if (r.moved) btf = parseBtf(writeBtf(r.types, { base }), { base, source: `${source} (realigned)` });
+  }
+  const r = pruneSplit(btf, { dropDatasecs: ['.debug_info', EMPTY_DATASEC] });
   return {
     btf: r.bytes,
     stats: {
-      rawTypes: btf.count,
+      rawTypes,
       types: r.types.length,
       vars: r.types.filter((t) => t.kind === 'var').length,
       datasecs: r.types.filter((t) => t.kind === 'datasec').length,
       duplicateEntries: r.droppedEntries.length,
-      droppedDatasecs: r.droppedDatasecs,
+      droppedDatasecs: r.droppedDatasecs.filter((d) => d !== EMPTY_DATASEC),
+      movedEntries,
     },
   };
 }

@@ -1,0 +1,58 @@
+/**
+ * Every VAR of a built module companion sits in the DATASEC of its symbol's section, at the symbol's
+ * st_value, as the module's own ELF symbol table (the -dbg file) says. pahole 1.30 gets this wrong
+ * when a relocatable object has non-zero sh_addr (Debian 6.12's -dbg modules); the builder realigns
+ * (tools/companion/src/datasec.ts). Runs on the companions CI builds (tools/test.sh).
+ */
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { elfSection, parseBtf } from '@kbtf/btf';
+import { objectSymbols } from '../../tools/companion/src/datasec.js';
+import { openElfFile } from '../../tools/companion/src/elf.js';
+
+const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
+const kvers = ['6.1.0-56-amd64', '6.12.95+deb12-amd64'];
+
+function findKo(dir: string, module: string): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      const f = findKo(p, module);
+      if (f) return f;
+    } else if (e.name.replace(/\.ko(\.xz|\.zst)?$/, '').replace(/-/g, '_') === module && /\.ko$/.test(e.name)) return p;
+  }
+  return undefined;
+}
+
+describe.each(kvers)('companion VAR placement, %s', (kver) => {
+  const summaryPath = join(cache, 'companions', `kbtf-companions-${kver}.json`);
+  if (!existsSync(summaryPath)) throw new Error(`missing ${summaryPath}: build the companions first (docs/companions.md)`);
+  const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { companions: { module: string; file: string }[] };
+  const base = parseBtf(readFileSync(join(cache, 'kernels', kver, 'vmlinux.btf')));
+  const dbg = join(cache, 'kernels', kver, 'dbg/usr/lib/debug/lib/modules', kver);
+
+  it.each(summary.companions.filter((c) => c.module !== 'vmlinux').map((c) => [c.module, c.file]))('%s', (module, file) => {
+    const btf = parseBtf(elfSection(readFileSync(file), '.BTF')!, { base });
+    const ko = findKo(dbg, module);
+    expect(ko, `-dbg file of ${module}`).toBeDefined();
+    const { elf, close } = openElfFile(ko!);
+    try {
+      const byName = new Map<string, { section: string; value: number }[]>();
+      for (const s of objectSymbols(elf)) byName.set(s.name, [...(byName.get(s.name) ?? []), { section: s.section.name, value: Number(s.value) }]);
+      let checked = 0;
+      for (const t of btf.types()) {
+        if (t.kind !== 'datasec') continue;
+        for (const e of t.vars) {
+          const syms = byName.get(btf.type(e.type).name);
+          if (syms?.length !== 1) continue;
+          expect(`${btf.type(e.type).name} ${t.name}+${e.offset}`).toBe(`${btf.type(e.type).name} ${syms[0].section}+${syms[0].value}`);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(0);
+    } finally {
+      close();
+    }
+  });
+});
