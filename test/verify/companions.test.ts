@@ -46,6 +46,7 @@ describe.each(keys)('verify %s', (key) => {
     const r = verifyDump(labPath(key, file), { lookups: ['ext4:ext4_fs_type.name', 'jiffies_64'] });
     expect(r.policy.mode).toBe('always');
     expect(r.policy.cmdlineSource).toBe('saved_command_line (dump)');
+    expect(r.policy.source).toBe('cmdline (saved_command_line)');
     const ok = r.modules.filter((m) => m.companion.status === 'ok').map((m) => m.name).sort();
     const missing = r.modules.filter((m) => m.companion.status === 'missing').map((m) => m.name).sort();
     expect(ok).toEqual(withCompanion);

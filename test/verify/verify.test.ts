@@ -60,7 +60,7 @@ describe.each(labVariants)('verify %s', (variant) => {
 
     const always = verifyDump(path, { cmdline: `${truth.cmdline} btf_companions=always` });
     expect(always.verdict).toBe('incomplete');
-    expect(always.policy.source).toMatch(/cmdline/);
+    expect(always.policy.source).toBe('cmdline (--cmdline)');
     const missing = always.modules.filter((m) => m.companion.status === 'missing').map((m) => m.name).sort();
     expect(missing).toEqual(guestModules);
     expect(always.vmlinux.status).toBe('missing');

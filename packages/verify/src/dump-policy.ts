@@ -52,13 +52,17 @@ export function virtualFs(files: Map<string, string>): FileSystem {
   };
 }
 
-/** Settings from a command line and an optional policy file (host path). */
-export function dumpSettings(cmdline: string, policyFile?: string): Settings {
+/**
+ * Settings from a command line and an optional policy file (host path). `cmdlineLabel` names where
+ * the line came from in every source (`saved_command_line` for the dump's own, `--cmdline`).
+ */
+export function dumpSettings(cmdline: string, policyFile?: string, cmdlineLabel = '--cmdline'): Settings {
   const files = new Map<string, string>();
   if (policyFile) files.set(POLICY_IN_TREE, readFileSync(policyFile, 'utf8'));
   const settings = readSettings(new Root('/', virtualFs(files)), { cmdline });
   // Name the user's file, not the virtual path, in every source.
   if (policyFile) renameSources(settings, POLICY_IN_TREE, policyFile);
+  if (cmdlineLabel !== '--cmdline') renameSources(settings, '--cmdline', cmdlineLabel);
   return settings;
 }
 

@@ -138,7 +138,7 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   const cmdline = options.cmdline ?? report.kernel.cmdline ?? '';
   let settings: Settings;
   try {
-    settings = dumpSettings(cmdline, options.policyFile);
+    settings = dumpSettings(cmdline, options.policyFile, options.cmdline !== undefined ? '--cmdline' : 'saved_command_line');
   } catch (err) {
     return fail('policy', message(err));
   }
