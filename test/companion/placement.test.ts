@@ -20,7 +20,7 @@ function findKo(dir: string, module: string): string | undefined {
     if (e.isDirectory()) {
       const f = findKo(p, module);
       if (f) return f;
-    } else if (e.name.replace(/\.ko(\.xz|\.zst)?$/, '').replace(/-/g, '_') === module && /\.ko$/.test(e.name)) return p;
+    } else if (e.name.replace(/\.ko(\.xz|\.zst)?$/, '').replace(/-/g, '_') === module.replace(/-/g, '_') && /\.ko$/.test(e.name)) return p;
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
 #   $KBTF_CACHE/companions/lib/modules/KVER/updates/kbtf/*-btf.ko, $KBTF_CACHE/companions/kbtf-companions-KVER.json
 #   .lab/SERIES-companions/ (truth.json, dumps; see docs/lab.md)
 # Usage: bash tools/companion/lab-companions.sh 6.1|6.12 [extra lab.sh options]
+#        KBTF_FIXTURE=1 bash tools/companion/lab-companions.sh 6.1 --force   (regenerates the fixture)
 # Needs the CLI built (npm run build) and root (apt-get download, debootstrap, depmod, QEMU).
 set -euo pipefail
 
@@ -13,7 +14,9 @@ shift
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KBTF=(node "$REPO/apps/kbtf/bin/kbtf.js")
 CACHE=${KBTF_CACHE:-/var/cache/kbtf}
-MODULES="ext4 xfs btrfs nf_tables e1000 loop"
+# Every module the lab guest loads (tools/lab/lab.sh's default set, qemu_fw_cfg, and the crc32c and
+# blake2b modules that softdeps pull in), so that a dump of this guest can be complete.
+MODULES="ext4 xfs btrfs nf_tables e1000 loop bridge overlay qemu_fw_cfg crc32c_generic crc32c_intel blake2b_generic"
 
 # The kver linux-image-amd64 of that series depends on (as tools/lab/lab.sh resolves it).
 ver=$(apt-cache madison linux-image-amd64 | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')
@@ -40,6 +43,22 @@ depmod -b "$WORK/root" "$KVER"
   --output "$WORK/conf/kbtf.conf" >&2
 
 KOS=()
+if [ "${KBTF_FIXTURE:-0}" = 1 ]; then
+  # The committed fixture (test/fixtures/6.1-128m, docs/lab.md): a 128 MiB guest with a small module
+  # set, booted under btf_companions=always with the companions of exactly what it loads.
+  [ "$SERIES" = 6.1 ] || { echo "lab-companions: the fixture is a 6.1 guest" >&2; exit 2; }
+  FIXTURE_MODULES="ext4 nf_tables e1000 loop"
+  for m in vmlinux ext4 jbd2 mbcache crc16 crc32c_generic crc32c_intel nf_tables nfnetlink libcrc32c e1000 loop qemu_fw_cfg; do
+    for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do
+      b=$(basename "$f" -btf.ko)
+      [ "${b//-/_}" = "$m" ] && KOS+=(--ko "$f")
+    done
+  done
+  bash "$REPO/tools/lab/lab.sh" --kernel 6.1 --variant 4level --mem 128M --smp 1 --key 6.1-128m \
+    --modules "$FIXTURE_MODULES" "${KOS[@]}" --modprobe-conf "$WORK/conf/kbtf.conf" --append btf_companions=always "$@"
+  bash "$REPO/tools/lab/fixture.sh" "${KBTF_LAB_DIR:-$REPO/.lab}/6.1-128m" "$REPO/test/fixtures/6.1-128m"
+  exit 0
+fi
 for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do KOS+=(--ko "$f"); done
 bash "$REPO/tools/lab/lab.sh" --kernel "$SERIES" --key "$SERIES-companions" "${KOS[@]}" \
   --modprobe-conf "$WORK/conf/kbtf.conf" --append btf_companions=always "$@"
