@@ -21,7 +21,7 @@ interface Manifest {
   dumps: { file: string; writer: string; args: string }[];
 }
 
-const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions,6.12-companions').split(',');
+const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions,6.12-companions,6.1-companions-partial').split(',');
 
 /** As in verify.test.ts: makedumpfile 1.7.2 drops 6.12's slab/vmalloc pages at -d 31. */
 function knownLossy(key: string, d: Manifest['dumps'][number]): boolean {
@@ -64,6 +64,22 @@ describe.each(keys)('verify %s', (key) => {
     expect(r.verdict).toBe(without.length === 0 ? 'complete' : 'incomplete');
     expect(r.reasons.sort()).toEqual(without.map((n) => `${n}: companion ${n}_btf missing (not loaded)`).sort());
   });
+
+  const lossy = manifest.dumps.filter((d) => knownLossy(key, d)).map((d) => d.file);
+  if (lossy.length) {
+    it.each(lossy)('%s: incomplete, naming each module whose own or companion BTF the dump level dropped', (file) => {
+      const r = verifyDump(labPath(key, file));
+      expect(r.verdict).toBe('incomplete');
+      const named = new Set<string>();
+      for (const reason of r.reasons) {
+        expect(reason).toMatch(/^[a-z0-9_]+: (module BTF unreadable|companion [a-z0-9_]+_btf unreadable) \(.*excluded.*\)$/);
+        named.add(reason.split(':')[0]);
+      }
+      const bad = r.modules.filter((m) => m.btf.status === 'unreadable' || m.companion.status === 'unreadable').map((m) => m.name);
+      expect([...named].sort()).toEqual(bad.sort());
+      expect(bad.length).toBeGreaterThan(0);
+    });
+  }
 
   it('--cmdline btf_companions=off: complete, companions checked but not wanted', () => {
     const r = verifyDump(labPath(key, 'qemu-kdump.kdump'), { cmdline: `${truth.cmdline} btf_companions=off` });

@@ -39,7 +39,12 @@ cp -al "$CACHE/kernels/$KVER/image/lib/modules/$KVER/kernel" "$MODDIR/kernel"
 cp "$CACHE/kernels/$KVER/image/lib/modules/$KVER"/modules.{order,builtin,builtin.modinfo} "$MODDIR/"
 cp -r "$CACHE/companions/lib/modules/$KVER/updates/kbtf" "$MODDIR/updates/"
 depmod -b "$WORK/root" "$KVER"
-"${KBTF[@]}" modprobe-config --root "$WORK/root" --kernel "$KVER" --cmdline btf_companions=always \
+# KBTF_COMPANIONS_WITHOUT="a b": leave these modules' companions out of the guest (and out of the
+# softdeps), to make a dump that must verify as incomplete, naming exactly them.
+WITHOUT=${KBTF_COMPANIONS_WITHOUT:-}
+EXCLUDE=""
+[ -z "$WITHOUT" ] || EXCLUDE=" btf_companions.exclude=${WITHOUT// /,}"
+"${KBTF[@]}" modprobe-config --root "$WORK/root" --kernel "$KVER" --cmdline "btf_companions=always$EXCLUDE" \
   --output "$WORK/conf/kbtf.conf" >&2
 
 KOS=()
@@ -59,6 +64,12 @@ if [ "${KBTF_FIXTURE:-0}" = 1 ]; then
   bash "$REPO/tools/lab/fixture.sh" "${KBTF_LAB_DIR:-$REPO/.lab}/6.1-128m" "$REPO/test/fixtures/6.1-128m"
   exit 0
 fi
-for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do KOS+=(--ko "$f"); done
-bash "$REPO/tools/lab/lab.sh" --kernel "$SERIES" --key "$SERIES-companions" "${KOS[@]}" \
+for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do
+  b=$(basename "$f" -btf.ko)
+  case " ${WITHOUT//-/_} " in *" ${b//-/_} "*) continue ;; esac
+  KOS+=(--ko "$f")
+done
+KEY=$SERIES-companions
+[ -z "$WITHOUT" ] || KEY=$SERIES-companions-partial
+bash "$REPO/tools/lab/lab.sh" --kernel "$SERIES" --key "$KEY" "${KOS[@]}" \
   --modprobe-conf "$WORK/conf/kbtf.conf" --append btf_companions=always "$@"
