@@ -13,7 +13,7 @@
  *    kdump-tools (/etc/default/kdump-tools, USE_KDUMP=1) or kdumpctl (/etc/kdump.conf) is set up.
  * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
  */
-import { parseBtf, btfBytesFromFile, validateBtf, type Btf } from '@kbtf/btf';
+import { parseBtf, btfBytesFromFile, elfSection, validateBtf, type Btf } from '@kbtf/btf';
 import { KbtfError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import { decide } from './decide.js';
@@ -23,7 +23,6 @@ import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeC
 import { readSettings, type Settings, type SettingsOptions } from './settings.js';
 import { renderConfig, DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT } from './render.js';
 import { readModuleFile, modinfoOf, modinfoValue } from './modinfo.js';
-import { elfSection } from './elf.js';
 import { lastParam } from './cmdline.js';
 import { confFiles } from './conf-files.js';
 import { MODULES_LOAD_DIRS } from './modules.js';

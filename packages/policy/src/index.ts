@@ -12,7 +12,7 @@ export * from './settings.js';
 export * from './decide.js';
 export * from './modules.js';
 export * from './modprobe-d.js';
-export { elfSections as moduleElfSections, elfSection as moduleElfSection, type ElfSection } from './elf.js';
+// A module's sections are read with @kbtf/btf's ELF section reader (elfSection, elfSections).
 export * from './modinfo.js';
 export * from './render.js';
 export * from './exec.js';

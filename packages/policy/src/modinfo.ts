@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { BadDataError, NotFoundError } from '@kbtf/binary';
-import { elfSection } from './elf.js';
+import { elfSection } from '@kbtf/btf';
 import { Root } from './fs.js';
 
 const MAX_MODULE = 512 * 1024 * 1024;
