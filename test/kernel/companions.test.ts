@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FaultError } from '@kbtf/binary';
 import { openKernel } from '@kbtf/kernel';
-import { openVmcore } from '@kbtf/vmcore';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
+import { pageState } from './page-state.js';
 import { labJson, labPath } from '../lab.js';
 
 const VARIANTS = ['6.1-companions', '6.12-companions'] as const;
@@ -21,19 +20,6 @@ interface Truth {
 }
 interface ModulesJson {
   modules: { name: string; state: string; taints: string; base: string; size: number; btf: { size: number; sha256: string } | null; btfError?: string }[];
-}
-
-function pageState(path: string, paddr: bigint): string {
-  const core = openVmcore(path);
-  try {
-    core.read(paddr, 1);
-    return 'present';
-  } catch (err) {
-    if (err instanceof FaultError) return err.reason;
-    throw err;
-  } finally {
-    core.close();
-  }
 }
 
 describe.each(VARIANTS)('lab %s', (variant) => {

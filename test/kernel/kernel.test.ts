@@ -7,10 +7,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FaultError } from '@kbtf/binary';
 import { openKernel } from '@kbtf/kernel';
-import { openVmcore } from '@kbtf/vmcore';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
+import { pageState } from './page-state.js';
 import { labJson, labPath, labVariants } from '../lab.js';
 
 
@@ -24,20 +23,6 @@ interface Truth {
 interface ModulesJson {
   kernel: string;
   modules: { name: string; state: string; address: string; base: string; size: number; btf: { size: number; sha256: string } | null; btfError?: string; symbols: number }[];
-}
-
-/** What the dump itself says about one physical byte. */
-function pageState(path: string, paddr: bigint): string {
-  const core = openVmcore(path);
-  try {
-    core.read(paddr, 1);
-    return 'present';
-  } catch (err) {
-    if (err instanceof FaultError) return err.reason;
-    throw err;
-  } finally {
-    core.close();
-  }
 }
 
 describe.each(labVariants)('lab %s', (variant) => {

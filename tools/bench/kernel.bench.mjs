@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { dbgVmlinux } from './debuginfo.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -63,15 +64,6 @@ function kernelRelease() {
   return r.status === 0 ? JSON.parse(r.stdout).values[0].text.replace(/^\(char \[\d+\]\)"|"$/g, '') : undefined;
 }
 
-function dbgVmlinux(kver) {
-  const candidates = [
-    `/var/cache/kbtf/kernels/${kver}/dbg/usr/lib/debug/boot/vmlinux-${kver}`,
-    join(labDir, 'kernels', `${kver}-dbg`, `vmlinux-${kver}`),
-    `/usr/lib/debug/boot/vmlinux-${kver}`,
-  ];
-  return candidates.find((p) => existsSync(p));
-}
-
 // The walk `kbtf modules --json` does, in drgn: offsets from DWARF instead of BTF.
 const DRGN_SCRIPT = `
 import hashlib, json
@@ -109,7 +101,7 @@ const ours = JSON.parse(kbtf.stdout).modules;
 console.log(`kbtf modules --json (no debuginfo)    ${fmt(kbtf)}   ${ours.length} modules, ${ours.filter((m) => m.btf).length} with BTF`);
 
 const kver = kernelRelease();
-const vmlinux = kver && dbgVmlinux(kver);
+const vmlinux = kver && dbgVmlinux(kver, labDir);
 let failed = false;
 if (!vmlinux) {
   console.log('drgn: skipped (no -dbg vmlinux)');

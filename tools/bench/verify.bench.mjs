@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { dbgVmlinux } from './debuginfo.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -71,15 +72,6 @@ function measure(argv, okStatus = [0], runs = RUNS) {
 function kernelRelease(dump) {
   const truth = join(dirname(dump), 'truth.json');
   return existsSync(truth) ? JSON.parse(readFileSync(truth, 'utf8')).kernel : undefined;
-}
-
-function dbgVmlinux(kver) {
-  const candidates = [
-    `/var/cache/kbtf/kernels/${kver}/dbg/usr/lib/debug/boot/vmlinux-${kver}`,
-    join(labDir, 'kernels', `${kver}-dbg`, `vmlinux-${kver}`),
-    `/usr/lib/debug/boot/vmlinux-${kver}`,
-  ];
-  return candidates.find((p) => existsSync(p));
 }
 
 // drgn 0.0.22 has no for_each_module helper: the list is walked as the kernel does.
@@ -153,7 +145,7 @@ for (const dump of dumps) {
   row('kbtf verify --json (no debuginfo)', kbtf, kbtf.note);
   const res = { kbtf };
   const kver = kernelRelease(dump);
-  const vmlinux = kver && dbgVmlinux(kver);
+  const vmlinux = kver && dbgVmlinux(kver, labDir);
   if (!vmlinux) console.log('drgn, crash: skipped (no -dbg vmlinux; tools/lab/dbg-vmlinux.sh or apt-get download linux-image-KVER-dbg)');
   else {
     if (!existsSync('/usr/bin/drgn')) console.log('drgn: skipped (python3-drgn not installed)');
