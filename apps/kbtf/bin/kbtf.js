@@ -1,5 +1,68 @@
 #!/usr/bin/env node
+'use strict';
 // Committed shim so that npm links the `kbtf` bin before the first build; the code lives in dist/.
-import { main } from '../dist/main.js';
+// (CommonJS, see bin/package.json: a CommonJS entry starts faster than an ES module one.)
+//
+// With the bundled build (dist/kbtf.cjs, made by bundle.mjs) it compiles that one script with a
+// V8 code cache, as Node 22's module.enableCompileCache() does: the first run of each command
+// stores the compiled code in $KBTF_CACHE_DIR (default $XDG_CACHE_HOME/kbtf, else ~/.cache/kbtf),
+// later runs skip parsing and compiling. The cache file is named by Node's V8 version and the
+// bundle's size and mtime, and V8 checks it again; any failure to read or write it is ignored.
+// KBTF_COMPILE_CACHE=0 turns it off. Without the bundle it imports dist/main.js.
+const fs = require('node:fs');
+const path = require('node:path');
 
-process.exitCode = await main(process.argv.slice(2));
+const dist = path.join(__dirname, '..', 'dist');
+const bundle = path.join(dist, 'kbtf.cjs');
+const argv = process.argv.slice(2);
+
+function cacheDir() {
+  if (process.env.KBTF_COMPILE_CACHE === '0') return undefined;
+  if (process.env.KBTF_CACHE_DIR) return process.env.KBTF_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || (process.env.HOME && path.join(process.env.HOME, '.cache'));
+  return base ? path.join(base, 'kbtf') : undefined;
+}
+
+function runBundle() {
+  const vm = require('node:vm');
+  const Module = require('node:module');
+  const source = fs.readFileSync(bundle, 'utf8');
+  const dir = cacheDir();
+  const command = /^[a-z][a-z-]{0,31}$/.test(argv[0] ?? '') ? argv[0] : 'other';
+  let file;
+  let cached;
+  if (dir) {
+    const st = fs.statSync(bundle);
+    const key = `${process.versions.v8}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}`.replace(/[^\w.-]/g, '_');
+    file = path.join(dir, `compile-${command}-${key}.bin`);
+    try {
+      cached = fs.readFileSync(file);
+    } catch {
+      cached = undefined;
+    }
+  }
+  const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData: cached });
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, dist);
+  return mod.exports.main(argv).then((code) => {
+    if (file && code <= 1 && (!cached || script.cachedDataRejected)) saveCache(dir, file, command, script);
+    return code;
+  });
+}
+
+function saveCache(dir, file, command, script) {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const old of fs.readdirSync(dir)) if (old.startsWith(`compile-${command}-`) && old.endsWith('.bin')) fs.rmSync(path.join(dir, old), { force: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, script.createCachedData());
+    fs.renameSync(tmp, file);
+  } catch {
+    // a read-only or missing cache directory only costs the next run its compile time
+  }
+}
+
+const run = fs.existsSync(bundle) ? runBundle() : import('../dist/main.js').then((m) => m.main(argv));
+run.then((code) => {
+  process.exitCode = code;
+});

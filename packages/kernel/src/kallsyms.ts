@@ -41,35 +41,37 @@ export interface SymbolAt {
 }
 
 /**
- * The vmlinux symbols, in table (= /proc/kallsyms) order. Names are kept expanded in one byte blob
- * (type character first) and turned into strings only when asked for: a lookup by name compares
- * bytes, so finding a few symbols never builds 150,000 strings.
+ * The vmlinux symbols, in table (= /proc/kallsyms) order. Names stay as the kernel stores them
+ * (token numbers) and are expanded only when asked for; each has a 32-bit hash, folded from
+ * per-token hashes at load, so that a lookup by name compares numbers and expands only the
+ * entries whose hash matches: finding a few symbols never builds 150,000 strings.
  */
 export class Kallsyms {
   private byName?: Map<string, number>;
   private sorted?: number[];
   private namesCache?: string[];
   private addressCache?: bigint[];
+  private readonly table: Names;
+  /** Scratch space for expanding one name. */
+  private scratch = new Uint8Array(1024);
 
   constructor(
-    /** Expanded entries, each its type character then its name. */
-    private readonly blob: Uint8Array,
-    /** Entry i is blob[starts[i] .. starts[i + 1]). */
-    private readonly starts: Uint32Array,
+    names: Names,
     private readonly addressOf: (i: number) => bigint,
     readonly encoding: KallsymsEncoding,
-  ) {}
+  ) {
+    this.table = names;
+  }
 
   get count(): number {
-    return this.starts.length - 1;
+    return this.table.hashes.length;
   }
 
   /** Every name, in table order. */
   get names(): string[] {
     if (!this.namesCache) {
-      const buf = Buffer.from(this.blob.buffer, this.blob.byteOffset, this.blob.byteLength);
       const out = new Array<string>(this.count);
-      for (let i = 0; i < out.length; i++) out[i] = buf.toString('latin1', this.starts[i] + 1, this.starts[i + 1]);
+      for (let i = 0; i < out.length; i++) out[i] = this.nameOf(i);
       this.namesCache = out;
     }
     return this.namesCache;
@@ -86,7 +88,9 @@ export class Kallsyms {
   }
 
   nameOf(i: number): string {
-    return this.namesCache ? this.namesCache[i] : Buffer.from(this.blob.buffer, this.blob.byteOffset, this.blob.byteLength).toString('latin1', this.starts[i] + 1, this.starts[i + 1]);
+    if (this.namesCache) return this.namesCache[i];
+    const n = this.expand(i);
+    return Buffer.from(this.scratch.buffer, 0, n).toString('latin1', 1);
   }
 
   addressAt(i: number): bigint {
@@ -94,19 +98,42 @@ export class Kallsyms {
   }
 
   typeOf(i: number): string {
-    return String.fromCharCode(this.blob[this.starts[i]]);
+    const { tokens, comp, entryAt } = this.table;
+    return String.fromCharCode(tokens.bytes[tokens.start[comp[entryAt[i]]]]);
+  }
+
+  /** Expand entry i (type character, then name) into this.scratch; returns its length. */
+  private expand(i: number): number {
+    const { tokens, comp, entryAt, lens } = this.table;
+    const { bytes, start } = tokens;
+    const e = entryAt[i] + lens[i];
+    let n = 0;
+    for (let k = entryAt[i]; k < e; k++) {
+      const t = comp[k];
+      const len = start[t + 1] - start[t];
+      if (n + len > this.scratch.length) {
+        const bigger = new Uint8Array(this.scratch.length * 2 + len);
+        bigger.set(this.scratch.subarray(0, n));
+        this.scratch = bigger;
+      }
+      this.scratch.set(bytes.subarray(start[t], start[t + 1]), n);
+      n += len;
+    }
+    return n;
   }
 
   /** Index of the first symbol with this name. */
   indexOf(name: string): number | undefined {
     if (this.byName) return this.byName.get(name);
     const want = Buffer.from(name, 'latin1');
-    const { blob, starts } = this;
+    const h = nameHash(want);
+    const hashes = this.table.hashes;
     const n = this.count;
     outer: for (let i = 0; i < n; i++) {
-      const s = starts[i] + 1;
-      if (starts[i + 1] - s !== want.length) continue;
-      for (let k = 0; k < want.length; k++) if (blob[s + k] !== want[k]) continue outer;
+      if (hashes[i] !== h) continue;
+      const len = this.expand(i);
+      if (len - 1 !== want.length) continue;
+      for (let k = 0; k < want.length; k++) if (this.scratch[k + 1] !== want[k]) continue outer;
       return i;
     }
     return undefined;
@@ -191,13 +218,19 @@ export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation): Kallsyms
   const count = mem.u32(loc.numSyms);
   if (count === 0 || count > MAX_SYMS) throw new BadDataError('kallsyms', loc.numSyms, `implausible kallsyms_num_syms ${count}`);
   const tokens = readTokens(mem, loc);
-  const { blob, starts } = decodeNames(mem, loc, count, tokens);
-  const probe = new Kallsyms(blob, starts, () => 0n, 'absolute');
+  const names = decodeNames(mem, loc, count, tokens);
+  const probe = new Kallsyms(names, () => 0n, 'absolute');
   const { addressOf, encoding } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
-  return new Kallsyms(blob, starts, addressOf, encoding);
+  return new Kallsyms(names, addressOf, encoding);
 }
 
-function readTokens(mem: KernelMemory, loc: KallsymsLocation): Uint8Array[] {
+/** The 256 tokens, flattened: token t is bytes[start[t] .. start[t + 1]). */
+interface Tokens {
+  bytes: Uint8Array;
+  start: Int32Array;
+}
+
+function readTokens(mem: KernelMemory, loc: KallsymsLocation): Tokens {
   const idx = mem.read(loc.tokenIndex, 256 * 2);
   const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
   const starts: number[] = [];
@@ -206,69 +239,131 @@ function readTokens(mem: KernelMemory, loc: KallsymsLocation): Uint8Array[] {
   // Tokens are short (scripts/kallsyms.c merges pairs; a token rarely passes 20 bytes).
   const table = mem.read(loc.tokenTable, maxStart + 1);
   const tail = mem.cstring(loc.tokenTable + BigInt(maxStart), KSYM_NAME_LEN);
-  return starts.map((s) => {
+  const list = starts.map((s) => {
     if (s === maxStart) return tail;
     const end = table.indexOf(0, s);
     if (end < 0) throw new BadDataError('kallsyms_token_table', s, 'unterminated token');
     return table.subarray(s, end);
   });
+  const start = new Int32Array(257);
+  for (let t = 0; t < 256; t++) start[t + 1] = start[t] + list[t].length;
+  const bytes = new Uint8Array(start[256]);
+  for (let t = 0; t < 256; t++) bytes.set(list[t], start[t]);
+  return { bytes, start };
 }
 
-/** A growing window over kallsyms_names, read in large chunks, stopping short of a fault. */
-class NameStream {
-  private buf: Uint8Array = new Uint8Array(0);
-  private bufStart = 0;
-  constructor(
-    private readonly mem: KernelMemory,
-    private readonly base: bigint,
-  ) {}
-
-  /** The window, guaranteed to hold MAX_ENTRY bytes from `pos` when memory has them. */
-  at(pos: number): { buf: Uint8Array; start: number } {
-    if (pos - this.bufStart + MAX_ENTRY > this.buf.length) this.refill(pos);
-    return { buf: this.buf, start: this.bufStart };
-  }
-
-  private refill(pos: number): void {
-    const v = this.base + BigInt(pos);
-    try {
-      this.buf = this.mem.read(v, WINDOW);
-    } catch (err) {
-      // The window ran off mapped memory: keep what precedes the fault, if anything.
-      if (!(err instanceof FaultError) || err.space !== 'virtual' || err.address <= v) throw err;
-      this.buf = this.mem.read(v, Number(err.address - v));
-    }
-    this.bufStart = pos;
-  }
-}
-
-function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: Uint8Array[]): { blob: Uint8Array; starts: Uint32Array } {
-  const starts = new Uint32Array(count + 1);
-  let blob = new Uint8Array(count * 32);
-  let at = 0;
-  const stream = new NameStream(mem, loc.names);
+/**
+ * Walk kallsyms_names: where each entry's tokens are, and the hash of each name (type character
+ * excluded), folded from per-token hashes without expanding anything. kallsyms_names is read in
+ * 256 KiB windows that stop short of a fault; the token bytes are kept as they are.
+ */
+function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: Tokens): Names {
+  const { full, fullPow, rest } = tokenHashes(tokens);
+  const entryAt = new Uint32Array(count);
+  const lens = new Uint16Array(count);
+  const hashes = new Int32Array(count);
+  const parts: Uint8Array[] = [];
+  let buf: Uint8Array = new Uint8Array(0);
+  let bufStart = 0;
   let pos = 0;
+  /** Token bytes kept so far (in parts), i.e. the offset in `comp` of buf[0]. */
+  let kept = 0;
   for (let i = 0; i < count; i++) {
-    const { buf, start } = stream.at(pos);
-    let p = pos - start;
+    if (pos - bufStart + MAX_ENTRY > buf.length) {
+      parts.push(buf.subarray(0, pos - bufStart));
+      kept += pos - bufStart;
+      buf = readWindow(mem, loc.names + BigInt(pos));
+      bufStart = pos;
+    }
+    let p = pos - bufStart;
     if (p >= buf.length) throw new FaultError('virtual', loc.names + BigInt(pos), 'not-mapped', `kallsyms_names ends at symbol ${i} of ${count}`);
-    let len = buf[p++];
-    if (len & 0x80) len = (len & 0x7f) | (buf[p++] << 7);
-    if (len === 0 || p + len > buf.length) throw new BadDataError('kallsyms_names', loc.names + BigInt(pos), `bad entry ${i}: length ${len}`);
-    if (at + len * 64 > blob.length) {
-      const bigger = new Uint8Array(Math.max(blob.length * 2, at + len * 64));
-      bigger.set(blob.subarray(0, at));
-      blob = bigger;
+    // Both length bytes are read every time: a branch the loop never took before V8 optimised it
+    // would deoptimise it at the first "big" symbol.
+    const b0 = buf[p];
+    const b1 = buf[p + 1];
+    let len = b0;
+    p++;
+    if (b0 & 0x80) {
+      len = (b0 & 0x7f) | (b1 << 7);
+      p++;
     }
-    starts[i] = at;
-    for (let k = 0; k < len; k++) {
-      const t = tokens[buf[p + k]];
-      for (let j = 0; j < t.length; j++) blob[at++] = t[j];
+    if (len === 0 || p + len > buf.length) badEntry(loc, pos, i, len);
+    entryAt[i] = kept + p;
+    lens[i] = len;
+    const e = p + len;
+    let h = rest[buf[p]];
+    for (let k = p + 1; k < e; k++) {
+      const t = buf[k];
+      h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
     }
-    pos = start + p + len;
+    hashes[i] = h;
+    pos = bufStart + e;
   }
-  starts[count] = at;
-  return { blob: blob.subarray(0, at), starts };
+  parts.push(buf.subarray(0, pos - bufStart));
+  const comp = new Uint8Array(kept + pos - bufStart);
+  let at = 0;
+  for (const part of parts) {
+    comp.set(part, at);
+    at += part.length;
+  }
+  return { comp, entryAt, lens, hashes, tokens };
+}
+
+/** The name hash: h = h × HASH_P + byte over the name's bytes, mod 2^32 (signed). */
+const HASH_P = 0x01000193;
+
+function nameHash(bytes: Uint8Array): number {
+  let h = 0;
+  for (let q = 0; q < bytes.length; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
+  return h;
+}
+
+/** Per token: its hash and HASH_P^length (to append it to a hash), and the hash of all but its first byte. */
+function tokenHashes(tokens: Tokens): { full: Int32Array; fullPow: Int32Array; rest: Int32Array } {
+  const full = new Int32Array(256);
+  const fullPow = new Int32Array(256);
+  const rest = new Int32Array(256);
+  for (let t = 0; t < 256; t++) {
+    const a = tokens.start[t];
+    const e = tokens.start[t + 1];
+    let h = 0;
+    let pw = 1;
+    let r = 0;
+    for (let j = a; j < e; j++) {
+      h = (Math.imul(h, HASH_P) + tokens.bytes[j]) | 0;
+      pw = Math.imul(pw, HASH_P);
+      if (j > a) r = (Math.imul(r, HASH_P) + tokens.bytes[j]) | 0;
+    }
+    full[t] = h;
+    fullPow[t] = pw;
+    rest[t] = r;
+  }
+  return { full, fullPow, rest };
+}
+
+function badEntry(loc: KallsymsLocation, pos: number, i: number, len: number): never {
+  throw new BadDataError('kallsyms_names', loc.names + BigInt(pos), `bad entry ${i}: length ${len}`);
+}
+
+/** WINDOW bytes of kernel memory at `v`, or what precedes the first fault in them. */
+function readWindow(mem: KernelMemory, v: bigint): Uint8Array {
+  try {
+    return mem.read(v, WINDOW);
+  } catch (err) {
+    if (!(err instanceof FaultError) || err.space !== 'virtual' || err.address <= v) throw err;
+    return mem.read(v, Number(err.address - v));
+  }
+}
+
+interface Names {
+  /** kallsyms_names as read (length bytes and token numbers). */
+  comp: Uint8Array;
+  /** Entry i's token numbers are comp[entryAt[i] .. entryAt[i] + lens[i]). */
+  entryAt: Uint32Array;
+  lens: Uint16Array;
+  /** nameHash of each name (type character excluded). */
+  hashes: Int32Array;
+  tokens: Tokens;
 }
 
 type AddressOf = (i: number) => bigint;

@@ -83,7 +83,7 @@ export class KernelMemory implements VirtualMemory {
   read(vaddr: bigint, length: number): Uint8Array {
     vaddr &= U64;
     if (length === 0) return new Uint8Array(0);
-    const out = new Uint8Array(length);
+    let out: Uint8Array | undefined;
     let done = 0;
     let runV = vaddr;
     let runP = -1n;
@@ -92,7 +92,10 @@ export class KernelMemory implements VirtualMemory {
     const flush = (): void => {
       if (runLen === 0) return;
       try {
-        out.set(this.phys.read(runP, runLen), runAt);
+        const bytes = this.phys.read(runP, runLen);
+        // One physically contiguous run: the physical read is the result, no second copy.
+        if (runAt === 0 && runLen === length) out = bytes;
+        else (out ??= new Uint8Array(length)).set(bytes, runAt);
       } catch (err) {
         if (!(err instanceof FaultError)) throw err;
         const failedV = runV + (err.address - runP);
@@ -115,7 +118,7 @@ export class KernelMemory implements VirtualMemory {
       done += n;
     }
     flush();
-    return out;
+    return out!;
   }
 
   /** Whether `length` bytes at `vaddr` can be read. */

@@ -24,12 +24,31 @@ export interface ByteSource {
   close(): void;
 }
 
-/** A file read with positioned reads. */
+/** Bytes read at once when a stream of adjacent reads is seen. */
+const READAHEAD = 128 * 1024;
+/** Streams of adjacent reads followed at once (page data, descriptors, …). */
+const STREAMS = 4;
+
+interface Stream {
+  /** Offset just past the last read of this stream. */
+  next: number;
+  /** A window of file bytes read ahead, at winStart. */
+  win?: Uint8Array;
+  winStart: number;
+}
+
+/**
+ * A file read with positioned reads. A read that starts where an earlier one ended (the pages of
+ * a kdump file stored one after another, a walk over descriptors) turns into a 128 KiB read-ahead
+ * that serves the next ones from memory: reading 5 MiB of vmlinux BTF out of a compressed dump
+ * takes ~100 system calls instead of ~1,500. Isolated reads stay exact.
+ */
 export class FileSource implements ByteSource {
   readonly name: string;
   readonly size: number;
   bytesRead = 0;
   private fd: number | undefined;
+  private readonly streams: Stream[] = [];
 
   constructor(path: string) {
     this.name = path;
@@ -46,10 +65,35 @@ export class FileSource implements ByteSource {
       throw new BadDataError(this.name, offset, `truncated: ${what} of ${length} bytes past end of file (${this.size})`);
     }
     if (this.fd === undefined) throw new BadDataError(this.name, offset, 'read after close');
+    const end = offset + length;
+    const streams = this.streams;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i];
+      const win = s.win;
+      if (win && offset >= s.winStart && end <= s.winStart + win.byteLength) {
+        s.next = end;
+        return win.slice(offset - s.winStart, end - s.winStart);
+      }
+    }
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i];
+      if (s.next !== offset || length >= READAHEAD) continue;
+      const n = Math.min(READAHEAD, this.size - offset);
+      s.win = this.pread(offset, n, what);
+      s.winStart = offset;
+      s.next = end;
+      return s.win.slice(0, length);
+    }
+    if (streams.length >= STREAMS) streams.shift();
+    streams.push({ next: end, winStart: 0 });
+    return this.pread(offset, length, what);
+  }
+
+  private pread(offset: number, length: number, what: string): Uint8Array {
     const buf = new Uint8Array(length);
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, buf, done, length - done, offset + done);
+      const n = readSync(this.fd!, buf, done, length - done, offset + done);
       if (n <= 0) throw new BadDataError(this.name, offset + done, `short read (${what})`);
       done += n;
     }
@@ -60,6 +104,7 @@ export class FileSource implements ByteSource {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.streams.length = 0;
   }
 }
 
