@@ -26,7 +26,9 @@ export function compressionName(flags: number): string {
 export function decodePage(flags: number, data: Uint8Array, pageSize: number): Uint8Array {
   let page: Uint8Array;
   if (flags & PAGE_ZLIB) {
-    const b = inflateSync(data, { maxOutputLength: pageSize });
+    // chunkSize just over a page: one output buffer of that size (the default is 16 KiB, and an
+    // exact page would make zlib allocate a second one to see the end of the stream).
+    const b = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize + 64 });
     page = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } else if (flags & PAGE_LZO) {
     page = lzo1xDecompress(data, pageSize);

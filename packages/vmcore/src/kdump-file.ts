@@ -44,7 +44,7 @@ export class KdumpFile {
   /** Descriptors this file holds (set bits of the 2nd bitmap in [startPfn, endPfn)). */
   readonly descCount: number;
   private readonly rankBase: number;
-  private readonly descCache = new LruCache<number, Uint8Array>(256);
+  private readonly descCache = new LruCache<number, DataView>(256);
 
   constructor(readonly source: ByteSource) {
     this.header = readDiskDumpHeader(source);
@@ -94,7 +94,8 @@ export class KdumpFile {
       const at = this.descOffset + chunkIndex * DESC_CHUNK * PAGE_DESC_SIZE;
       const want = Math.min(DESC_CHUNK, this.descCount - chunkIndex * DESC_CHUNK) * PAGE_DESC_SIZE;
       const len = Math.max(0, Math.min(want, this.source.size - at));
-      chunk = len > 0 ? this.source.read(at, len, 'page descriptors') : new Uint8Array(0);
+      const bytes = len > 0 ? this.source.read(at, len, 'page descriptors') : new Uint8Array(0);
+      chunk = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.descCache.set(chunkIndex, chunk);
     }
     const rel = (index % DESC_CHUNK) * PAGE_DESC_SIZE;
@@ -102,10 +103,13 @@ export class KdumpFile {
       if (this.incomplete) return undefined;
       throw new BadDataError(this.source.name, this.descOffset + index * PAGE_DESC_SIZE, 'truncated: page descriptor past end of file');
     }
-    const c = new Cursor(chunk, { source: this.source.name, base: this.descOffset + chunkIndex * DESC_CHUNK * PAGE_DESC_SIZE });
-    const offset = c.i64At(rel);
-    if (offset < 0n || offset > BigInt(Number.MAX_SAFE_INTEGER)) throw c.error(rel, `page descriptor offset ${offset} out of range`);
-    return { offset: Number(offset), size: c.u32At(rel + 8), flags: c.u32At(rel + 12), pageFlags: c.u64At(rel + 16) };
+    // i64 offset read as two halves: a Number, no BigInt on the path of every page read.
+    const hi = chunk.getInt32(rel + 4, true);
+    const offset = hi * 2 ** 32 + chunk.getUint32(rel, true);
+    if (hi < 0 || offset > Number.MAX_SAFE_INTEGER) {
+      throw new BadDataError(this.source.name, this.descOffset + index * PAGE_DESC_SIZE, `page descriptor offset ${chunk.getBigInt64(rel, true)} out of range`);
+    }
+    return { offset, size: chunk.getUint32(rel + 8, true), flags: chunk.getUint32(rel + 12, true), pageFlags: chunk.getBigUint64(rel + 16, true) };
   }
 
   /** Visit every descriptor this file holds, reading them in large chunks. */
