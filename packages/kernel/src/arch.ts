@@ -37,7 +37,8 @@ export const x86_64: Arch = {
       levels: info.numbers.get('pgtable_l5_enabled') === 1n ? 5 : 4,
       smeMask: info.numbers.get('sme_mask') ?? 0n,
     };
-    return (vaddr) => translateX86_64(mem, paging, vaddr);
+    const pteTables = new Map<number, bigint>();
+    return (vaddr) => translateX86_64(mem, paging, vaddr, pteTables);
   },
   isKernelAddress: (vaddr) => vaddr >= 0xff00000000000000n,
 };

@@ -32,6 +32,7 @@ export class Kernel {
   readonly vmcoreinfo: VmcoreInfo;
   private kallsymsCache?: Kallsyms;
   private btfCache?: Btf;
+  private readonly typeCache = new Map<string, KType>();
   private modulesCache?: KernelModule[];
   private varIndex?: Map<string, number>;
 
@@ -75,7 +76,12 @@ export class Kernel {
 
   /** A type by C name (`struct module`, `u64`, `char *`), from vmlinux BTF. */
   type(name: string): KType {
-    return parseTypeName(this.btf, name);
+    let t = this.typeCache.get(name);
+    if (!t) {
+      t = parseTypeName(this.btf, name);
+      this.typeCache.set(name, t);
+    }
+    return t;
   }
 
   /** An object of `type` at `address`. */

@@ -55,12 +55,22 @@ export function paSymbol(vaddr: bigint, physBase: bigint): bigint {
  * Translate `vaddr` through the page tables. Throws FaultError (space 'virtual', reason
  * 'not-mapped') naming the address and the level whose entry was not present; a physical read that
  * fails (an excluded page-table page, say) is rethrown as a virtual fault naming the level too.
+ * `pteTables` (one per dump) remembers the last-level table of each 2 MiB region walked.
  */
-export function translateX86_64(mem: PhysicalMemory, paging: X86_64Paging, vaddr: bigint): Translation {
+export function translateX86_64(mem: PhysicalMemory, paging: X86_64Paging, vaddr: bigint, pteTables?: Map<number, bigint>): Translation {
   const mask = X86_64_PFN_MASK & ~paging.smeMask;
   let table = paging.root;
-  const first = paging.levels === 5 ? 0 : 1;
+  let first = paging.levels === 5 ? 0 : 1;
+  // The page tables of a dump do not change: the last-level table of each 2 MiB region, once
+  // found, serves every other 4 KiB page in it with one read instead of four or five.
+  const region = pteTables ? Number(vaddr >> 21n) : 0;
+  const known = pteTables?.get(region);
+  if (known !== undefined) {
+    table = known;
+    first = LEVELS.length - 1;
+  }
   for (let level = first; level < LEVELS.length; level++) {
+    if (level === LEVELS.length - 1 && known === undefined) pteTables?.set(region, table);
     const shift = 12 + 9 * (LEVELS.length - 1 - level);
     const index = (vaddr >> BigInt(shift)) & 0x1ffn;
     const entryAddr = table + index * BigInt(ENTRY_SIZE);
