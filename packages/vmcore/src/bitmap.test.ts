@@ -14,6 +14,18 @@ describe('Bitmap', () => {
     }
     expect(bm.count()).toBe(n);
   });
+  it('rank in any order (runs of neighbours and jumps) equals the linear count', () => {
+    const linear = [0];
+    for (let bit = 0; bit < 2300; bit++) linear.push(linear[bit] + (bm.test(bit) ? 1 : 0));
+    const fresh = new Bitmap(bytes, 2300);
+    let r = 11;
+    for (let k = 0; k < 3000; k++) {
+      r = (r * 69069 + 1) >>> 0;
+      const bit = k % 3 ? Math.min(2300, (r >>> 8) % 2301) : Math.min(2300, k % 2301);
+      expect(fresh.rank(bit)).toBe(linear[bit]);
+      if (bit < 2300) expect(fresh.rank(bit + 1)).toBe(linear[bit + 1]);
+    }
+  });
   it('is LSB first and ignores bits past the end', () => {
     const b = new Bitmap(new Uint8Array([0b00000101]), 3);
     expect([0, 1, 2, 3].map((i) => b.test(i))).toEqual([true, false, true, false]);

@@ -3,18 +3,18 @@
  * The 1st bitmap says which frames exist (RAM), the 2nd which were dumped. Page descriptors are
  * stored one per set bit of the 2nd bitmap in pfn order, so a frame's descriptor index is the
  * rank of its bit: the number of set bits before it. `rank` answers that in O(1) with a prefix
- * table of counts per 64-byte block (one entry per 512 frames) plus a byte-wise popcount of the
- * block's head.
+ * table of counts per 16-byte block (one entry per 128 frames: 8 MiB for 1 TiB of RAM) plus a
+ * byte-wise popcount of the block's head, and in one step for the frame after the last one asked.
  */
 const POPCOUNT = new Uint8Array(256);
 for (let i = 1; i < 256; i++) POPCOUNT[i] = (i & 1) + POPCOUNT[i >> 1];
 
-const BLOCK_BYTES = 64;
+const BLOCK_BYTES = 16;
 
 export class Bitmap {
   /** Number of bits the bitmap describes. */
   readonly bits: number;
-  private prefix: Float64Array | undefined;
+  private prefix: Uint32Array | Float64Array | undefined;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -28,10 +28,10 @@ export class Bitmap {
     return (this.bytes[bit >>> 3] & (1 << (bit & 7))) !== 0;
   }
 
-  private table(): Float64Array {
+  private table(): Uint32Array | Float64Array {
     if (this.prefix) return this.prefix;
     const blocks = Math.ceil(this.bytes.byteLength / BLOCK_BYTES);
-    const t = new Float64Array(blocks + 1);
+    const t = this.bytes.byteLength * 8 < 2 ** 32 ? new Uint32Array(blocks + 1) : new Float64Array(blocks + 1);
     let sum = 0;
     for (let b = 0; b < blocks; b++) {
       t[b] = sum;
@@ -46,6 +46,21 @@ export class Bitmap {
   /** Number of set bits in [0, bit). */
   rank(bit: number): number {
     const limit = Math.min(Math.max(bit, 0), this.bits);
+    // Reads walk frames in order: the next frame's rank is this one's plus its bit.
+    if (limit === this.lastLimit + 1) {
+      this.lastRank += (this.bytes[this.lastLimit >>> 3] >> (this.lastLimit & 7)) & 1;
+      this.lastLimit = limit;
+      return this.lastRank;
+    }
+    this.lastRank = this.rankFromTable(limit);
+    this.lastLimit = limit;
+    return this.lastRank;
+  }
+
+  private lastLimit = -2;
+  private lastRank = 0;
+
+  private rankFromTable(limit: number): number {
     const t = this.table();
     const byte = limit >>> 3;
     const block = Math.floor(byte / BLOCK_BYTES);
