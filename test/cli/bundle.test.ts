@@ -85,6 +85,13 @@ describe('the built CLI (bundle + code cache)', () => {
     for (const line of lines) expect(untimed(line)).toEqual(untimed(one.stdout));
   });
 
+  it('a large output through a slow pipe arrives whole (the early exit waits for it)', async () => {
+    const mine = await runCli(['symbols', '--json', fixture]);
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" symbols --json "${fixture}" | (sleep 1; wc -c)`], { encoding: 'utf8', env: { ...process.env, KBTF_CACHE_DIR: cacheDir } });
+    expect(Number(r.stdout.trim())).toBe(Buffer.byteLength(mine.stdout));
+    expect(Buffer.byteLength(mine.stdout)).toBeGreaterThan(1 << 20);
+  });
+
   it('usage errors and unreadable input keep their exit codes', () => {
     expect(kbtf(['no-such-command']).code).toBe(2);
     const r = kbtf(['verify', join(root, 'package.json')]);

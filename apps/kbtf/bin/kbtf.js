@@ -63,6 +63,9 @@ function saveCache(dir, file, command, script) {
 }
 
 const run = fs.existsSync(bundle) ? runBundle() : import('../dist/main.js').then((m) => m.main(argv));
+// Exit at once when everything written has left (tearing the heap down only costs time); output
+// still queued for a slow pipe is left to drain first.
 run.then((code) => {
   process.exitCode = code;
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
 });

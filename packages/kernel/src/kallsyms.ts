@@ -366,6 +366,8 @@ interface Names {
   tokens: Tokens;
 }
 
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 type AddressOf = (i: number) => bigint;
 
 function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): { addressOf: AddressOf; encoding: KallsymsEncoding } {
@@ -380,9 +382,13 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
   }
   if (loc.offsets !== undefined) {
     const raw = mem.read(loc.offsets, count * 4);
-    const offs = new Int32Array(count);
-    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    for (let i = 0; i < count; i++) offs[i] = dv.getInt32(i * 4, true);
+    let offs: Int32Array;
+    if (HOST_LE && raw.byteOffset % 4 === 0) offs = new Int32Array(raw.buffer, raw.byteOffset, count);
+    else {
+      offs = new Int32Array(count);
+      const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let i = 0; i < count; i++) offs[i] = dv.getInt32(i * 4, true);
+    }
     if (loc.relativeBase !== undefined) {
       const base = mem.u64(loc.relativeBase);
       candidates.push(['absolute-percpu', () => (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i]))]);
