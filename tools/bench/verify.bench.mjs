@@ -6,9 +6,9 @@
 //   drgn (python3-drgn)   load the dump, list the modules (list_for_each_entry over `modules`),
 //                         read jiffies_64 and init_uts_ns.name.release
 //   crash                 `mod`, then `q` (crash -s VMLINUX DUMP -i CMDFILE)
-// Each command runs RUNS times in its own process under /usr/bin/time (GNU time): the median and the
-// minimum wall time, the median CPU time (user + sys: less sensitive to a loaded machine) and the
-// peak RSS. Ratios are kbtf / tool. Targets (issue 9): kbtf ≤ 0.25 s and ≤ 150 MB on the 512 MiB
+// Each command runs RUNS times in its own process under /usr/bin/time (GNU time), kbtf and drgn in
+// alternation: the median and the minimum wall time (to the millisecond), the median CPU time
+// (user + sys: less sensitive to a loaded machine) and the peak RSS. Ratios are kbtf / tool. Targets (issue 9): kbtf ≤ 0.25 s and ≤ 150 MB on the 512 MiB
 // dump, ahead of drgn, and within 20 % of that time on a 4× larger guest (.lab/6.1-4level-2g, made
 // by `bash tools/lab/lab.sh --kernel 6.1 --mem 2G`; skipped with a note when absent).
 // Needs the build (`npm run build`) and the lab (docs/lab.md).
@@ -57,10 +57,13 @@ function measure(argv, okStatus = [0], runs = RUNS) {
   let stdout = '';
   for (let i = 0; i < runs; i++) {
     const out = join(tmp, 'time.txt');
+    const t0 = process.hrtime.bigint();
     const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', out, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+    const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     if (!okStatus.includes(r.status)) return { error: `exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
-    const [e, u, s, kb] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-    wall.push(e);
+    const [, u, s, kb] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    // Wall time to the millisecond (GNU time's %e has 10 ms steps); CPU and peak RSS from GNU time.
+    wall.push(elapsed);
     cpu.push(u + s);
     rss = Math.max(rss, kb / 1024);
     stdout = r.stdout;
@@ -102,27 +105,30 @@ function annotate(m) {
   return m;
 }
 
-function kbtfRun(dump) {
-  const m = measure(kbtfArgv(dump), [0, 1]);
-  return m.error ? m : annotate(m);
+/** Runs of one command merged: median and min wall, median CPU, max RSS, the last stdout. */
+function merge(runs) {
+  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return { sec: med(runs.map((r) => r.sec)), min: Math.min(...runs.map((r) => r.min)), cpu: med(runs.map((r) => r.cpu)), rss: Math.max(...runs.map((r) => r.rss)), stdout: runs[runs.length - 1].stdout };
+}
+
+/** Several commands, RUNS rounds of one run each, so that all see the same machine load. */
+function interleaved(commands) {
+  const runs = commands.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    for (let j = 0; j < commands.length; j++) {
+      const m = measure(commands[j].argv, commands[j].ok ?? [0], 1);
+      if (m.error) return { error: m.error };
+      runs[j].push(m);
+    }
+  }
+  return { results: runs.map(merge) };
 }
 
 /** kbtf verify on two dumps, runs alternating. */
 function kbtfPair(smallDump, bigDump) {
-  const a = [];
-  const b = [];
-  for (let i = 0; i < RUNS; i++) {
-    for (const [dump, into] of [[smallDump, a], [bigDump, b]]) {
-      const m = measure(kbtfArgv(dump), [0, 1], 1);
-      if (m.error) return m;
-      into.push(m);
-    }
-  }
-  const merge = (runs) => {
-    const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-    return annotate({ sec: med(runs.map((r) => r.sec)), min: Math.min(...runs.map((r) => r.min)), cpu: med(runs.map((r) => r.cpu)), rss: Math.max(...runs.map((r) => r.rss)), stdout: runs[runs.length - 1].stdout });
-  };
-  return { small: merge(a), big: merge(b) };
+  const r = interleaved([{ argv: kbtfArgv(smallDump), ok: [0, 1] }, { argv: kbtfArgv(bigDump), ok: [0, 1] }]);
+  if (r.error) return r;
+  return { small: annotate(r.results[0]), big: annotate(r.results[1]) };
 }
 
 console.log(`verify bench: median of ${RUNS} runs (wall median, wall min, CPU user+sys median, peak RSS)`);
@@ -136,21 +142,26 @@ for (const dump of dumps) {
   }
   const size = statSync(dump).size;
   console.log(`\n${basename(dirname(dump))}/${basename(dump)} (${(size / 2 ** 20).toFixed(0)} MiB file)`);
-  const kbtf = kbtfRun(dump);
-  if (kbtf.error) {
-    console.log(`kbtf verify --json: FAILED: ${kbtf.error}`);
+  const kver = kernelRelease(dump);
+  const vmlinux = kver && dbgVmlinux(kver, labDir);
+  // kbtf and drgn run in alternation (drgn first tried once: it cannot open every dump).
+  const drgnArgv = vmlinux && existsSync('/usr/bin/drgn') ? ['/usr/bin/drgn', '-c', dump, '-s', vmlinux, '--no-default-symbols', drgnScript] : undefined;
+  const drgnProbe = drgnArgv && measure(drgnArgv, [0], 1);
+  const withDrgn = drgnProbe && !drgnProbe.error;
+  const both = interleaved([{ argv: kbtfArgv(dump), ok: [0, 1] }, ...(withDrgn ? [{ argv: drgnArgv }] : [])]);
+  if (both.error) {
+    console.log(`kbtf verify --json: FAILED: ${both.error}`);
     failed = true;
     continue;
   }
+  const kbtf = annotate(both.results[0]);
   row('kbtf verify --json (no debuginfo)', kbtf, kbtf.note);
   const res = { kbtf };
-  const kver = kernelRelease(dump);
-  const vmlinux = kver && dbgVmlinux(kver, labDir);
   if (!vmlinux) console.log('drgn, crash: skipped (no -dbg vmlinux; tools/lab/dbg-vmlinux.sh or apt-get download linux-image-KVER-dbg)');
   else {
     if (!existsSync('/usr/bin/drgn')) console.log('drgn: skipped (python3-drgn not installed)');
     else {
-      const drgn = measure(['/usr/bin/drgn', '-c', dump, '-s', vmlinux, '--no-default-symbols', drgnScript]);
+      const drgn = withDrgn ? both.results[1] : drgnProbe;
       if (drgn.error) console.log(`drgn: cannot open this dump (${drgn.error})`);
       else {
         const d = JSON.parse(drgn.stdout);
