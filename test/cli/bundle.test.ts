@@ -19,7 +19,7 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'kbtf-cache-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 function kbtf(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, KBTF_CACHE_DIR: cacheDir, ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, KBTF_COMPILE_CACHE: cacheDir, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,12 +63,15 @@ describe('the built CLI (bundle + code cache)', () => {
     expect(statSync(join(cacheDir, file)).size).toBeGreaterThan(10_000);
   });
 
-  it('KBTF_COMPILE_CACHE=0 writes nothing', () => {
+  it('KBTF_COMPILE_CACHE=0 writes nothing; unset, the cache is in $XDG_CACHE_HOME/kbtf', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kbtf-nocache-'));
     try {
-      const r = kbtf(['symbols', '--json', fixture], { KBTF_CACHE_DIR: dir, KBTF_COMPILE_CACHE: '0' });
+      const r = kbtf(['symbols', '--json', fixture], { KBTF_COMPILE_CACHE: '0', HOME: dir, XDG_CACHE_HOME: dir });
       expect(r.code).toBe(0);
       expect(readdirSync(dir)).toEqual([]);
+      // Unset, the cache goes under $XDG_CACHE_HOME/kbtf.
+      expect(kbtf(['symbols', '--json', fixture], { KBTF_COMPILE_CACHE: '', HOME: dir, XDG_CACHE_HOME: dir }).code).toBe(0);
+      expect(readdirSync(join(dir, 'kbtf')).filter((f) => f.startsWith('compile-symbols-'))).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,7 +90,7 @@ describe('the built CLI (bundle + code cache)', () => {
 
   it('a large output through a slow pipe arrives whole (the early exit waits for it)', async () => {
     const mine = await runCli(['symbols', '--json', fixture]);
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" symbols --json "${fixture}" | (sleep 1; wc -c)`], { encoding: 'utf8', env: { ...process.env, KBTF_CACHE_DIR: cacheDir } });
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" symbols --json "${fixture}" | (sleep 1; wc -c)`], { encoding: 'utf8', env: { ...process.env, KBTF_COMPILE_CACHE: cacheDir } });
     expect(Number(r.stdout.trim())).toBe(Buffer.byteLength(mine.stdout));
     expect(Buffer.byteLength(mine.stdout)).toBeGreaterThan(1 << 20);
   });

@@ -4,11 +4,11 @@
 // (CommonJS, see bin/package.json: a CommonJS entry starts faster than an ES module one.)
 //
 // With the bundled build (dist/kbtf.cjs, made by bundle.mjs) it compiles that one script with a
-// V8 code cache, as Node 22's module.enableCompileCache() does: the first run of each command
-// stores the compiled code in $KBTF_CACHE_DIR (default $XDG_CACHE_HOME/kbtf, else ~/.cache/kbtf),
-// later runs skip parsing and compiling. The cache file is named by Node's V8 version and the
-// bundle's size and mtime, and V8 checks it again; any failure to read or write it is ignored.
-// KBTF_COMPILE_CACHE=0 turns it off. Without the bundle it imports dist/main.js.
+// V8 code cache, as Node 22's NODE_COMPILE_CACHE does: the first run of each command stores the
+// compiled code in $KBTF_COMPILE_CACHE (a directory; default $XDG_CACHE_HOME/kbtf, else
+// ~/.cache/kbtf), later runs skip parsing and compiling. The cache file is named by Node's V8
+// version and the bundle's size and mtime, and V8 checks it again; any failure to read or write it
+// is ignored. KBTF_COMPILE_CACHE=0 turns it off. Without the bundle it imports dist/main.js.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -17,8 +17,9 @@ const bundle = path.join(dist, 'kbtf.cjs');
 const argv = process.argv.slice(2);
 
 function cacheDir() {
-  if (process.env.KBTF_COMPILE_CACHE === '0') return undefined;
-  if (process.env.KBTF_CACHE_DIR) return process.env.KBTF_CACHE_DIR;
+  const set = process.env.KBTF_COMPILE_CACHE;
+  if (set === '0') return undefined;
+  if (set) return set;
   const base = process.env.XDG_CACHE_HOME || (process.env.HOME && path.join(process.env.HOME, '.cache'));
   return base ? path.join(base, 'kbtf') : undefined;
 }
