@@ -44,6 +44,8 @@ export class Btf {
   /** The type section. */
   readonly typeCursor: Cursor;
   private readonly offsets: Uint32Array;
+  /** Kind number of each record, in id order. */
+  private readonly kinds: Uint8Array;
   private readonly cache: (BtfType | undefined)[];
   private names: Map<string, number | number[]> | undefined;
 
@@ -65,7 +67,7 @@ export class Btf {
     this.typeCursor = c.sub(typeStart, h.typeLen, this.source);
     this.strings = new StringTable(c.sub(strStart, h.strLen, this.source), this.base?.strings);
     this.firstId = this.base ? this.base.endId : 1;
-    this.offsets = indexTypes(this.typeCursor, this.firstId);
+    ({ offsets: this.offsets, kinds: this.kinds } = indexTypes(this.typeCursor, this.firstId));
     this.count = this.offsets.length;
     this.cache = new Array(this.count);
   }
@@ -98,6 +100,24 @@ export class Btf {
   /** The kind of a type without decoding it. */
   kindOf(id: number): Kind {
     return KIND_NAMES[infoKind(this.info(id))] as Kind;
+  }
+
+  /**
+   * The first id of this blob (not the base) of kind number `kind` whose name is the bytes `name`,
+   * or undefined. A scan of the kinds column; names are compared as bytes, and only for types of
+   * that kind: no string is decoded and no index is built, so finding the few types a walk needs
+   * never builds 100,000 strings.
+   */
+  firstOfKindNamed(kind: number, name: Uint8Array): number | undefined {
+    const kinds = this.kinds;
+    const offsets = this.offsets;
+    const c = this.typeCursor;
+    const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+    const le = this.littleEndian;
+    for (let i = 0; i < kinds.length; i++) {
+      if (kinds[i] === kind && this.strings.equals(dv.getUint32(offsets[i], le), name)) return this.firstId + i;
+    }
+    return undefined;
   }
 
   /** The name of a type without decoding it ('' when anonymous). */
@@ -222,9 +242,10 @@ export class Btf {
  * One pass over the type section: the offset of every record. Unknown kinds and records that run
  * past the section end are BadDataError. The index never allocates more than the section size.
  */
-function indexTypes(c: Cursor, firstId: number): Uint32Array {
+function indexTypes(c: Cursor, firstId: number): { offsets: Uint32Array; kinds: Uint8Array } {
   const max = Math.floor(c.length / BTF_TYPE_SIZE);
   const offsets = new Uint32Array(max);
+  const kinds = new Uint8Array(max);
   let n = 0;
   let off = 0;
   const len = c.length;
@@ -239,10 +260,11 @@ function indexTypes(c: Cursor, firstId: number): Uint32Array {
     if (extra < 0) throw c.error(off, `type [${firstId + n}]: unknown kind ${kind}`);
     const next = off + BTF_TYPE_SIZE + extra;
     if (next > len) throw c.error(off, `type [${firstId + n}]: ${KIND_NAMES[kind]} record of ${next - off} bytes truncated (${len - off} bytes left)`);
+    kinds[n] = kind;
     offsets[n++] = off;
     off = next;
   }
-  return offsets.slice(0, n);
+  return { offsets: offsets.slice(0, n), kinds: kinds.slice(0, n) };
 }
 
 /** Decode the record at `off` into the public model. */

@@ -93,6 +93,16 @@ export class StringTable {
     return this.reverse.get(s);
   }
 
+  /** Whether the string at combined offset `off` is exactly the bytes `s` (no string decoded). */
+  equals(off: number, s: Uint8Array): boolean {
+    if (off < this.start) return this.base ? this.base.equals(off, s) : false;
+    const { start, bytes: b } = this;
+    const rel = off - start;
+    if (rel < 0 || rel + s.length >= b.length) return false;
+    for (let k = 0; k < s.length; k++) if (b[rel + k] !== s[k]) return false;
+    return b[rel + s.length] === 0;
+  }
+
   /** The offset of `s`, or NotFoundError. */
   require(s: string): number {
     const off = this.offsetOf(s);

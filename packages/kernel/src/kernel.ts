@@ -4,7 +4,7 @@
  * BTF gives every type. Each piece is read on first use and kept.
  */
 import { KbtfError, NotFoundError, UnsupportedError, UsageError, hex, withContext } from '@kbtf/binary';
-import { btfBytesFromFile, parseBtf, type Btf } from '@kbtf/btf';
+import { btfBytesFromFile, kindNumber, parseBtf, type Btf } from '@kbtf/btf';
 import { readFileSync } from 'node:fs';
 import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
@@ -34,7 +34,6 @@ export class Kernel {
   private btfCache?: Btf;
   private readonly typeCache = new Map<string, KType>();
   private modulesCache?: KernelModule[];
-  private varIndex?: Map<string, number>;
 
   constructor(
     readonly vmcore: Vmcore,
@@ -106,7 +105,7 @@ export class Kernel {
    */
   global(name: string): KObject {
     const btf = this.btf;
-    const varId = this.vmlinuxVars().get(name);
+    const varId = this.btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
     if (varId !== undefined) return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), this.kallsyms.address(name));
     const companion = this.companionVar(name);
     if (companion) return companion;
@@ -133,17 +132,6 @@ export class Kernel {
     for (let j = i + 1; j < sym.count && next === address; j++) next = sym.addressAt(j);
     const elemSize = BigInt(sizeOfType(elem));
     return arrayOf(elem, Number((next - address) / elemSize) || 1);
-  }
-
-  private vmlinuxVars(): Map<string, number> {
-    if (!this.varIndex) {
-      this.varIndex = new Map();
-      const btf = this.btf;
-      for (let id = btf.firstId; id < btf.endId; id++) {
-        if (btf.kindOf(id) === 'var') this.varIndex.set(btf.nameOf(id), id);
-      }
-    }
-    return this.varIndex;
   }
 
   /**

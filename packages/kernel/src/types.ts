@@ -6,7 +6,7 @@
  * one view every operation works on.
  */
 import { NotFoundError, UsageError } from '@kbtf/binary';
-import type { Btf, BtfType, Kind, Member } from '@kbtf/btf';
+import { kindNumber, type Btf, type BtfType, type Kind, type Member } from '@kbtf/btf';
 
 export type KType =
   | { kind: 'btf'; btf: Btf; id: number }
@@ -212,28 +212,17 @@ function baseType(btf: Btf, name: string): KType {
 
 /**
  * The first type named `name` of one of `kinds` (earlier kinds first), searching split BTF's base
- * too. Names are compared as bytes in the string table: no name index is built, so looking up the
- * few types a walk needs costs one scan each instead of decoding 100,000 names.
+ * too (Btf.firstOfKindNamed: a scan of the kinds column, names compared as bytes).
  */
 export function findTypeId(btf: Btf, name: string, kinds: Kind[]): number | undefined {
   const want = new TextEncoder().encode(name);
   for (const kind of kinds) {
+    const k = kindNumber(kind);
     for (let b: Btf | undefined = btf; b; b = b.base) {
-      for (let id = b.firstId; id < b.endId; id++) {
-        if (b.kindOf(id) === kind && nameIs(b, id, want)) return id;
-      }
+      const id = b.firstOfKindNamed(k, want);
+      if (id !== undefined) return id;
     }
   }
   return undefined;
 }
 
-function nameIs(btf: Btf, id: number, want: Uint8Array): boolean {
-  let off = btf.typeCursor.u32At(btf.recordOffset(id));
-  let strings = btf.strings;
-  while (off < strings.start && strings.base) strings = strings.base;
-  off -= strings.start;
-  const bytes = strings.bytes;
-  if (off < 0 || off + want.length >= bytes.length) return false;
-  for (let k = 0; k < want.length; k++) if (bytes[off + k] !== want[k]) return false;
-  return bytes[off + want.length] === 0;
-}
