@@ -13,6 +13,7 @@
 // by `bash tools/lab/lab.sh --kernel 6.1 --mem 2G`; skipped with a note when absent).
 // Needs the build (`npm run build`) and the lab (docs/lab.md).
 // Environment: KBTF_BENCH_RUNS (default 7), KBTF_LAB_DIR, KBTF_BENCH_DUMPS (comma-separated paths).
+// kbtf runs without NODE_EXTRA_CA_CERTS (below).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
@@ -50,7 +51,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'kbtf-verify-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 /** Run argv RUNS times: median and min wall seconds, median CPU seconds, max peak RSS (MB), last stdout. */
-function measure(argv, okStatus = [0], runs = RUNS) {
+function measure(argv, okStatus = [0], runs = RUNS, env = process.env) {
   const wall = [];
   const cpu = [];
   let rss = 0;
@@ -58,7 +59,7 @@ function measure(argv, okStatus = [0], runs = RUNS) {
   for (let i = 0; i < runs; i++) {
     const out = join(tmp, 'time.txt');
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', out, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', out, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'], env });
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     if (!okStatus.includes(r.status)) return { error: `exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
     const [, u, s, kb] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
@@ -95,6 +96,14 @@ const row = (label, m, note = '') =>
   console.log(`${label.padEnd(34)} ${m.sec.toFixed(3).padStart(7)} s  ${m.min.toFixed(3).padStart(7)} s  ${m.cpu.toFixed(3).padStart(7)} s  ${mb(m)}  ${note}`);
 const ratio = (a, b) => `time ${(a.sec / b.sec).toFixed(2)}x (cpu ${(a.cpu / b.cpu).toFixed(2)}x), memory ${(a.rss / b.rss).toFixed(2)}x`;
 
+// NODE_EXTRA_CA_CERTS makes Node read and parse a CA bundle before it runs any JavaScript (Node 20
+// does it at start-up): on the development VM, where it is set for every shell, that is ~40 ms of
+// every node process. kbtf makes no TLS connection and a crash kernel's environment has no such
+// variable, so kbtf is measured without it; when it is set, one more row shows kbtf with it.
+const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
+const cleanEnv = { ...process.env };
+delete cleanEnv.NODE_EXTRA_CA_CERTS;
+
 const kbtfArgv = (dump) => [process.execPath, cli, 'verify', '--json', ...LOOKUPS.flatMap((l) => ['--lookup', l]), dump];
 
 function annotate(m) {
@@ -116,7 +125,7 @@ function interleaved(commands) {
   const runs = commands.map(() => []);
   for (let i = 0; i < RUNS; i++) {
     for (let j = 0; j < commands.length; j++) {
-      const m = measure(commands[j].argv, commands[j].ok ?? [0], 1);
+      const m = measure(commands[j].argv, commands[j].ok ?? [0], 1, commands[j].env);
       if (m.error) return { error: m.error };
       runs[j].push(m);
     }
@@ -126,12 +135,13 @@ function interleaved(commands) {
 
 /** kbtf verify on two dumps, runs alternating. */
 function kbtfPair(smallDump, bigDump) {
-  const r = interleaved([{ argv: kbtfArgv(smallDump), ok: [0, 1] }, { argv: kbtfArgv(bigDump), ok: [0, 1] }]);
+  const r = interleaved([{ argv: kbtfArgv(smallDump), ok: [0, 1], env: cleanEnv }, { argv: kbtfArgv(bigDump), ok: [0, 1], env: cleanEnv }]);
   if (r.error) return r;
   return { small: annotate(r.results[0]), big: annotate(r.results[1]) };
 }
 
 console.log(`verify bench: median of ${RUNS} runs (wall median, wall min, CPU user+sys median, peak RSS)`);
+if (extraCerts) console.log(`NODE_EXTRA_CA_CERTS is set (${extraCerts}): kbtf runs without it (Node reads it at start-up; see the row "with NODE_EXTRA_CA_CERTS")`);
 console.log(`${'command'.padEnd(34)} ${'median'.padStart(9)}  ${'min'.padStart(9)}  ${'cpu'.padStart(9)}  ${'peak'.padStart(8)}`);
 const results = new Map();
 let failed = false;
@@ -148,7 +158,11 @@ for (const dump of dumps) {
   const drgnArgv = vmlinux && existsSync('/usr/bin/drgn') ? ['/usr/bin/drgn', '-c', dump, '-s', vmlinux, '--no-default-symbols', drgnScript] : undefined;
   const drgnProbe = drgnArgv && measure(drgnArgv, [0], 1);
   const withDrgn = drgnProbe && !drgnProbe.error;
-  const both = interleaved([{ argv: kbtfArgv(dump), ok: [0, 1] }, ...(withDrgn ? [{ argv: drgnArgv }] : [])]);
+  const both = interleaved([
+    { argv: kbtfArgv(dump), ok: [0, 1], env: cleanEnv },
+    ...(withDrgn ? [{ argv: drgnArgv }] : []),
+    ...(extraCerts ? [{ argv: kbtfArgv(dump), ok: [0, 1] }] : []),
+  ]);
   if (both.error) {
     console.log(`kbtf verify --json: FAILED: ${both.error}`);
     failed = true;
@@ -156,6 +170,7 @@ for (const dump of dumps) {
   }
   const kbtf = annotate(both.results[0]);
   row('kbtf verify --json (no debuginfo)', kbtf, kbtf.note);
+  if (extraCerts) row('  same, with NODE_EXTRA_CA_CERTS', annotate(both.results[both.results.length - 1]), `(${extraCerts}: Node parses it before starting)`);
   const res = { kbtf };
   if (!vmlinux) console.log('drgn, crash: skipped (no -dbg vmlinux; tools/lab/dbg-vmlinux.sh or apt-get download linux-image-KVER-dbg)');
   else {
