@@ -63,6 +63,16 @@ describe('the built CLI (bundle + code cache)', () => {
     expect(statSync(join(cacheDir, file)).size).toBeGreaterThan(10_000);
   });
 
+  it('a cache file others can write is not used (and is replaced)', async () => {
+    const { chmodSync } = await import('node:fs');
+    const file = join(cacheDir, readdirSync(cacheDir).find((f) => f.startsWith('compile-verify-'))!);
+    chmodSync(file, 0o666);
+    const r = kbtf(['verify', '--json', fixture]);
+    expect(r.code).toBe(0);
+    // Not accepted, so rewritten: owner-only again.
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
   it('KBTF_COMPILE_CACHE=0 writes nothing; unset, the cache is in $XDG_CACHE_HOME/kbtf', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kbtf-nocache-'));
     try {

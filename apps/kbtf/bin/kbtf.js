@@ -7,8 +7,9 @@
 // V8 code cache, as Node 22's NODE_COMPILE_CACHE does: the first run of each command stores the
 // compiled code in $KBTF_COMPILE_CACHE (a directory; default $XDG_CACHE_HOME/kbtf, else
 // ~/.cache/kbtf), later runs skip parsing and compiling. The cache file is named by Node's V8
-// version and the bundle's size and mtime, and V8 checks it again; any failure to read or write it
-// is ignored. KBTF_COMPILE_CACHE=0 turns it off. Without the bundle it imports dist/main.js.
+// version and the bundle's size and mtime, and V8 checks it again; a file another user owns or can
+// write is not used; any failure to read or write it is ignored. KBTF_COMPILE_CACHE=0 turns it
+// off. Without the bundle it imports dist/main.js.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -37,7 +38,9 @@ function runBundle() {
     const key = `${process.versions.v8}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}`.replace(/[^\w.-]/g, '_');
     file = path.join(dir, `compile-${command}-${key}.bin`);
     try {
-      cached = fs.readFileSync(file);
+      // Only a cache this user wrote and nobody else can change is run (think `sudo -E kbtf`).
+      const cst = fs.statSync(file);
+      if (cst.uid === process.getuid() && (cst.mode & 0o022) === 0) cached = fs.readFileSync(file);
     } catch {
       cached = undefined;
     }
@@ -53,10 +56,10 @@ function runBundle() {
 
 function saveCache(dir, file, command, script) {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const old of fs.readdirSync(dir)) if (old.startsWith(`compile-${command}-`) && old.endsWith('.bin')) fs.rmSync(path.join(dir, old), { force: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, script.createCachedData());
+    fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     fs.renameSync(tmp, file);
   } catch {
     // a read-only or missing cache directory only costs the next run its compile time
