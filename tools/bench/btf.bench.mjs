@@ -2,11 +2,13 @@
 // BTF parse-and-index of /sys/kernel/btf/vmlinux, whole process: `kbtf btf stats` (built CLI)
 // beside `bpftool btf dump file /sys/kernel/btf/vmlinux format raw > /dev/null`, wall time and peak
 // RSS from /usr/bin/time -v, best of 3. Also `kbtf btf dump --format raw` for a like-for-like dump.
-// Target: within 1.5x of bpftool. Needs `npm run build` first.
+// Target: within 1.5x of bpftool. Needs `npm run build` first. Every command runs without
+// NODE_EXTRA_CA_CERTS (node-env.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanEnv, envNote } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const file = process.env.KBTF_BENCH_BTF ?? '/sys/kernel/btf/vmlinux';
@@ -19,7 +21,7 @@ if (!existsSync(join(root, 'apps/kbtf/dist/main.js')) || !existsSync(join(root, 
 function measure(cmd) {
   let best;
   for (let i = 0; i < 3; i++) {
-    const r = spawnSync('/usr/bin/time', ['-v', 'sh', '-c', `${cmd} > /dev/null`], { encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-v', 'sh', '-c', `${cmd} > /dev/null`], { encoding: 'utf8', env: cleanEnv });
     if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr.slice(-500)}`);
     const wall = r.stderr.match(/Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/);
     const secs = (Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]));
@@ -37,6 +39,7 @@ const rows = [
   ['kbtf btf stats (parse + index)', measure(`${process.execPath} ${cli} btf stats ${file}`)],
   ['kbtf btf dump --format raw', measure(`${process.execPath} ${cli} btf dump ${file} --format raw`)],
 ];
+if (envNote('every command runs')) console.log(envNote('every command runs'));
 console.log(`file: ${file}`);
 console.log(`bpftool btf dump format raw: ${bpftool.secs.toFixed(3)} s, peak RSS ${bpftool.rss.toFixed(1)} MiB`);
 for (const [name, m] of rows) {

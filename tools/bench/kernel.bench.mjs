@@ -8,13 +8,15 @@
 // peak RSS are reported, and kbtf / tool as ratios. kbtf's and drgn's module lists are compared.
 // Needs the build (`npx nx run @kbtf/cli:build`) and the lab (.lab/, docs/lab.md). The -dbg vmlinux
 // is looked up in /var/cache/kbtf/kernels/KVER/dbg and .lab/kernels/KVER-dbg (tools/lab/dbg-vmlinux.sh).
-// KBTF_BENCH_DUMP=path overrides the dump (default: .lab/6.1-4level/mkd-zlib.kdump).
+// KBTF_BENCH_DUMP=path overrides the dump (default: .lab/6.1-4level/mkd-zlib.kdump). Every command
+// runs without NODE_EXTRA_CA_CERTS (node-env.mjs).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dbgVmlinux } from './debuginfo.mjs';
+import { cleanEnv, envNote } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -46,7 +48,7 @@ function measure(argv, input) {
   let stdout = '';
   for (let i = 0; i < RUNS; i++) {
     const out = join(tmp, 'time.txt');
-    const r = spawnSync(TIME, ['-f', '%e %M', '-o', out, ...argv], { encoding: 'utf8', input, maxBuffer: 1 << 28 });
+    const r = spawnSync(TIME, ['-f', '%e %M', '-o', out, ...argv], { encoding: 'utf8', input, maxBuffer: 1 << 28, env: cleanEnv });
     if (r.status !== 0) return { error: `${argv[0]} exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]}` };
     const [sec, kb] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
     times.push(sec);
@@ -92,6 +94,7 @@ const fmt = (m) => `${m.sec.toFixed(2).padStart(6)} s  ${m.rss.toFixed(0).padSta
 const ratio = (a, b) => `time ${(a.sec / b.sec).toFixed(2)}x, peak memory ${(a.rss / b.rss).toFixed(2)}x`;
 
 console.log(`kernel bench: modules walk on ${dump} (median of ${RUNS} runs, peak RSS)`);
+if (envNote('every command runs')) console.log(envNote('every command runs'));
 const kbtf = measure([process.execPath, cli, 'modules', dump, '--json']);
 if (kbtf.error) {
   console.log(`kbtf modules --json: FAILED: ${kbtf.error}`);

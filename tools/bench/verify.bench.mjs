@@ -13,13 +13,14 @@
 // by `bash tools/lab/lab.sh --kernel 6.1 --mem 2G`; skipped with a note when absent).
 // Needs the build (`npm run build`) and the lab (docs/lab.md).
 // Environment: KBTF_BENCH_RUNS (default 7), KBTF_LAB_DIR, KBTF_BENCH_DUMPS (comma-separated paths).
-// kbtf runs without NODE_EXTRA_CA_CERTS (below).
+// kbtf runs without NODE_EXTRA_CA_CERTS (node-env.mjs), and once more with it when it is set.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dbgVmlinux } from './debuginfo.mjs';
+import { cleanEnv, envNote, extraCerts } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -96,14 +97,6 @@ const row = (label, m, note = '') =>
   console.log(`${label.padEnd(34)} ${m.sec.toFixed(3).padStart(7)} s  ${m.min.toFixed(3).padStart(7)} s  ${m.cpu.toFixed(3).padStart(7)} s  ${mb(m)}  ${note}`);
 const ratio = (a, b) => `time ${(a.sec / b.sec).toFixed(2)}x (cpu ${(a.cpu / b.cpu).toFixed(2)}x), memory ${(a.rss / b.rss).toFixed(2)}x`;
 
-// NODE_EXTRA_CA_CERTS makes Node read and parse a CA bundle before it runs any JavaScript (Node 20
-// does it at start-up): on the development VM, where it is set for every shell, that is ~40 ms of
-// every node process. kbtf makes no TLS connection and a crash kernel's environment has no such
-// variable, so kbtf is measured without it; when it is set, one more row shows kbtf with it.
-const extraCerts = process.env.NODE_EXTRA_CA_CERTS;
-const cleanEnv = { ...process.env };
-delete cleanEnv.NODE_EXTRA_CA_CERTS;
-
 const kbtfArgv = (dump) => [process.execPath, cli, 'verify', '--json', ...LOOKUPS.flatMap((l) => ['--lookup', l]), dump];
 
 function annotate(m) {
@@ -141,7 +134,7 @@ function kbtfPair(smallDump, bigDump) {
 }
 
 console.log(`verify bench: median of ${RUNS} runs (wall median, wall min, CPU user+sys median, peak RSS)`);
-if (extraCerts) console.log(`NODE_EXTRA_CA_CERTS is set (${extraCerts}): kbtf runs without it (Node reads it at start-up; see the row "with NODE_EXTRA_CA_CERTS")`);
+if (extraCerts) console.log(`${envNote('kbtf runs')}; one more row shows kbtf with it`);
 console.log(`${'command'.padEnd(34)} ${'median'.padStart(9)}  ${'min'.padStart(9)}  ${'cpu'.padStart(9)}  ${'peak'.padStart(8)}`);
 const results = new Map();
 let failed = false;
