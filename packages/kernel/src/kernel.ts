@@ -105,7 +105,7 @@ export class Kernel {
    */
   global(name: string): KObject {
     const btf = this.btf;
-    const varId = this.btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
+    const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
     if (varId !== undefined) return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), this.kallsyms.address(name));
     const companion = this.companionVar(name);
     if (companion) return companion;

@@ -15,6 +15,9 @@ export class Bitmap {
   /** Number of bits the bitmap describes. */
   readonly bits: number;
   private prefix: Uint32Array | Float64Array | undefined;
+  /** The last rank asked for (limit and answer), to answer the next frame's in one step. */
+  private lastLimit = -2;
+  private lastRank = 0;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -56,9 +59,6 @@ export class Bitmap {
     this.lastLimit = limit;
     return this.lastRank;
   }
-
-  private lastLimit = -2;
-  private lastRank = 0;
 
   private rankFromTable(limit: number): number {
     const t = this.table();
