@@ -22,3 +22,15 @@ export function labPath(variant: string, file: string): string {
 export function labJson<T = unknown>(variant: string, file: string): T {
   return JSON.parse(readFileSync(labPath(variant, file), 'utf8')) as T;
 }
+
+/** Lab outputs made with the companions loaded, one per kernel series (tools/companion/lab-companions.sh). */
+export const companionLabKeys = ['6.1-companions', '6.12-companions'] as const;
+
+/**
+ * The kernel release the lab actually booted for an output (its manifest.json). Debian moves the
+ * 6.1 ABI every few weeks and bookworm-backports' 6.12 with it: tests derive releases from here,
+ * never from a literal (docs/lab.md, "When Debian moves on").
+ */
+export function labKernel(key: string): string {
+  return labJson<{ kernel: { kver: string } }>(key, 'manifest.json').kernel.kver;
+}

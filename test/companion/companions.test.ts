@@ -13,13 +13,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
-import { labJson } from '../lab.js';
+import { companionLabKeys, labJson, labKernel } from '../lab.js';
 import { checkCompanion, ElfFile, type SummaryFile } from '../../tools/companion/src/index.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 const companionsRoot = join(cache, 'companions');
-/** Lab outputs made with the companions loaded (lab key per kernel series). */
-const labKeys = ['6.1-companions', '6.12-companions'] as const;
 /** The issue's test set; their dependencies come along with --deps. */
 const testSet = ['ext4', 'xfs', 'btrfs', 'nf_tables', 'e1000', 'vmlinux'];
 
@@ -44,8 +42,8 @@ function varType(btf: Btf, name: string): string {
   return `${t.kind} ${t.name}`;
 }
 
-describe.each(labKeys)('companions for the kernel of lab %s', (key) => {
-  const kver = labJson<{ kernel: { kver: string } }>(key, 'manifest.json').kernel.kver;
+describe.each(companionLabKeys)('companions for the kernel of lab %s', (key) => {
+  const kver = labKernel(key);
   const summary = JSON.parse(readFileSync(need(join(companionsRoot, `kbtf-companions-${kver}.json`)), 'utf8')) as SummaryFile;
   const vmlinux = parseBtf(readFileSync(need(join(cache, 'kernels', kver, 'vmlinux.btf'))), { source: 'vmlinux' });
   const truth = labJson<Truth>(key, 'truth.json');

@@ -10,9 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { elfSection, parseBtf } from '@kbtf/btf';
 import { objectSymbols } from '../../tools/companion/src/datasec.js';
 import { openElfFile } from '../../tools/companion/src/elf.js';
+import { companionLabKeys, labKernel } from '../lab.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
-const kvers = ['6.1.0-56-amd64', '6.12.95+deb12-amd64'];
+/** The kernels the lab built companions for and booted (never a literal: Debian's ABI moves). */
+const kvers = companionLabKeys.map(labKernel);
 
 function findKo(dir: string, module: string): string | undefined {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

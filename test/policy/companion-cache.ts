@@ -4,11 +4,11 @@
  * $KBTF_CACHE (default /var/cache/kbtf). A missing cache is a test failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Root, readSettings, readModulesDir, renderConfig } from '@kbtf/policy';
-import { labPath } from '../lab.js';
+import { labKernel, labPath } from '../lab.js';
 
 export const kbtfCache = process.env.KBTF_CACHE ?? '/var/cache/kbtf';
 
@@ -22,12 +22,14 @@ export interface CachedKernel {
   companions: string;
 }
 
-/** The cached kernel of a series ('6.1', '6.12') with its companions; throws when missing. */
+/**
+ * The cached kernel of a series ('6.1', '6.12') with its companions: the release the lab's
+ * companion guest of that series booted (a cache may hold older ABIs too); throws when missing.
+ */
 export function cachedKernel(series: string): CachedKernel {
   const base = join(kbtfCache, 'companions/lib/modules');
-  const kver = (existsSync(base) ? readdirSync(base) : []).sort().find((k) => k.startsWith(`${series}.`));
+  const kver = labKernel(`${series}-companions`);
   const hint = `(run: bash tools/companion/lab-companions.sh ${series}, see docs/companions.md)`;
-  if (!kver) throw new Error(`companion cache missing: no ${series}.x kernel under ${base} ${hint}`);
   const k: CachedKernel = {
     kver,
     modules: join(kbtfCache, 'kernels', kver, 'image/lib/modules', kver),

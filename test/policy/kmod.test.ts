@@ -4,21 +4,20 @@
 // keep the kernel's own softdeps (ext4 pre: crypto-crc32c) and bring dependencies' companions.
 import { describe, expect, it, beforeAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { labDir } from '../lab.js';
+import { labDir, labKernel } from '../lab.js';
 import { Root, readSettings, readModulesDir, renderConfig } from '@kbtf/policy';
 
 const WANT = ['ext4', 'crc16', 'mbcache', 'jbd2', 'loop', 'crc32c_generic', 'crc32c-intel', 'e1000'];
 
+/** The 6.1 kernel the lab booted (its module tree in the lab's kernel cache). */
 function findKernel(): { kver: string; dir: string } {
-  const kernels = join(labDir, 'kernels');
-  for (const k of existsSync(kernels) ? readdirSync(kernels).sort() : []) {
-    const dir = join(kernels, k, 'lib/modules', k);
-    if (existsSync(join(dir, 'modules.dep'))) return { kver: k, dir };
-  }
-  throw new Error(`lab output missing: no kernel with modules.dep under ${kernels} (run: bash tools/lab/lab.sh)`);
+  const k = labKernel('6.1-4level');
+  const dir = join(labDir, 'kernels', k, 'lib/modules', k);
+  if (existsSync(join(dir, 'modules.dep'))) return { kver: k, dir };
+  throw new Error(`lab output missing: ${dir}/modules.dep (run: bash tools/lab/lab.sh)`);
 }
 
 let root: string;
