@@ -6,13 +6,16 @@
 // With the bundled build (dist/kbtf.cjs, made by bundle.mjs) it compiles that one script with a
 // V8 code cache, as Node 22's NODE_COMPILE_CACHE does: the first run of each command stores the
 // compiled code in $KBTF_COMPILE_CACHE (a directory; default $XDG_CACHE_HOME/kbtf, else
-// ~/.cache/kbtf), later runs skip parsing and compiling. The cache file is named by Node's V8
+// ~/.cache/kbtf; none when HOME is unset or /, as for system units and early boot), later runs
+// skip parsing and compiling. The cache file is named by Node's V8
 // version and the bundle's size and mtime, and V8 checks it again; a file another user owns or can
 // write is not used; any failure to read or write it is ignored. KBTF_COMPILE_CACHE=0 turns it
 // off. Without the bundle it imports dist/main.js.
 const fs = require('node:fs');
 const path = require('node:path');
 
+// The Debian package (tools/package) installs this file as /usr/bin/kbtf and rewrites the next line
+// to path.join(__dirname, '..', 'lib', 'kbtf'), where it puts dist/.
 const dist = path.join(__dirname, '..', 'dist');
 const bundle = path.join(dist, 'kbtf.cjs');
 const argv = process.argv.slice(2);
@@ -21,8 +24,11 @@ function cacheDir() {
   const set = process.env.KBTF_COMPILE_CACHE;
   if (set === '0') return undefined;
   if (set) return set;
-  const base = process.env.XDG_CACHE_HOME || (process.env.HOME && path.join(process.env.HOME, '.cache'));
-  return base ? path.join(base, 'kbtf') : undefined;
+  // Only absolute directories, and not under / itself: a system unit or a hook (HOME unset or /)
+  // runs without a cache rather than creating /.cache.
+  const home = process.env.HOME;
+  const base = process.env.XDG_CACHE_HOME || (home && path.resolve(home) !== '/' ? path.join(home, '.cache') : undefined);
+  return base && path.isAbsolute(base) ? path.join(base, 'kbtf') : undefined;
 }
 
 function runBundle() {

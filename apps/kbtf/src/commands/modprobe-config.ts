@@ -5,17 +5,22 @@ import type { Command } from '../cli/command.js';
 export const command: Command = {
   name: 'modprobe-config',
   summary: 'render the modprobe.d softdeps that make kmod load companions (and the vmlinux-btf load)',
-  usage: ['modprobe-config [--root DIR] [--kernel KVER] [--cmdline STR] [--output FILE] [--modules-load FILE] [--check] [--json]'],
+  usage: ['modprobe-config [--root DIR] [--configured] [--kernel KVER] [--cmdline STR] [--output FILE] [--modules-load FILE] [--check] [--json]'],
   help: `Writes 'softdep M post: M-btf' for every module of KVER's modules.dep that the policy selects and
 whose companion is in modules.dep (keeping the pre:/post: lists of the softdep it replaces), sorted.
 vmlinux-btf is loaded at boot through a modules-load.d file (--modules-load).
 Without --output the modprobe.d text goes to stdout. Files are written atomically (temporary file +
 rename) and only when their content changes. --check writes nothing and exits 1 when a file differs.
 Paths are host paths. The shipped unit runs:
-  kbtf modprobe-config --output /run/modprobe.d/kbtf.conf --modules-load /run/modules-load.d/kbtf.conf`,
-  options: { root: { type: 'string' }, kernel: { type: 'string' }, cmdline: { type: 'string' }, output: { type: 'string', short: 'o' }, 'modules-load': { type: 'string' }, check: { type: 'boolean' } },
+  kbtf modprobe-config --output /run/modprobe.d/kbtf.conf --modules-load /run/modules-load.d/kbtf.conf
+--configured reads the settings of the configured boot even on the running system, as for a root
+tree: the boot loader's command line (BLS entries, /etc/kernel/cmdline, /etc/default/grub and
+grub.d) instead of /proc/cmdline, the sysctl.d files instead of /proc/sys; the initramfs-tools hook
+uses it (with --kernel, the kernel being packed).`,
+  options: { root: { type: 'string' }, configured: { type: 'boolean' }, kernel: { type: 'string' }, cmdline: { type: 'string' }, output: { type: 'string', short: 'o' }, 'modules-load': { type: 'string' }, check: { type: 'boolean' } },
   async run({ values, out }) {
-    const root = new Root((values.root as string | undefined) ?? '/');
+    const dir = (values.root as string | undefined) ?? '/';
+    const root = values.configured ? new ConfiguredRoot(dir) : new Root(dir);
     const host = new Root('/');
     const output = values.output as string | undefined;
     const modulesLoad = values['modules-load'] as string | undefined;
@@ -39,3 +44,10 @@ Paths are host paths. The shipped unit runs:
     return differs ? 1 : 0;
   },
 };
+
+/** A root read as a tree even when it is the running system's: no /proc/cmdline, no /proc/sys. */
+class ConfiguredRoot extends Root {
+  override get isLive(): boolean {
+    return false;
+  }
+}

@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { UsageError } from '@kbtf/binary';
 import { btfBytesFromFile } from '@kbtf/btf';
 import { renderReport, renderSummary, verifyMany, verifyOne, type DumpOutcome } from '@kbtf/verify';
 import type { Command } from '../cli/command.js';
+import { jsonReplacer } from '../cli/output.js';
 
 export const command: Command = {
   name: 'verify',
   summary: 'check that a vmcore holds kallsyms and all the BTF a debugger needs (companions included)',
-  usage: ['verify VMCORE... [--policy FILE] [--cmdline STR] [--lookup EXPR]... [--jobs N] [--all-vars] [--vmlinux-btf FILE] [--json]'],
+  usage: ['verify VMCORE... [--policy FILE] [--cmdline STR] [--lookup EXPR]... [--jobs N] [--all-vars] [--vmlinux-btf FILE] [--report FILE] [--json]'],
   help: `
 Opens each dump (ELF, kdump-compressed, flattened; FILE1,FILE2 = one makedumpfile --split set) and
 checks, in order: the dump, VMCOREINFO, kallsyms, vmlinux BTF, every loaded module's own BTF, the
@@ -23,6 +24,8 @@ Options:
   --all-vars          list every variable in --json, not only the problems
   --vmlinux-btf FILE  vmlinux BTF from a file instead of the dump
   --json              one JSON document (schema kbtf-verify/1, docs/verify.md); JSON Lines for several dumps
+  --report FILE       also write the JSON document to FILE (one dump; written whole, through a
+                      temporary file, only when the dump could be read: not on exit 2)
 
 Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the highest).`,
   options: {
@@ -32,6 +35,7 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
     jobs: { type: 'string', short: 'j' },
     'all-vars': { type: 'boolean' },
     'vmlinux-btf': { type: 'string' },
+    report: { type: 'string' },
   },
   async run({ args, values, out }) {
     if (args.length === 0) throw new UsageError('verify: no VMCORE given');
@@ -46,12 +50,15 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
     };
     const code = (o: DumpOutcome) => (o.error ? 2 : o.report!.verdict === 'complete' ? 0 : 1);
 
+    const report = values.report as string | undefined;
+    if (report !== undefined && (report === '' || args.length !== 1)) throw new UsageError('verify: --report FILE takes one VMCORE');
     if (args.length === 1) {
       const o = verifyOne(args[0], options);
       if (o.error) {
         out.diagnostic(o.error.code, `${o.path}: ${o.error.message}`);
         return 2;
       }
+      if (report !== undefined) writeReport(report, JSON.stringify(o.report, jsonReplacer, 2) + '\n');
       if (out.json) out.document(o.report);
       else out.line(renderReport(o.report!, (s, t) => out.paint(s, t)));
       return code(o);
@@ -76,3 +83,15 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
     return Math.max(...results.map(code));
   },
 };
+
+/** FILE written whole or not at all (temporary file beside it, then rename). */
+function writeReport(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`verify: cannot write --report ${file}: ${(err as Error).message}`);
+  }
+}
