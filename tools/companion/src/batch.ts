@@ -7,13 +7,14 @@
  * (`updates/` is searched before `kernel/` by depmod's default search order; the names never clash.)
  * Copy the tree onto the target root and run `depmod <kver>`.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@kbtf/binary';
 import { buildCompanions, type CompanionJob, type CompanionResult } from './build.js';
-import { KernelTree, normalizeModuleName } from './kernel.js';
+import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from './kernel.js';
 import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
 import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
+import { ensureTreeKbuild, kernelSuite, treeFetcher, type KernelToolchain } from './suite.js';
 import type { Log } from './run.js';
 
 export interface KernelBuildOptions {
@@ -49,23 +50,50 @@ export async function resolvePahole(cache: string, explicit: string | undefined,
   return probePahole(treePaholeArgv(tree));
 }
 
-export async function buildForKernel(opts: KernelBuildOptions): Promise<CompanionResult[]> {
-  const download = opts.download ?? true;
-  const headers = opts.headers ?? headersDir(opts.kver);
-  // Refuse before any download when the headers are missing or pahole is too old.
-  checkHeaders(headers, opts.kver);
-  const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log);
-
-  const tree = new KernelTree(opts.cache, opts.kver, opts.log, opts.modulesDir);
-  await tree.ensureImage(download);
-  let entries;
+/** The module entries a kernel-mode run covers: a list (with --deps, their dependencies) or every module. */
+export function resolveEntries(tree: KernelTree, opts: Pick<KernelBuildOptions, 'modules' | 'all' | 'deps'>): ModuleEntry[] {
+  let entries: ModuleEntry[];
   if (opts.all) {
     if (opts.modules.length > 0) throw new UsageError('give module names or --all, not both');
     entries = [...tree.modules().values()].sort((a, b) => a.name.localeCompare(b.name));
   } else {
     entries = opts.deps ? tree.withDependencies(opts.modules) : opts.modules.map((m) => tree.module(m));
   }
-  entries = entries.filter((e) => !isCompanionName(normalizeModuleName(e.name)));
+  return entries.filter((e) => !isCompanionName(normalizeModuleName(e.name)));
+}
+
+/**
+ * What building for `kver` needs from its Debian suite (suite.ts): the kbuild tree, the chroot the
+ * stubs are built in (trixie kernels), and how packages are fetched. Refuses before any download
+ * when the host's headers are missing; a trixie kernel's headers are installed into the trixie tree.
+ */
+export async function kernelToolchain(opts: Pick<KernelBuildOptions, 'cache' | 'kver' | 'headers' | 'download' | 'log'>): Promise<KernelToolchain> {
+  const download = opts.download ?? true;
+  const suite = kernelSuite(opts.kver);
+  if (suite === 'host') {
+    const headers = opts.headers ?? headersDir(opts.kver);
+    checkHeaders(headers, opts.kver);
+    return { suite, headers, fetch: hostFetcher };
+  }
+  const tree = download ? await ensurePaholeTree(opts.cache, { log: opts.log }) : join(opts.cache, 'trixie');
+  const fetch = treeFetcher(tree, opts.log);
+  if (opts.headers) {
+    checkHeaders(opts.headers, opts.kver);
+    return { suite, headers: opts.headers, fetch };
+  }
+  const headers = await ensureTreeKbuild(tree, opts.kver, download, opts.log);
+  return { suite, headers, chroot: tree, fetch };
+}
+
+export async function buildForKernel(opts: KernelBuildOptions): Promise<CompanionResult[]> {
+  const download = opts.download ?? true;
+  // Refuse before any download when the headers are missing or pahole is too old.
+  const toolchain = await kernelToolchain(opts);
+  const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log);
+
+  const tree = new KernelTree(opts.cache, opts.kver, opts.log, opts.modulesDir, toolchain.fetch);
+  await tree.ensureImage(download);
+  const entries = resolveEntries(tree, opts);
   if (entries.length === 0 && !opts.vmlinux) throw new UsageError('nothing to build: name modules, --all, or --vmlinux');
   await tree.ensureDbg(
     entries.map((e) => e.rel),
@@ -77,7 +105,8 @@ export async function buildForKernel(opts: KernelBuildOptions): Promise<Companio
   if (opts.vmlinux) jobs.push({ of: VMLINUX, dwarf: tree.dbgVmlinux });
   const results = await buildCompanions(jobs, {
     kver: opts.kver,
-    headers,
+    headers: toolchain.headers,
+    chroot: toolchain.chroot,
     vmlinuxBtf,
     pahole,
     outDir: companionDir(opts.out, opts.kver),
@@ -101,26 +130,48 @@ export interface SummaryFile {
   total: SummaryRow;
 }
 
+/**
+ * Writes the summary, merged with the one already there: rows of companions this run did not
+ * rebuild are kept while their file exists, so the file describes the whole directory (a later
+ * `kbtf companion package` reuses what it lists).
+ */
 function writeSummaryFile(out: string, kver: string, pahole: string, results: readonly CompanionResult[]): void {
-  const { rows, total } = summaryRows(results);
+  const { rows } = summaryRows(results);
+  const fresh: SummaryFile['companions'] = rows.map((row, i) => ({
+    ...row,
+    file: results[i].file,
+    buildId: results[i].buildId ?? null,
+    types: results[i].stats.types,
+    rawTypes: results[i].stats.rawTypes,
+    duplicateEntries: results[i].stats.duplicateEntries,
+    droppedDatasecs: results[i].stats.droppedDatasecs,
+  }));
+  const rebuilt = new Set(fresh.map((c) => c.module));
+  const kept = (readSummaryFile(out, kver)?.companions ?? []).filter((c) => !rebuilt.has(c.module) && existsSync(c.file));
+  const companions = [...kept, ...fresh].sort((a, b) => (a.module === VMLINUX ? 1 : b.module === VMLINUX ? -1 : a.module.localeCompare(b.module)));
+  const sum = (k: keyof Omit<SummaryRow, 'module'>) => companions.reduce((a, r) => a + r[k], 0);
   const doc: SummaryFile = {
     kernel: kver,
     pahole,
     dir: companionDir(out, kver),
-    companions: rows.map((row, i) => ({
-      ...row,
-      file: results[i].file,
-      buildId: results[i].buildId ?? null,
-      types: results[i].stats.types,
-      rawTypes: results[i].stats.rawTypes,
-      duplicateEntries: results[i].stats.duplicateEntries,
-      droppedDatasecs: results[i].stats.droppedDatasecs,
-    })),
-    total,
+    companions,
+    total: { module: 'total', moduleBtf: sum('moduleBtf'), raw: sum('raw'), companion: sum('companion'), ko: sum('ko'), vars: sum('vars') },
   };
   const file = summaryFile(out, kver);
   writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + '\n');
   renameSync(`${file}.tmp`, file);
+}
+
+/** The summary of `<out>` for `kver`, or undefined when there is none (or it is unreadable). */
+export function readSummaryFile(out: string, kver: string): SummaryFile | undefined {
+  const file = summaryFile(out, kver);
+  if (!existsSync(file)) return undefined;
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as SummaryFile;
+    return doc.kernel === kver && Array.isArray(doc.companions) ? doc : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SummaryRow {

@@ -43,6 +43,8 @@ export interface BuildOptions {
   pahole: Pahole;
   /** Directory the companions are written to, as `<M>-btf.ko`. */
   outDir: string;
+  /** Build the stubs inside this tree (chroot; a trixie kernel's kbuild, suite.ts). `headers` lies under it. */
+  chroot?: string;
   /** Keep the work directory (raw/pruned BTF, stubs) here instead of a temporary one. */
   workDir?: string;
   log?: Log;
@@ -106,6 +108,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
   const prepared = await preflight(jobs, opts);
   const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'kbtf-companion-'));
   for (const d of ['raw', 'btf', 'stub', 'ko']) mkdirSync(join(work, d), { recursive: true });
+  const stubTrees: string[] = [];
   try {
     const base = parseBtf(readFileSync(opts.vmlinuxBtf), { source: opts.vmlinuxBtf });
     const built = new Map<string, { raw: number; btf: Uint8Array; stats: PruneStats }>();
@@ -138,8 +141,11 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
     });
     const todo = prepared.filter((p) => built.has(p.job.of));
     if (todo.length === 0) return [];
-    log(`building ${todo.length} stub module(s) against ${opts.headers}`);
-    const stubs = await buildStubs(todo.map((p) => p.job.of), opts.headers, join(work, 'stub'), opts.jobs ?? 2);
+    log(`building ${todo.length} stub module(s) against ${opts.headers}${opts.chroot ? ` (inside ${opts.chroot})` : ''}`);
+    // Inside a tree, the stubs must be too: a scratch directory under its /tmp, removed after.
+    const stubDir = opts.chroot ? mkdtempSync(join(opts.chroot, 'tmp', 'kbtf-stubs-')) : join(work, 'stub');
+    if (opts.chroot) stubTrees.push(stubDir);
+    const stubs = await buildStubs(todo.map((p) => p.job.of), opts.headers, stubDir, opts.jobs ?? 2, undefined, opts.chroot);
     const results: CompanionResult[] = [];
     for (const p of todo) {
       const { of } = p.job;
@@ -175,6 +181,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
     return results;
   } finally {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+    for (const d of stubTrees) rmSync(d, { recursive: true, force: true });
   }
 }
 

@@ -18,3 +18,5 @@ export * from './check.js';
 export * from './build.js';
 export * from './batch.js';
 export * from './softdep.js';
+export * from './suite.js';
+export * from './package.js';

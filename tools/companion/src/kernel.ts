@@ -1,7 +1,8 @@
 /**
  * One Debian kernel's inputs, found or fetched into the cache:
  *
- *   <cache>/debs/                      linux-image-<kver>[-dbg]_*.deb (apt-get download)
+ *   <cache>/debs/                      linux-image-<kver>[-dbg]_*.deb (apt-get download: the host's
+ *                                      apt, or the trixie tree's for a trixie kernel, suite.ts)
  *   <cache>/kernels/<kver>/image/      the image package unpacked + `depmod -b` (modules.dep)
  *   <cache>/kernels/<kver>/dbg/        only the members of the -dbg package asked for so far
  *   <cache>/kernels/<kver>/vmlinux.btf the `.BTF` section of the -dbg vmlinux (= the running
@@ -52,6 +53,8 @@ export class KernelTree {
     readonly log: Log = silent,
     /** A lib/modules/<kver> directory to use instead of the unpacked image package. */
     readonly modulesDirOverride?: string,
+    /** How a missing package is downloaded (the host's apt, or a trixie tree's: suite.ts). */
+    readonly fetch: DebFetcher = hostFetcher,
   ) {
     this.root = join(cache, 'kernels', kver);
     this.dbgRoot = join(this.root, 'dbg');
@@ -81,7 +84,7 @@ export class KernelTree {
   /** Unpack linux-image-<kver> (for the module files and modules.dep), once. */
   async ensureImage(download: boolean): Promise<void> {
     if (this.modulesDirOverride || existsSync(join(this.root, 'image/.kbtf-complete'))) return;
-    const deb = await findDeb(this.cache, `linux-image-${this.kver}`, download, this.log);
+    const deb = await findDeb(this.cache, `linux-image-${this.kver}`, download, this.log, this.fetch);
     const tmp = join(this.root, 'image.tmp');
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
@@ -96,6 +99,13 @@ export class KernelTree {
     writeFileSync(join(tmp, '.kbtf-complete'), `${basename(deb)}\n`);
     rmSync(join(this.root, 'image'), { recursive: true, force: true });
     renameSync(tmp, join(this.root, 'image'));
+  }
+
+  /** The linux-image-<kver> .deb the unpacked image came from (for its exact version). */
+  imageDeb(): string {
+    const marker = join(this.root, 'image/.kbtf-complete');
+    if (!existsSync(marker)) throw new NotFoundError(`${this.kver}'s image is not unpacked in ${this.root} (kbtf companion provision --kernel ${this.kver})`);
+    return join(this.cache, 'debs', readFileSync(marker, 'utf8').trim());
   }
 
   /** modules.dep as name → entry (names as the file names have them, not folded). */
@@ -138,7 +148,7 @@ export class KernelTree {
     const members = rels.map((r) => this.dbgMember(r)).filter((m) => !existsSync(join(this.dbgRoot, m)));
     if (vmlinux && !existsSync(this.dbgVmlinux)) members.push(join('usr/lib/debug/boot', `vmlinux-${this.kver}`));
     if (members.length === 0) return;
-    const deb = await findDeb(this.cache, `linux-image-${this.kver}-dbg`, download, this.log);
+    const deb = await findDeb(this.cache, `linux-image-${this.kver}-dbg`, download, this.log, this.fetch);
     this.log(`extracting ${members.length} file(s) from ${basename(deb)}`);
     const tmp = join(this.root, `dbg.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
@@ -173,8 +183,16 @@ export class KernelTree {
   }
 }
 
-/** `<cache>/debs/<pkg>_*.deb`, downloaded with `apt-get download` when allowed. */
-export async function findDeb(cache: string, pkg: string, download: boolean, log: Log = silent): Promise<string> {
+/** Downloads `pkg`'s .deb into `dir` (the host's `apt-get download`, or a tree's: suite.ts). */
+export type DebFetcher = (pkg: string, dir: string) => Promise<void>;
+
+/** The host's apt: `apt-get download pkg` in `dir`. */
+export const hostFetcher: DebFetcher = async (pkg, dir) => {
+  await runChecked('apt-get', ['download', pkg], { cwd: dir });
+};
+
+/** `<cache>/debs/<pkg>_*.deb`, downloaded with `fetch` (default `apt-get download`) when allowed. */
+export async function findDeb(cache: string, pkg: string, download: boolean, log: Log = silent, fetch: DebFetcher = hostFetcher): Promise<string> {
   const dir = join(cache, 'debs');
   const find = () =>
     existsSync(dir)
@@ -187,7 +205,7 @@ export async function findDeb(cache: string, pkg: string, download: boolean, log
     if (!download) throw new NotFoundError(`${pkg} is not in ${dir} (allow downloads, or apt-get download ${pkg} there)`);
     mkdirSync(dir, { recursive: true });
     log(`apt-get download ${pkg}`);
-    await runChecked('apt-get', ['download', pkg], { cwd: dir });
+    await fetch(pkg, dir);
     found = find();
     if (found.length === 0) throw new NotFoundError(`apt-get download ${pkg} left no .deb in ${dir}`);
   }

@@ -9,7 +9,7 @@
  * far less each for many.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { NotFoundError, UsageError } from '@kbtf/binary';
 import { runChecked } from './run.js';
 
@@ -73,8 +73,19 @@ export function headersDir(kver: string): string {
  */
 export const STUBS_PER_MAKE = 500;
 
-/** Write the stubs for `names` under `dir` and build them with kbuild, one make per chunk; returns name → .ko path. */
-export async function buildStubs(names: readonly string[], headers: string, dir: string, jobs = 2, perMake = STUBS_PER_MAKE): Promise<Map<string, string>> {
+/**
+ * Write the stubs for `names` under `dir` and build them with kbuild, one make per chunk; returns
+ * name → .ko path. With `chroot`, make runs inside that tree (a trixie kernel's kbuild needs
+ * trixie's gcc-14): `headers` and `dir` must both lie under it.
+ */
+export async function buildStubs(
+  names: readonly string[],
+  headers: string,
+  dir: string,
+  jobs = 2,
+  perMake = STUBS_PER_MAKE,
+  chroot?: string,
+): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let start = 0, chunk = 0; start < names.length; start += perMake, chunk++) {
     const part = names.slice(start, start + perMake);
@@ -87,7 +98,12 @@ export async function buildStubs(names: readonly string[], headers: string, dir:
       objs.push(`${base}.o`);
     }
     writeFileSync(join(cdir, 'Kbuild'), `obj-m := ${objs.join(' ')}\n`);
-    await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, 'modules']);
+    if (chroot) {
+      const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, 'modules'];
+      await runChecked('chroot', [chroot, ...make], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } });
+    } else {
+      await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, 'modules']);
+    }
     for (const of of part) {
       const ko = join(cdir, `${companionName(of)}.ko`);
       if (!existsSync(ko)) throw new NotFoundError(`kbuild produced no ${ko}`);
@@ -95,4 +111,11 @@ export async function buildStubs(names: readonly string[], headers: string, dir:
     }
   }
   return out;
+}
+
+/** A host path under `tree` as the tree sees it (`/var/cache/kbtf/trixie/usr/src/x` → `/usr/src/x`). */
+export function insideTree(tree: string, path: string): string {
+  const rel = relative(tree, path);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new UsageError(`${path} is not inside the tree ${tree}`);
+  return `/${rel}`;
 }

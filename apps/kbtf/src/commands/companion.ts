@@ -1,9 +1,10 @@
 import { UsageError } from '@kbtf/binary';
 import {
   buildCompanions, buildForKernel, cacheDir, companionDir, ElfFile, ensurePaholeTree, formatSummary, headersDir,
-  KernelTree, moduleFileName, probePahole, readModule, resolvePahole, summaryRows, treePaholeArgv, checkHeaders,
-  type CompanionResult,
+  KernelTree, kernelSuite, kernelToolchain, moduleFileName, packageCompanions, probePahole, readModule, resolvePahole, suiteFetcher,
+  summaryRows, treePaholeArgv, checkHeaders, type CompanionResult,
 } from '@kbtf/companion';
+import { VERSION } from '../version.js';
 import type { Command, CommandContext } from '../cli/command.js';
 
 function str(v: unknown): string | undefined {
@@ -128,8 +129,10 @@ const provision: Command = {
   help: `
 Idempotent: debootstraps Debian trixie with dwarves (pahole 1.30) into CACHE/trixie, downloads
 linux-image-KVER and linux-image-KVER-dbg into CACHE/debs, unpacks the image (modules, depmod) and
-extracts the -dbg vmlinux and its .BTF. The kernel headers are checked, not installed:
-apt-get install linux-headers-KVER.`,
+extracts the -dbg vmlinux and its .BTF. For a kernel of the host's release the headers are checked,
+not installed: apt-get install linux-headers-KVER. For a Debian 13 kernel (+deb13) on another host,
+the packages come through the trixie tree's apt, and make and linux-headers-KVER (with gcc-14) are
+installed into the tree, never on the host.`,
   options: { kernel: { type: 'string' }, cache: { type: 'string' } },
   async run(ctx) {
     const kver = str(ctx.values.kernel);
@@ -138,14 +141,15 @@ apt-get install linux-headers-KVER.`,
     const log = progress(ctx);
     const tree = await ensurePaholeTree(cache, { log });
     const pahole = await probePahole(treePaholeArgv(tree));
-    const k = new KernelTree(cache, kver, log);
+    const k = new KernelTree(cache, kver, log, undefined, await suiteFetcher(cache, kver, true, log));
     await k.ensureImage(true);
     await k.ensureDbg([], true, true);
     const vmlinuxBtf = k.ensureVmlinuxBtf();
-    const headers = headersDir(kver);
+    // A trixie kernel's headers (and gcc-14, make) are installed into the trixie tree; the host's are only checked.
+    let headers = headersDir(kver);
     let headersOk = true;
     try {
-      checkHeaders(headers, kver);
+      headers = (await kernelToolchain({ cache, kver, download: true, log })).headers;
     } catch {
       headersOk = false;
     }
@@ -161,9 +165,75 @@ apt-get install linux-headers-KVER.`,
   },
 };
 
+const pkg: Command = {
+  name: 'package',
+  summary: 'build the Debian package kbtf-companions-KVER_VERSION_amd64.deb of a kernel\'s companions',
+  usage: ['companion package --kernel KVER [--output DIR] [MODULE... | --all] [--deps] [--vmlinux] [--json]'],
+  help: `
+Builds (or reuses) the companions of a Debian kernel and packages them with dpkg-deb as
+OUTPUT/kbtf-companions-KVER_${VERSION}_amd64.deb:
+  /lib/modules/KVER/updates/kbtf/M-btf.ko (and vmlinux-btf.ko)
+  Depends: linux-image-KVER (= the exact Debian version of the image they were built from)
+  postinst/postrm: depmod -a KVER when that kernel's module tree is there; initramfs trigger
+The bytes are reproducible (SOURCE_DATE_EPOCH, or the image package's build time).
+
+Companions are reused from the build root (--companions, default $KBTF_CACHE/companions) when its
+summary lists them with the module's current build-id and they pass the loader-side check; the
+rest are built there first, as 'kbtf companion build' would. Debian 13 (+deb13) kernels are built
+through the trixie tree (see 'kbtf companion provision').
+
+Install it beside the kernel: apt install ./kbtf-companions-KVER_${VERSION}_amd64.deb
+
+Options:
+  --kernel KVER        Debian kernel release, e.g. 6.12.57+deb13-amd64
+  --output DIR         where the .deb goes (default: .)
+  --deps, --all, --vmlinux   as for 'companion build'
+  --companions DIR     build root to reuse from and build into (default: $KBTF_CACHE/companions)
+  --maintainer TEXT    Maintainer field (default: ${'$'}DEBFULLNAME <${'$'}DEBEMAIL> when set)
+  --cache, --headers, --pahole, --no-download, --work   as for 'companion build'
+Exit: 0 written; 2 refused (unknown module, headers or packages missing, …) — nothing written.`,
+  options: {
+    kernel: { type: 'string' },
+    output: { type: 'string' },
+    deps: { type: 'boolean' },
+    all: { type: 'boolean' },
+    vmlinux: { type: 'boolean' },
+    companions: { type: 'string' },
+    maintainer: { type: 'string' },
+    cache: { type: 'string' },
+    headers: { type: 'string' },
+    pahole: { type: 'string' },
+    'no-download': { type: 'boolean' },
+    work: { type: 'string' },
+  },
+  async run(ctx) {
+    const v = ctx.values;
+    const kver = str(v.kernel);
+    if (!kver) throw new UsageError('companion package: --kernel KVER is required');
+    if (ctx.args.length === 0 && !v.all && !v.vmlinux) throw new UsageError('companion package: name modules, or give --all or --vmlinux');
+    kernelSuite(kver); // refuses a kernel of a release it cannot build for, before anything else
+    const cache = str(v.cache) ?? cacheDir(ctx.env);
+    const env = ctx.env;
+    const maintainer = str(v.maintainer) ?? (env.DEBFULLNAME && env.DEBEMAIL ? `${env.DEBFULLNAME} <${env.DEBEMAIL}>` : undefined);
+    const r = await packageCompanions({
+      cache, kver, modules: ctx.args, all: !!v.all, deps: !!v.deps, vmlinux: !!v.vmlinux,
+      companions: str(v.companions), output: str(v.output) ?? '.', version: VERSION, maintainer,
+      headers: str(v.headers), pahole: str(v.pahole), download: !v['no-download'], workDir: str(v.work), log: progress(ctx),
+    });
+    if (ctx.out.json) ctx.out.document(r);
+    else {
+      ctx.out.line(r.deb);
+      ctx.out.line(`  ${r.package} ${r.version}, Depends: ${r.depends}`);
+      ctx.out.line(`  ${r.modules.length} companion(s) (${r.built.length} built, ${r.modules.length - r.built.length} reused)${r.without.length ? `; no globals, no companion: ${r.without.join(', ')}` : ''}`);
+      ctx.out.line(`  sha256 ${r.sha256}`);
+    }
+    return 0;
+  },
+};
+
 export const command: Command = {
   name: 'companion',
   summary: 'build companion modules (M-btf.ko, vmlinux-btf.ko) from a Debian kernel\'s DWARF',
-  usage: ['companion build ...', 'companion provision ...'],
-  subcommands: { build, provision },
+  usage: ['companion build ...', 'companion package ...', 'companion provision ...'],
+  subcommands: { build, package: pkg, provision },
 };
