@@ -8,7 +8,11 @@
  *    parent's vermagic and `btf_companion_of=<parent>`; its `.BTF` passes the checks the target
  *    kernel runs when a module loads (@kbtf/btf validateBtf, mode 'module', that kernel's rules)
  *    and parses as split BTF on the kernel's vmlinux BTF; the first kmod softdep for the module (what kmod uses) loads it; no
- *    `install` line replaces the companion's load.
+ *    `install` line replaces the companion's load. `required` modules are checked whether or not a
+ *    boot list names them, and so are the modules initramfs-tools' initramfs loads by name.
+ * 2b. Something in the tree loads the selected companions at boot (check-wiring.ts, wiring.ts): a
+ *    persistent softdep file, the enabled unit, `kbtf hook` install lines, and for initramfs
+ *    modules the initramfs-tools hook.
  * 3. kdump keeps it: in mode `always`, `crashkernel=` is on the configured command line and
  *    kdump-tools (/etc/default/kdump-tools, USE_KDUMP=1) or kdumpctl (/etc/kdump.conf) is set up.
  * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
@@ -20,6 +24,9 @@ import { decide } from './decide.js';
 import { companionOf, foldName, isCompanion, VMLINUX, VMLINUX_COMPANION } from './names.js';
 import { bootModules, readModulesDir, type ModulesDir } from './modules.js';
 import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeConfig, MODPROBE_DIRS } from './modprobe-d.js';
+import { matchesPattern } from './names.js';
+import { UNIT_NAME, readUnitWiring, readHookWiring, readInitramfs } from './wiring.js';
+import { checkWiring, companionLoad, shadowsKbtf, type WiringReport } from './check-wiring.js';
 import { readSettings, type Settings, type SettingsOptions } from './settings.js';
 import { renderConfig, DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT } from './render.js';
 import { readModuleFile, modinfoOf, modinfoValue } from './modinfo.js';
@@ -64,12 +71,15 @@ export interface CheckReport {
   modules: LoadedModule[];
   /** Selected modules that lack a companion in modules.dep. */
   missingCompanions: string[];
+  /** What loads the companions at boot (added in issue 13). */
+  wiring: WiringReport;
   findings: Finding[];
   errors: number;
 }
 
-export const UNIT_NAME = 'kbtf-modprobe-config.service';
-const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
+export { UNIT_NAME };
+/** What the unit renders at every boot: a tree's copy in /run stands for nothing (it is not there at boot). */
+const RENDERED = new Set([DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT]);
 
 export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
   const findings: Finding[] = [];
@@ -77,9 +87,15 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
   const settings = readSettings(root, { ...options, configuredCmdline: options.cmdline === undefined && !root.isLive ? true : options.configuredCmdline });
   for (const p of settings.problems) add({ severity: p.severity, code: 'setting-invalid', file: p.file, line: p.line, message: p.message, hint: `valid values: always, on-demand, off (docs/policy.md)` });
   const mods = readModulesDir(root, options.kernel);
-  const unit = UNIT_DIRS.map((d) => `${d}/${UNIT_NAME}`).find((p) => root.kind(p) === 'file');
+  const unitWiring = readUnitWiring(root);
+  const hook = readHookWiring(root);
+  const unit = unitWiring.active ? unitWiring.file : undefined;
   const cfg = modprobeView(root, settings, mods, unit);
-  const loaded = modulesThatLoad(root, mods, cfg, options, add);
+  const aliases = parseAliases(root.readTextIfExists(`${mods.dir}/modules.alias`) ?? '');
+  const initramfsView = readInitramfs(root, mods, aliases);
+  const seeds = [...requiredSeeds(root, settings, mods, add), ...(initramfsView?.loads ?? [])];
+  const loaded = modulesThatLoad(root, mods, cfg, options, add, seeds, aliases);
+  const initramfs = initramfsView && { ...initramfsView, loaded: expandLoads(mods, cfg, aliases, initramfsView.loads) };
 
   const missing: string[] = [];
   let vmlinuxBase: Btf | undefined | null = null; // null: not looked for yet
@@ -107,9 +123,12 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
       continue;
     }
     checkCompanionFile(root, mods, m.name, entry.file, parent?.file, add, base);
-    checkLoadPath(settings, cfg, m.name, add, !!unit);
+    checkLoadPath(root, settings, cfg, m.name, add, !!unit);
   }
-  if (checkVmlinux(root, settings, mods, cfg, unit, add, !options.all && loaded.some((m) => m.name === foldName(VMLINUX_COMPANION))) === 'missing') missing.push(VMLINUX);
+  const selected = renderConfig(root, settings, mods).softdeps.map((s) => s.module);
+  const wiring = checkWiring({ root, cfg, selected, unit: unitWiring, hook, initramfs, always: settings.mode.value === 'always' }, add);
+  const hookLoadsVmlinux = hook.active && !!initramfs;
+  if (checkVmlinux(root, settings, mods, cfg, unit ?? (hookLoadsVmlinux ? hook.file : undefined), add, !options.all && loaded.some((m) => m.name === foldName(VMLINUX_COMPANION))) === 'missing') missing.push(VMLINUX);
   checkKdump(root, settings, add);
   const order = { error: 0, warning: 1, info: 2 };
   findings.sort((a, b) => order[a.severity] - order[b.severity] || (a.module ?? '').localeCompare(b.module ?? '') || a.code.localeCompare(b.code));
@@ -119,37 +138,68 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
     settings: { mode: settings.mode.value, modeSource: formatSource(settings.mode.source), vmlinux: settings.vmlinux.value },
     modules: loaded,
     missingCompanions: missing.sort(),
+    wiring,
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
   };
 }
 
-/** kmod's view, plus the config the shipped unit renders at boot when the tree has none of its own. */
+/**
+ * kmod's view at boot: the tree's persistent files (the unit's /run rendering of a tree is not
+ * there at boot), plus what the enabled unit renders when the tree has no kbtf.conf of its own.
+ */
 function modprobeView(root: Root, settings: Settings, mods: ModulesDir, unit: string | undefined): ModprobeConfig {
-  const own = MODPROBE_DIRS.some((d) => root.kind(`${d}/kbtf.conf`) === 'file');
-  if (own || !unit) return readModprobeConfig(root, mods.dir);
-  return readModprobeConfig(root, mods.dir, { path: DEFAULT_MODPROBE_OUTPUT, text: renderConfig(root, settings, mods).modprobe });
+  const own = MODPROBE_DIRS.some((d) => !RENDERED.has(`${d}/kbtf.conf`) && root.kind(`${d}/kbtf.conf`) === 'file');
+  if (own || !unit) return readModprobeConfig(root, mods.dir, undefined, RENDERED);
+  return readModprobeConfig(root, mods.dir, { path: DEFAULT_MODPROBE_OUTPUT, text: renderConfig(root, settings, mods).modprobe }, RENDERED);
 }
 
-function modulesThatLoad(root: Root, mods: ModulesDir, cfg: ModprobeConfig, options: CheckOptions, add: (f: Finding) => void): LoadedModule[] {
-  const out = new Map<string, LoadedModule>();
-  const builtin = new Set(
+function builtinModules(root: Root, mods: ModulesDir): Set<string> {
+  return new Set(
     (root.readTextIfExists(`${mods.dir}/modules.builtin`) ?? '')
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean)
       .map((p) => foldName(p.slice(p.lastIndexOf('/') + 1).replace(/\.ko$/, ''))),
   );
-  const aliases = parseAliases(root.readTextIfExists(`${mods.dir}/modules.alias`) ?? '');
+}
+
+/** The modules of modules.dep a `required` pattern names: checked whether or not anything lists them. */
+function requiredSeeds(root: Root, settings: Settings, mods: ModulesDir, add: (f: Finding) => void): LoadedModule[] {
+  const out: LoadedModule[] = [];
+  let builtin: Set<string> | undefined;
+  for (const r of settings.required) {
+    const hits = [...mods.modules.keys()].filter((n) => !isCompanion(n) && matchesPattern(r.pattern, n));
+    for (const name of hits) out.push({ name, why: `required (${formatSource(r.source)})` });
+    builtin ??= builtinModules(root, mods);
+    if (!hits.length && !/[*?[]/.test(r.pattern) && foldName(r.pattern) !== VMLINUX && !builtin.has(foldName(r.pattern))) {
+      add({ severity: 'warning', code: 'module-unknown', file: r.source.file ?? 'policy', line: r.source.line, module: foldName(r.pattern), message: `${r.pattern} is required but is neither in modules.dep nor built in`, hint: 'remove it from required, or install the module' });
+    }
+  }
+  return out;
+}
+
+function modulesThatLoad(root: Root, mods: ModulesDir, cfg: ModprobeConfig, options: CheckOptions, add: (f: Finding) => void, seeds: LoadedModule[], aliases: Alias[]): LoadedModule[] {
+  const builtin = builtinModules(root, mods);
   const queue: LoadedModule[] = [];
   if (options.all) for (const name of [...mods.modules.keys()].sort()) queue.push({ name, why: 'modules.dep (--all)' });
   else {
-    for (const b of bootModules(root, options.lists ?? [])) {
+    for (const b of bootModules(root, options.lists ?? [], RENDERED)) {
       if (mods.modules.has(b.name)) queue.push({ name: b.name, why: `${b.at.file}:${b.at.line}` });
       else if (builtin.has(b.name)) continue;
       else add({ severity: 'warning', code: 'module-unknown', file: b.at.file, line: b.at.line, module: b.name, message: `${b.name} is listed to load but is neither in modules.dep nor built in`, hint: 'remove the line or install the module' });
     }
+    queue.push(...seeds);
   }
+  return expandLoads(mods, cfg, aliases, queue);
+}
+
+type Alias = { pattern: string; module: string };
+
+/** The modules `queue` loads, as kmod resolves them: each module's modules.dep dependencies and softdeps. */
+function expandLoads(mods: ModulesDir, cfg: ModprobeConfig, aliases: Alias[], seeds: LoadedModule[]): LoadedModule[] {
+  const out = new Map<string, LoadedModule>();
+  const queue = [...seeds];
   const resolve = (n: string): string[] => {
     const f = foldName(n);
     if (mods.modules.has(f)) return [f];
@@ -171,8 +221,8 @@ function modulesThatLoad(root: Root, mods: ModulesDir, cfg: ModprobeConfig, opti
   return [...out.values()];
 }
 
-function parseAliases(text: string): { pattern: string; module: string }[] {
-  const out: { pattern: string; module: string }[] = [];
+function parseAliases(text: string): Alias[] {
+  const out: Alias[] = [];
   for (const l of text.split('\n')) {
     const m = /^alias\s+(\S+)\s+(\S+)/.exec(l);
     if (m) out.push({ pattern: m[1], module: foldName(m[2]) });
@@ -281,17 +331,15 @@ function findVmlinuxBtf(root: Root, kernel: string, options: CheckOptions, add: 
   return undefined;
 }
 
-function checkLoadPath(settings: Settings, cfg: ModprobeConfig, module: string, add: (f: Finding) => void, unit: boolean): void {
+function checkLoadPath(root: Root, settings: Settings, cfg: ModprobeConfig, module: string, add: (f: Finding) => void, unit: boolean): void {
   const comp = companionOf(module)!;
-  const sd = softdepFor(cfg, module);
-  const loads = !!sd?.post.some((p) => foldName(p) === comp) || !!sd?.pre.some((p) => foldName(p) === comp);
-  const inst = installFor(cfg, module);
-  const viaHook = inst && /(^|\/)kbtf\s+hook\s/.test(inst.command);
+  const { softdep: sd, bySoftdep: loads, install: inst, byHookLine: viaHook, hookProgramMissing } = companionLoad(root, cfg, module);
   if (!loads && !viaHook) {
-    if (sd && !/\/kbtf\.conf$/.test(sd.at.file)) {
+    if (sd && shadowsKbtf(sd)) {
       add({ severity: 'error', code: 'softdep-shadowed', file: sd.at.file, line: sd.at.line, module, message: `kmod uses only the first softdep for ${module}: this one, which does not load ${module}-btf`, hint: `add 'post: ${module}-btf' to it, or rename the file to sort after kbtf.conf` });
     } else {
-      add({ severity: 'error', code: 'softdep-missing', file: unit ? DEFAULT_MODPROBE_OUTPUT : '/etc/modprobe.d/kbtf.conf', module, message: `nothing makes kmod load ${module}-btf after ${module}`, hint: `kbtf modprobe-config --root ROOT --output ROOT/etc/modprobe.d/kbtf.conf, or install ${UNIT_NAME}` });
+      const why = hookProgramMissing ? ` (its install line runs ${hookProgramMissing}, which is not in the tree)` : '';
+      add({ severity: 'error', code: 'softdep-missing', file: unit ? DEFAULT_MODPROBE_OUTPUT : '/etc/modprobe.d/kbtf.conf', module, message: `nothing makes kmod load ${module}-btf after ${module}${why}`, hint: `kbtf modprobe-config --root ROOT --output ROOT/etc/modprobe.d/kbtf.conf (again after installing companions), or install and enable ${UNIT_NAME}` });
     }
   }
   if (loads && inst && !viaHook) {
@@ -313,11 +361,11 @@ function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: Mod
     add({ severity: d.required ? 'error' : 'warning', code: d.required ? 'required-missing' : 'companion-missing', file: mods.depFile, module: VMLINUX, message: `vmlinux-btf is selected (${formatSource(settings.vmlinux.source)}) but not in modules.dep`, hint: `build vmlinux-btf.ko for ${mods.kernel} and run depmod` });
     return 'missing';
   }
-  const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf');
+  const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf', RENDERED);
   const listed = [...files, ...(root.kind('/etc/modules') === 'file' ? ['/etc/modules'] : [])].some((f) =>
     root.readText(f).split('\n').some((l) => foldName(l.trim()) === comp),
   );
-  if (!listed && !inLists && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot', hint: `kbtf modprobe-config --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install ${UNIT_NAME}` });
+  if (!listed && !inLists && !unit) add({ severity: 'error', code: 'vmlinux-not-loaded', file: DEFAULT_MODULES_LOAD_OUTPUT, module: VMLINUX, message: 'nothing loads vmlinux-btf at boot (no modules-load.d entry, no enabled unit, no initramfs hook)', hint: `kbtf modprobe-config --root ROOT --modules-load ROOT/etc/modules-load.d/kbtf.conf, or install and enable ${UNIT_NAME}` });
   const inst = installFor(cfg, comp);
   if (inst) add({ severity: 'error', code: 'companion-install', file: inst.at.file, line: inst.at.line, module: VMLINUX, message: `'install ${inst.module} ${inst.command}' replaces the load of vmlinux-btf`, hint: 'remove the install line' });
   return undefined;
@@ -340,9 +388,5 @@ function checkKdump(root: Root, settings: Settings, add: (f: Finding) => void): 
     const idx = lines.map((l) => /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(l)).reduce((acc, m, i) => (m ? i : acc), -1);
     const value = idx >= 0 ? /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(lines[idx])![1] : undefined;
     if (value !== '1') add({ severity: sev, code: 'kdump-disabled', file: '/etc/default/kdump-tools', line: idx >= 0 ? idx + 1 : undefined, message: `USE_KDUMP=${value ?? '(unset)'}: kdump-tools will not load the crash kernel`, hint: 'set USE_KDUMP=1' });
-  }
-  const hook = ['/etc/initramfs-tools/hooks/kbtf', '/usr/share/initramfs-tools/hooks/kbtf'].some((p) => root.kind(p) === 'file');
-  if (always && root.kind('/usr/share/initramfs-tools') === 'dir' && !hook) {
-    add({ severity: 'warning', code: 'initramfs-hook-missing', file: '/usr/share/initramfs-tools/hooks/kbtf', message: 'initramfs-tools is installed but the kbtf hook is not: modules loaded from the initramfs (and the kdump initramfs) come without companions', hint: 'install tools/initramfs-tools/hooks/kbtf and run update-initramfs -u' });
   }
 }

@@ -14,7 +14,8 @@ export interface ConfFiles {
   overridden: { path: string; by: string }[];
 }
 
-export function confFiles(root: Root, dirs: readonly string[], suffix: string): ConfFiles {
+/** `skip`: in-tree paths treated as absent (e.g. a file rendered at boot that a tree's copy does not stand for). */
+export function confFiles(root: Root, dirs: readonly string[], suffix: string, skip: ReadonlySet<string> = new Set()): ConfFiles {
   const chosen = new Map<string, string>();
   const masked: string[] = [];
   const maskedNames = new Map<string, string>();
@@ -23,6 +24,7 @@ export function confFiles(root: Root, dirs: readonly string[], suffix: string): 
     for (const name of root.list(dir)) {
       if (!name.endsWith(suffix)) continue;
       const path = `${dir}/${name}`;
+      if (skip.has(path)) continue;
       const winner = chosen.get(name) ?? maskedNames.get(name);
       if (winner) {
         if (root.kind(path) === 'file') overridden.push({ path, by: winner });

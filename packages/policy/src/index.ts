@@ -19,3 +19,5 @@ export * from './exec.js';
 export * from './sync.js';
 export * from './hook.js';
 export * from './check.js';
+export * from './wiring.js';
+export * from './check-wiring.js';

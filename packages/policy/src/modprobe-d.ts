@@ -63,8 +63,8 @@ export function parseModprobeFile(text: string, file: string, into: ModprobeConf
 }
 
 /** kmod's view of a root's configuration for a kernel's modules directory (if given). */
-export function readModprobeConfig(root: Root, modulesDir?: string, extra?: { path: string; text: string }): ModprobeConfig {
-  const found = confFiles(root, MODPROBE_DIRS, '.conf');
+export function readModprobeConfig(root: Root, modulesDir?: string, extra?: { path: string; text: string }, skip?: ReadonlySet<string>): ModprobeConfig {
+  const found = confFiles(root, MODPROBE_DIRS, '.conf', skip);
   const files = [...found.files];
   if (extra && !files.some((f) => basename(f) === basename(extra.path))) {
     const idx = files.findIndex((f) => basename(f) > basename(extra.path));

@@ -109,8 +109,8 @@ export interface BootModule {
  * Modules loaded at boot by name: modules-load.d (`#`/`;` comments, one name a line) and Debian's
  * /etc/modules (same syntax; systemd links it as modules-load.d/modules.conf).
  */
-export function bootModules(root: Root, extraFiles: string[] = []): BootModule[] {
-  const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf');
+export function bootModules(root: Root, extraFiles: string[] = [], skip?: ReadonlySet<string>): BootModule[] {
+  const { files } = confFiles(root, MODULES_LOAD_DIRS, '.conf', skip);
   const all = [...files];
   if (root.kind('/etc/modules') === 'file' && !files.some((f) => root.resolve(f) === '/etc/modules')) all.push('/etc/modules');
   all.push(...extraFiles);
