@@ -21,7 +21,7 @@ KOS=()
 CONFS=()
 APPEND=""
 KEY=""
-TIMEOUT=180
+TIMEOUT=600
 FORCE=0
 INSTALL=1
 ZSTD=1
@@ -47,7 +47,7 @@ usage: bash tools/lab/lab.sh [options]
   --append "ARGS"        extra kernel command line
   --key NAME             output directory name under .lab/ (default KERNEL-VARIANT, with -MEM
                          appended when --mem is not 512M)
-  --timeout SECONDS      guest boot + ground-truth time limit (default 180)
+  --timeout SECONDS      guest boot + ground-truth time limit (default 600: TCG on a busy 2-core machine)
   --force                rebuild even if .lab/KEY/manifest.json exists
   --no-install           do not apt-get install missing host packages
   --no-zstd              do not fetch trixie's makedumpfile for mkd-zstd.kdump
