@@ -11,7 +11,11 @@ one name a line, e.g. /etc/initramfs-tools/modules), or every module with --all;
 dependencies and softdeps. For each that the policy selects: companion in modules.dep, vermagic,
 btf_companion_of, the .BTF checks the kernel runs at module load (6.1's rules for 6.1.x) and a split-BTF
 parse on the vmlinux BTF (--vmlinux-btf, or the tree's), the softdep kmod will
-use, install/blacklist lines; then crashkernel= and kdump-tools/kdumpctl. Each finding has a severity,
+use, install/blacklist lines. 'required' modules and the modules initramfs-tools' initramfs loads (its
+module list, the root file system) are checked too. Then whether anything loads the selected companions
+at boot: a softdep file in a persistent modprobe.d directory, kbtf-modprobe-config.service installed,
+enabled and not masked, 'kbtf hook' install lines, and for initramfs modules the initramfs-tools hook
+(companions-not-wired, initramfs-hook-missing). Then crashkernel= and kdump-tools/kdumpctl. Each finding has a severity,
 a code, the file that caused it and a hint (docs/policy.md lists them).
 Exit 0 no error findings, 1 error findings, 2 unusable input.`,
   options: {
@@ -36,6 +40,9 @@ Exit 0 no error findings, 1 error findings, 2 unusable input.`,
     if (out.json) out.document(report);
     else {
       out.line(`${report.root}: kernel ${report.kernel}, mode ${report.settings.mode} (${report.settings.modeSource}), ${report.modules.length} modules load`);
+      const w = report.wiring;
+      const by = [...w.softdepFiles, ...(w.unit.active ? [`${w.unit.name} (enabled${w.unit.runsSync ? ', runs kbtf sync' : ''})`] : []), ...(w.hook.active ? [w.hook.file!] : []), ...(w.installHooks.length ? [`kbtf hook install lines (${w.installHooks.length})`] : [])];
+      out.line(`companions loaded at boot by: ${by.length ? by.join(', ') : 'nothing'}; ${w.selected} selected modules have companions${w.notWired.length ? `, ${w.notWired.length} not loaded by anything` : ''}`);
       for (const f of report.findings) {
         const sev = f.severity === 'error' ? out.paint('red', 'error') : f.severity === 'warning' ? out.paint('yellow', 'warning') : 'info';
         out.line(`${sev}: ${f.code}: ${f.file}${f.line ? `:${f.line}` : ''}: ${f.message}`);
