@@ -14,6 +14,8 @@
  *   unless the enabled unit also runs `kbtf sync`, which loads the companions of modules already
  *   loaded (then a warning: they load when the unit runs, not with their module). Without any such
  *   module found, initramfs-tools without the hook stays a warning in mode `always`.
+ * - `install-in-initramfs` (error): a `kbtf hook` install line for an initramfs module, in a file
+ *   mkinitramfs copies: the initramfs has no kbtf, so the module itself fails to load there.
  */
 import { Root } from './fs.js';
 import { companionOf, foldName } from './names.js';
@@ -152,6 +154,21 @@ function checkInitramfs(w: WiringInput, loads: Map<string, CompanionLoad>, wired
           ? `${unit.file} runs kbtf sync after switch_root, so ${m.name}-btf loads then, not with ${m.name}: a crash before it lacks the companion`
           : `${unit.active ? `${unit.file} renders ${DEFAULT_MODPROBE_OUTPUT} after ${m.name} is loaded and does not run kbtf sync` : 'no kbtf sync runs after boot'}, so ${m.name}-btf never loads`),
       hint: `install ${HOOK_PATH} (mode 755, with ${KBTF_PROGRAM}) and run update-initramfs -u${late ? '' : `; or have ${UNIT_NAME} run '${KBTF_PROGRAM} sync' after boot (a later load)`}`,
+    });
+  }
+  // A `kbtf hook` install line goes into the image with its file, but /usr/bin/kbtf does not (node
+  // is not in an initramfs): kmod there runs the line, it fails, and the module does not load at all.
+  for (const m of initramfs!.loaded) {
+    const inst = installFor(w.cfg, m.name);
+    if (!inst || !/(^|\/)kbtf\s+hook\s/.test(inst.command) || !inInitramfsConfig(w.root, inst.at.file)) continue;
+    add({
+      severity: 'error',
+      code: 'install-in-initramfs',
+      file: inst.at.file,
+      line: inst.at.line,
+      module: m.name,
+      message: `${m.name} loads from the initramfs (${m.why}), and mkinitramfs copies ${inst.at.file} into it; kmod there runs '${inst.command}', but the initramfs has no ${KBTF_PROGRAM}: ${m.name} fails to load`,
+      hint: `remove the install line for ${m.name} (the unit's softdeps and ${HOOK_PATH} load its companion), or move it to a file mkinitramfs does not copy (/usr/local/lib/modprobe.d)`,
     });
   }
   if (!specific && !hook.active && !copied && w.always) {

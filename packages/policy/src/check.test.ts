@@ -193,6 +193,11 @@ describe('kbtf check findings', () => {
     const listed = codes({ ...files, '/etc/initramfs-tools/initramfs.conf': 'MODULES=most\n', '/etc/initramfs-tools/conf.d/x': 'MODULES=list\n', '/etc/initramfs-tools/modules': '# list\nloop\n' }, enabled);
     expect(listed.codes.filter((x) => x.includes('initramfs'))).toEqual(['error:initramfs-hook-missing:loop']);
     expect(listed.r.wiring.initramfs).toMatchObject({ modules: 'list', modulesAt: { file: '/etc/initramfs-tools/conf.d/x', line: 1 } });
+    // a kbtf hook install line is copied into the image, kbtf is not: loop would not load there
+    const inst = codes({ ...files, '/etc/initramfs-tools/modules': 'loop\n', '/etc/initramfs-tools/conf.d/x': 'MODULES=list\n', '/etc/modprobe.d/x.conf': 'install loop /usr/bin/kbtf hook loop $CMDLINE_OPTS\n', '/etc/modprobe.d/kbtf.conf': 'softdep ext4 pre: crypto-crc32c post: ext4-btf\n' }, enabled);
+    expect(inst.codes.filter((x) => x.startsWith('error'))).toEqual(['error:initramfs-hook-missing:loop', 'error:install-in-initramfs:loop']);
+    expect(inst.r.findings.find((f) => f.code === 'install-in-initramfs')).toMatchObject({ file: '/etc/modprobe.d/x.conf', line: 1 });
+    expect(codes({ ...files, '/etc/initramfs-tools/modules': 'loop\n', '/etc/initramfs-tools/conf.d/x': 'MODULES=list\n', '/usr/local/lib/modprobe.d/x.conf': 'install loop /usr/bin/kbtf hook loop $CMDLINE_OPTS\n' }, enabled).codes.filter((x) => x.includes('install-in'))).toEqual([]);
   });
   it('softdep-shadowed: an earlier file\'s softdep for the module wins in kmod', () => {
     const { r, codes: c } = codes({ ...base, ...kdumpOk, '/etc/modules': 'loop\n', '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nvmlinux: false\n', '/etc/modprobe.d/00-loop.conf': 'softdep loop pre: crc32c_generic\n', '/etc/modprobe.d/kbtf.conf': 'softdep loop post: loop-btf\n' });
