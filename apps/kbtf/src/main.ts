@@ -19,8 +19,8 @@ export interface MainIO {
 
 /** Run `kbtf ARGV`, returning the exit code. Never throws. */
 export async function main(argv: string[], io: MainIO = {}): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+  const stdout = io.stdout ?? processSink(process.stdout);
+  const stderr = io.stderr ?? processSink(process.stderr);
   const env = io.env ?? process.env;
   const json = argv.includes('--json');
   const out = new Output(stdout, stderr, { json, env });
@@ -30,6 +30,23 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     out.error(err);
     return EXIT_UNUSABLE;
   }
+}
+
+/**
+ * A process stream whose reader may go away (`kbtf symbols DUMP | head -1`): once the pipe is
+ * closed (EPIPE) the rest of the output is dropped and the command ends with its own exit code,
+ * quietly, as `cat` and `git` do, instead of an unhandled 'error' event and a stack trace.
+ */
+function processSink(stream: NodeJS.WriteStream): Sink {
+  let closed = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') closed = true;
+    else throw err;
+  });
+  return {
+    isTTY: stream.isTTY,
+    write: (chunk: string) => closed || stream.write(chunk),
+  };
 }
 
 async function dispatch(argv: string[], out: Output, env: NodeJS.ProcessEnv, cwd: string): Promise<number> {

@@ -20,10 +20,15 @@ export class KbtfError extends Error {
 
   /** Return an error of the same class whose message is prefixed with `context: `. */
   withContext(context: string): this {
+    return this.withMessage(`${context}: ${this.message}`);
+  }
+
+  /** Return an error of the same class and fields with another message. */
+  withMessage(message: string): this {
     const copy = Object.create(Object.getPrototypeOf(this)) as this;
     Object.assign(copy, this);
-    Object.defineProperty(copy, 'message', { value: `${context}: ${this.message}`, enumerable: false, writable: true });
-    Object.defineProperty(copy, 'stack', { value: `${this.name}: ${context}: ${this.message}`, enumerable: false, writable: true });
+    Object.defineProperty(copy, 'message', { value: message, enumerable: false, writable: true });
+    Object.defineProperty(copy, 'stack', { value: `${this.name}: ${message}`, enumerable: false, writable: true });
     return copy;
   }
 }

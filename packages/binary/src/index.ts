@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './cursor.js';
 export * from './writer.js';
+export * from './input-file.js';

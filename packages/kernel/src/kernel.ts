@@ -3,9 +3,8 @@
  * kallsyms; kallsyms finds vmlinux BTF (`__start_BTF`..`__stop_BTF`), `modules` and `btf_modules`;
  * BTF gives every type. Each piece is read on first use and kept.
  */
-import { KbtfError, NotFoundError, UnsupportedError, UsageError, hex, withContext } from '@kbtf/binary';
+import { KbtfError, MAX_OBJECT_FILE, NotFoundError, UnsupportedError, UsageError, hex, readRegularFile, withContext } from '@kbtf/binary';
 import { btfBytesFromFile, kindNumber, parseBtf, type Btf } from '@kbtf/btf';
-import { readFileSync } from 'node:fs';
 import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
 import { bootstrapDeclaration } from './bootstrap.js';
@@ -229,7 +228,7 @@ export class Kernel {
  * from a file (raw BTF, /sys/kernel/btf/vmlinux, or an ELF with .BTF) instead of the dump's copy.
  */
 export function openKernel(path: string | string[], options: { btfPath?: string } = {}): Kernel {
-  const vmlinuxBtf = options.btfPath ? btfBytesFromFile(readFileSync(options.btfPath), options.btfPath) : undefined;
+  const vmlinuxBtf = options.btfPath ? btfBytesFromFile(readRegularFile(options.btfPath, MAX_OBJECT_FILE, 'vmlinux BTF'), options.btfPath) : undefined;
   const vmcore = openVmcore(path);
   try {
     return new Kernel(vmcore, { vmlinuxBtf });

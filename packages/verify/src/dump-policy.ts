@@ -5,7 +5,7 @@
  * dump's, or `--cmdline`). The sysctl is not recorded in the dump (stock kernels have no
  * kernel.btf_companions), so it plays no part.
  */
-import { readFileSync } from 'node:fs';
+import { KbtfError, MAX_TEXT_FILE, readRegularFile } from '@kbtf/binary';
 import { posix } from 'node:path';
 import { Root, readSettings, type FileSystem, type Settings } from '@kbtf/policy';
 
@@ -58,8 +58,15 @@ export function virtualFs(files: Map<string, string>): FileSystem {
  */
 export function dumpSettings(cmdline: string, policyFile?: string, cmdlineLabel = '--cmdline'): Settings {
   const files = new Map<string, string>();
-  if (policyFile) files.set(POLICY_IN_TREE, readFileSync(policyFile, 'utf8'));
-  const settings = readSettings(new Root('/', virtualFs(files)), { cmdline });
+  if (policyFile) files.set(POLICY_IN_TREE, Buffer.from(readRegularFile(policyFile, MAX_TEXT_FILE, 'a policy file')).toString('utf8'));
+  let settings: Settings;
+  try {
+    settings = readSettings(new Root('/', virtualFs(files)), { cmdline });
+  } catch (err) {
+    // Name the user's file, not the virtual path, in the error too.
+    if (policyFile && err instanceof KbtfError) throw err.withMessage(err.message.split(POLICY_IN_TREE).join(policyFile));
+    throw err;
+  }
   // Name the user's file, not the virtual path, in every source.
   if (policyFile) renameSources(settings, POLICY_IN_TREE, policyFile);
   if (cmdlineLabel !== '--cmdline') renameSources(settings, '--cmdline', cmdlineLabel);

@@ -35,6 +35,9 @@ export function verifyDump(path: string | string[], options: VerifyOptions = {})
   const t0 = now();
   const timings: Record<string, number> = {};
   const lap = (name: string, since: number) => (timings[name] = Math.round((now() - since) * 10) / 10);
+  // A policy file the user named that is missing or broken is unusable input (exit 2), found before
+  // the dump is read; the crashed kernel's own command line is judged later, in the policy step.
+  if (options.policyFile) dumpSettings('', options.policyFile);
   const vmcore = openVmcore(path);
   try {
     lap('open', t0);

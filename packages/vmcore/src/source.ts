@@ -4,8 +4,8 @@
  * (flattened.ts). Every source counts the bytes it read from disk, so benchmarks can check that
  * serving reads touches a small fraction of the dump.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { BadDataError, NotFoundError } from '@kbtf/binary';
+import { closeSync, readSync } from 'node:fs';
+import { BadDataError, openRegularFile } from '@kbtf/binary';
 
 export interface ByteSource {
   /** Name for errors (the path). */
@@ -52,12 +52,9 @@ export class FileSource implements ByteSource {
 
   constructor(path: string) {
     this.name = path;
-    try {
-      this.fd = openSync(path, 'r');
-    } catch (err) {
-      throw new NotFoundError(`${path}: cannot open: ${(err as Error).message}`, { cause: err });
-    }
-    this.size = fstatSync(this.fd).size;
+    const { fd, size } = openRegularFile(path, 'a vmcore');
+    this.fd = fd;
+    this.size = size;
   }
 
   read(offset: number, length: number, what = 'read'): Uint8Array {

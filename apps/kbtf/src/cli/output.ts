@@ -1,4 +1,4 @@
-import { KbtfError } from '@kbtf/binary';
+import { KbtfError, fileError } from '@kbtf/binary';
 
 /** Where a command writes. Tests pass string sinks; the real CLI passes process streams. */
 export interface Sink {
@@ -51,6 +51,9 @@ export class Output {
   }
 
   error(err: unknown): void {
+    // An operating-system error that escaped a reader still names its path, as a kbtf error.
+    const sys = err as NodeJS.ErrnoException;
+    if (!(err instanceof KbtfError) && err instanceof Error && typeof sys.code === 'string' && typeof sys.path === 'string') err = fileError(sys.path, err);
     if (err instanceof KbtfError) this.diagnostic(err.code, err.message);
     else if (err instanceof Error) this.diagnostic('INTERNAL', err.stack?.split('\n').slice(0, 2).join(' ') ?? err.message);
     else this.diagnostic('INTERNAL', String(err));

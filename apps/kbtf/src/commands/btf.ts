@@ -1,16 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { NotFoundError, UsageError } from '@kbtf/binary';
+import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
 import { btfBytesFromFile, btfStats, formatC, formatJson, formatRawChunks, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
 import type { Command, CommandContext } from '../cli/command.js';
 
 function readFile(ctx: CommandContext, file: string): Uint8Array {
   const path = resolve(ctx.cwd, file);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (err) {
-    throw new NotFoundError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readRegularFile(path, MAX_OBJECT_FILE, 'BTF or an ELF object');
 }
 
 function oneFile(ctx: CommandContext): string {
