@@ -189,6 +189,10 @@ describe('kbtf check findings', () => {
     expect(errors(codes({ ...files, '/usr/share/initramfs-tools/hooks/kbtf': '#!/bin/sh\n' }, enabled, {}, ['/usr/share/initramfs-tools/hooks/kbtf']))).toEqual([]);
     expect(codes({ ...files, '/usr/share/initramfs-tools/hooks/kbtf': '#!/bin/sh\n' }, enabled).codes).toContain('error:initramfs-hook-missing:ext4');
     expect(errors(codes({ ...files, '/etc/modprobe.d/kbtf.conf': rendered }))).toEqual([]);
+    // on-demand, required ext4 (the root file system) and only the hook: wired, no softdep needed in the root
+    const od = { ...base, ...kdumpOk, ...itools, '/etc/kbtf/policy.yaml': 'version: 1\nrequired: [ext4]\nvmlinux: false\n', '/usr/share/initramfs-tools/hooks/kbtf': '#!/bin/sh\n' };
+    expect(errors(codes(od, {}, {}, ['/usr/share/initramfs-tools/hooks/kbtf']))).toEqual([]);
+    expect(errors(codes(od))).toEqual(['error:companions-not-wired:', 'error:initramfs-hook-missing:ext4', 'error:softdep-missing:ext4']);
     // the initramfs' module list; MODULES=list does not load the root file system's module by itself
     const listed = codes({ ...files, '/etc/initramfs-tools/initramfs.conf': 'MODULES=most\n', '/etc/initramfs-tools/conf.d/x': 'MODULES=list\n', '/etc/initramfs-tools/modules': '# list\nloop\n' }, enabled);
     expect(listed.codes.filter((x) => x.includes('initramfs'))).toEqual(['error:initramfs-hook-missing:loop']);

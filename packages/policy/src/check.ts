@@ -96,6 +96,8 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
   const seeds = [...requiredSeeds(root, settings, mods, add), ...(initramfsView?.loads ?? [])];
   const loaded = modulesThatLoad(root, mods, cfg, options, add, seeds, aliases);
   const initramfs = initramfsView && { ...initramfsView, loaded: expandLoads(mods, cfg, aliases, initramfsView.loads) };
+  // Loaded from an initramfs the hook wires: its softdep is in the image (a reload later needs the root's).
+  const hooked = new Set(hook.active ? (initramfs?.loaded ?? []).map((m) => m.name) : []);
 
   const missing: string[] = [];
   let vmlinuxBase: Btf | undefined | null = null; // null: not looked for yet
@@ -123,7 +125,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
       continue;
     }
     checkCompanionFile(root, mods, m.name, entry.file, parent?.file, add, base);
-    checkLoadPath(root, settings, cfg, m.name, add, !!unit);
+    checkLoadPath(root, settings, cfg, m.name, add, !!unit, hooked.has(m.name));
   }
   const selected = renderConfig(root, settings, mods).softdeps.map((s) => s.module);
   const wiring = checkWiring({ root, cfg, selected, unit: unitWiring, hook, initramfs, always: settings.mode.value === 'always' }, add);
@@ -331,13 +333,14 @@ function findVmlinuxBtf(root: Root, kernel: string, options: CheckOptions, add: 
   return undefined;
 }
 
-function checkLoadPath(root: Root, settings: Settings, cfg: ModprobeConfig, module: string, add: (f: Finding) => void, unit: boolean): void {
+/** `hooked`: the module loads from an initramfs whose hook gives it its companion there (no softdep needed in the root). */
+function checkLoadPath(root: Root, settings: Settings, cfg: ModprobeConfig, module: string, add: (f: Finding) => void, unit: boolean, hooked: boolean): void {
   const comp = companionOf(module)!;
   const { softdep: sd, bySoftdep: loads, install: inst, byHookLine: viaHook, hookProgramMissing } = companionLoad(root, cfg, module);
   if (!loads && !viaHook) {
     if (sd && shadowsKbtf(sd)) {
       add({ severity: 'error', code: 'softdep-shadowed', file: sd.at.file, line: sd.at.line, module, message: `kmod uses only the first softdep for ${module}: this one, which does not load ${module}-btf`, hint: `add 'post: ${module}-btf' to it, or rename the file to sort after kbtf.conf` });
-    } else {
+    } else if (!hooked) {
       const why = hookProgramMissing ? ` (its install line runs ${hookProgramMissing}, which is not in the tree)` : '';
       add({ severity: 'error', code: 'softdep-missing', file: unit ? DEFAULT_MODPROBE_OUTPUT : '/etc/modprobe.d/kbtf.conf', module, message: `nothing makes kmod load ${module}-btf after ${module}${why}`, hint: `kbtf modprobe-config --root ROOT --output ROOT/etc/modprobe.d/kbtf.conf (again after installing companions), or install and enable ${UNIT_NAME}` });
     }
