@@ -35,44 +35,15 @@ class ExtentMap {
   physical: number[] = [];
   length: number[] = [];
 
-  /** Insert [off, off+len) → pos, overwriting whatever was there. */
-  insert(off: number, len: number, pos: number): void {
-    const n = this.logical.length;
-    if (n === 0 || off >= this.logical[n - 1] + this.length[n - 1]) {
+  push(off: number, len: number, pos: number): void {
+    const n = this.logical.length - 1;
+    // Merge with the previous extent when both are contiguous in the file too.
+    if (n >= 0 && this.logical[n] + this.length[n] === off && this.physical[n] + this.length[n] === pos) this.length[n] += len;
+    else {
       this.logical.push(off);
       this.physical.push(pos);
       this.length.push(len);
-      return;
     }
-    const end = off + len;
-    let i = this.find(off);
-    if (i < 0) i = 0;
-    else if (this.logical[i] + this.length[i] <= off) i++;
-    let j = i;
-    while (j < n && this.logical[j] < end) j++;
-    const L: number[] = [];
-    const P: number[] = [];
-    const N: number[] = [];
-    if (i < j && this.logical[i] < off) {
-      L.push(this.logical[i]);
-      P.push(this.physical[i]);
-      N.push(off - this.logical[i]);
-    }
-    L.push(off);
-    P.push(pos);
-    N.push(len);
-    if (i < j) {
-      const last = j - 1;
-      const lastEnd = this.logical[last] + this.length[last];
-      if (lastEnd > end) {
-        L.push(end);
-        P.push(this.physical[last] + (end - this.logical[last]));
-        N.push(lastEnd - end);
-      }
-    }
-    this.logical.splice(i, j - i, ...L);
-    this.physical.splice(i, j - i, ...P);
-    this.length.splice(i, j - i, ...N);
   }
 
   /** Index of the last extent with logical ≤ off, or -1. */
@@ -88,6 +59,95 @@ class ExtentMap {
       } else hi = mid - 1;
     }
     return best;
+  }
+}
+
+/**
+ * The records in file order (a later one overwrites an earlier one where they overlap, as -R
+ * would). makedumpfile writes them in ascending, disjoint order, which maps them as they come;
+ * any other order is resolved in O(n log n) by one sweep over the sorted record boundaries with a
+ * heap of the records covering the current point, the latest on top. (Splicing each record into
+ * a sorted list, as this did before, took minutes for 400,000 records in descending order.)
+ */
+class RecordList {
+  readonly off: number[] = [];
+  readonly len: number[] = [];
+  readonly pos: number[] = [];
+  private inOrder = true;
+
+  add(off: number, len: number, pos: number): void {
+    const n = this.off.length;
+    if (n > 0 && off < this.off[n - 1] + this.len[n - 1]) this.inOrder = false;
+    this.off.push(off);
+    this.len.push(len);
+    this.pos.push(pos);
+  }
+
+  toMap(): ExtentMap {
+    const map = new ExtentMap();
+    const { off, len, pos } = this;
+    const n = off.length;
+    if (this.inOrder) {
+      for (let i = 0; i < n; i++) map.push(off[i], len[i], pos[i]);
+      return map;
+    }
+    const byStart = Array.from({ length: n }, (_, i) => i).sort((a, b) => off[a] - off[b]);
+    // Every record boundary, sorted (typed-array sort is numeric and native), duplicates skipped below.
+    const points = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      points[2 * i] = off[i];
+      points[2 * i + 1] = off[i] + len[i];
+    }
+    points.sort();
+    const heap = new MaxHeap();
+    let next = 0;
+    for (let k = 0; k + 1 < points.length; k++) {
+      const p = points[k];
+      if (p === points[k + 1]) continue;
+      while (next < n && off[byStart[next]] === p) heap.push(byStart[next++]);
+      while (heap.size > 0 && off[heap.top] + len[heap.top] <= p) heap.pop();
+      if (heap.size === 0) continue;
+      const w = heap.top;
+      map.push(p, points[k + 1] - p, pos[w] + (p - off[w]));
+    }
+    return map;
+  }
+}
+
+/** A binary max-heap of record numbers (the larger number is the later record). */
+class MaxHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  get top(): number {
+    return this.a[0];
+  }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (a[up] >= v) break;
+      a[i] = a[up];
+      i = up;
+    }
+    a[i] = v;
+  }
+  pop(): void {
+    const a = this.a;
+    const last = a.pop()!;
+    if (a.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const c = l + 1 < a.length && a[l + 1] > a[l] ? l + 1 : l;
+      if (a[c] <= last) break;
+      a[i] = a[c];
+      i = c;
+    }
+    a[i] = last;
   }
 }
 
@@ -153,7 +213,7 @@ export class FlattenedSource implements ByteSource {
 }
 
 function indexRecords(inner: ByteSource, progress?: Progress): { map: ExtentMap; size: number; records: number } {
-  const map = new ExtentMap();
+  const list = new RecordList();
   let pos = FLAT_HEADER_SIZE;
   let size = 0;
   let records = 0;
@@ -179,7 +239,7 @@ function indexRecords(inner: ByteSource, progress?: Progress): { map: ExtentMap;
     const n = Number(len);
     const dataAt = pos + RECORD_HEADER;
     if (dataAt + n > inner.size) throw new BadDataError(inner.name, pos, `truncated: flattened record of ${n} bytes past end of file`);
-    if (n > 0) map.insert(o, n, dataAt);
+    if (n > 0) list.add(o, n, dataAt);
     size = Math.max(size, o + n);
     records++;
     lastLen = n;
@@ -190,5 +250,5 @@ function indexRecords(inner: ByteSource, progress?: Progress): { map: ExtentMap;
     }
   }
   if (progress) progress(inner.size, inner.size);
-  return { map, size, records };
+  return { map: list.toMap(), size, records };
 }
