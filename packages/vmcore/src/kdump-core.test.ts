@@ -81,6 +81,25 @@ describe('KdumpCore', () => {
     expect(core.pageCounts()).toEqual({ present: PFNS.length, excluded: EXCLUDED.length, lost: 0, zero: zeroPfns });
   });
 
+  it('a descriptor relabelling the shared zero page is judged on its own, whichever pfn is read first', () => {
+    // pfn 5 and 10 share the stored zero page; relabel pfn 10's descriptor as LZO (flags 2).
+    const bytes = build({ shareZero: true });
+    const descAt = 4 * 4096;
+    const inRange = PFNS.filter((p) => p < 2048);
+    new DataView(bytes.buffer, bytes.byteOffset).setUint32(descAt + 24 * inRange.indexOf(10) + 12, 2, true);
+    for (const order of [[5, 10], [10, 5]]) {
+      const core = open(bytes);
+      const seen = order.map((pfn) => {
+        try {
+          return core.read(BigInt(pfn) * 4096n, 16).every((b) => b === 0) ? 'zero' : 'data';
+        } catch (e) {
+          return (e as FaultError).reason;
+        }
+      });
+      expect(Object.fromEntries(order.map((pfn, i) => [pfn, seen[i]])), `order ${order.join(',')}`).toEqual({ 5: 'zero', 10: 'bad-data' });
+    }
+  });
+
   it('reports ranges from both bitmaps', () => {
     const r = open(build()).ranges();
     const at = (pfn: number) => r.find((x) => x.start <= BigInt(pfn) * 4096n && BigInt(pfn) * 4096n < x.end)?.state;

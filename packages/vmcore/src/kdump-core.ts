@@ -35,7 +35,7 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   readonly machine: string;
   readonly files: readonly KdumpFile[];
   readonly maxMapnr: number;
-  private readonly pages: LruCache<number, Uint8Array>;
+  private readonly pages: LruCache<number, StoredPage>;
   private readonly pageShift: bigint;
   private scan: DescriptorScan | undefined;
   private readonly extraHeader: HeaderFields;
@@ -139,17 +139,19 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
       throw new FaultError('physical', paddr, 'bad-data', `page descriptor offset ${d.offset} size ${d.size} out of range in ${f.source.name}`);
     }
     // Cache by where the page is stored, so that pages sharing one stored page (zero pages)
-    // decode once.
+    // decode once; a descriptor that points there with other flags or another size is decoded on
+    // its own terms (a damaged dump must not read as one page or another depending on which pfn
+    // came first).
     const key = d.offset * this.files.length + this.files.indexOf(f);
     const cached = this.pages.get(key);
-    if (cached) return cached;
+    if (cached && cached.flags === d.flags && cached.size === d.size) return cached.page;
     let page: Uint8Array;
     try {
       page = decodePage(d.flags, f.source.read(d.offset, d.size, 'page'), this.pageSize);
     } catch (err) {
       throw new FaultError('physical', paddr, 'bad-data', `${compressionName(d.flags)} page at file offset ${d.offset}: ${(err as Error).message}`, { cause: err });
     }
-    this.pages.set(key, page);
+    this.pages.set(key, { flags: d.flags, size: d.size, page });
     return page;
   }
 
@@ -228,4 +230,11 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   close(): void {
     for (const f of this.files) f.source.close();
   }
+}
+
+/** A decoded page and the descriptor fields it was decoded with. */
+interface StoredPage {
+  flags: number;
+  size: number;
+  page: Uint8Array;
 }
