@@ -158,8 +158,9 @@ function writeSummaryFile(out: string, kver: string, pahole: string, results: re
     total: { module: 'total', moduleBtf: sum('moduleBtf'), raw: sum('raw'), companion: sum('companion'), ko: sum('ko'), vars: sum('vars') },
   };
   const file = summaryFile(out, kver);
-  writeFileSync(`${file}.tmp`, JSON.stringify(doc, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
+  // Two builds for one kernel may finish together (the lab and an admin): each its own temporary name.
+  writeFileSync(`${file}.tmp-${process.pid}`, JSON.stringify(doc, null, 2) + '\n');
+  renameSync(`${file}.tmp-${process.pid}`, file);
 }
 
 /** The summary of `<out>` for `kver`, or undefined when there is none (or it is unreadable). */

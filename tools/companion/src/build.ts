@@ -6,7 +6,7 @@
  *   2. encode      pahole -J (global_var) on the DWARF, split on vmlinux BTF      → raw/<M>.btf
  *   3. prune       VARs + DATASECs + the types vmlinux lacks; pahole's bugs fixed  → btf/<M>.btf
  *   4. stub        code-less modules with MODULE_INFO(btf_companion_of, "M"), one kbuild run
- *   5. assemble    objcopy --strip-debug --remove-section .BTF --add-section .BTF=btf/<M>.btf → ko/<M>-btf.ko
+ *   5. assemble    objcopy --strip-debug --remove-section .BTF[.base] --add-section .BTF=btf/<M>.btf → ko/<M>-btf.ko
  *   6. check       read each .ko back as the kernel's loader will; BTF by the kernel's rules
  *   7. write       only when every companion passed: each renamed into place atomically
  *
@@ -151,8 +151,13 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
       const { of } = p.job;
       const b = built.get(of)!;
       const ko = join(work, 'ko', `${companionName(of)}.ko`);
-      // 6.12's kbuild leaves a small placeholder .BTF in the stub: replace it.
-      await runChecked('objcopy', ['--strip-debug', '--remove-section=.BTF', `--add-section=.BTF=${join(work, 'btf', `${of}.btf`)}`, stubs.get(of)!, ko]);
+      // 6.12's kbuild leaves a small placeholder .BTF in the stub: replace it. Where kbuild finds a
+      // pahole >= 1.28 (the trixie tree has one), it also adds a distilled base, `.BTF.base`: the
+      // 6.12 loader then reads .BTF as split on that base and relocates it (btf_relocate), which
+      // would misread ours (split on the full vmlinux BTF). Drop it.
+      await runChecked('objcopy', [
+        '--strip-debug', '--remove-section=.BTF', '--remove-section=.BTF.base', `--add-section=.BTF=${join(work, 'btf', `${of}.btf`)}`, stubs.get(of)!, ko,
+      ]);
       const bytes = readFileSync(ko);
       try {
         checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base });

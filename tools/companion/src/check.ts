@@ -30,6 +30,10 @@ export function checkCompanion(ko: Uint8Array, source: string, expect: { of: str
   const sec = elf.section('.BTF');
   if (!sec) throw fail('no .BTF section');
   if (sec.flags & SHF_ALLOC) throw fail('.BTF is SHF_ALLOC: the loader would copy it into module memory');
+  // 6.12+ (commit "module, bpf: store BTF base pointer in struct module"): with a .BTF.base the
+  // loader reads .BTF as split on that distilled base and relocates it; a companion's is split on
+  // the full vmlinux BTF.
+  if (elf.section('.BTF.base')) throw fail('.BTF.base present: the kernel would relocate .BTF against a distilled base it was not encoded on');
   const btfBytes = elf.sectionBytes('.BTF');
   if (Buffer.compare(Buffer.from(btfBytes), Buffer.from(expect.btf)) !== 0) throw fail('.BTF differs from the pruned BTF');
   for (const s of elf.sections) {

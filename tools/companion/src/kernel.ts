@@ -85,7 +85,7 @@ export class KernelTree {
   async ensureImage(download: boolean): Promise<void> {
     if (this.modulesDirOverride || existsSync(join(this.root, 'image/.kbtf-complete'))) return;
     const deb = await findDeb(this.cache, `linux-image-${this.kver}`, download, this.log, this.fetch);
-    const tmp = join(this.root, 'image.tmp');
+    const tmp = join(this.root, `image.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     this.log(`unpacking ${basename(deb)}`);
@@ -97,6 +97,11 @@ export class KernelTree {
     }
     await runChecked('depmod', ['-b', tmp, this.kver]);
     writeFileSync(join(tmp, '.kbtf-complete'), `${basename(deb)}\n`);
+    // Another build for this kernel finished first: keep its tree, which may be in use.
+    if (existsSync(join(this.root, 'image/.kbtf-complete'))) {
+      rmSync(tmp, { recursive: true, force: true });
+      return;
+    }
     rmSync(join(this.root, 'image'), { recursive: true, force: true });
     renameSync(tmp, join(this.root, 'image'));
   }

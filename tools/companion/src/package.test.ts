@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BadDataError, UsageError } from '@kbtf/binary';
@@ -92,12 +93,44 @@ describe('maintainer scripts', () => {
       const s = renderMaintainerScript(kind, KVER);
       expect(s.startsWith('#!/bin/sh\nset -e\n')).toBe(true);
       expect(s).toContain(`KVER="${KVER}"`);
-      expect(s).toContain('[ -e "/lib/modules/$KVER/modules.dep" ] || [ -e "/lib/modules/$KVER/modules.order" ]');
-      expect(s).toContain('depmod -a "$KVER" ||');
+      expect(s).toContain('MODDIR="$DPKG_ROOT/lib/modules/$KVER"');
+      expect(s).toContain('[ -e "$MODDIR/modules.dep" ] || [ -e "$MODDIR/modules.order" ]');
+      expect(s).toContain('depmod ${DPKG_ROOT:+-b "$DPKG_ROOT"} -a "$KVER" ||');
       expect(s.trimEnd().endsWith('exit 0')).toBe(true);
     }
     expect(renderMaintainerScript('postinst', KVER)).toMatch(/^configure\|/m);
     expect(renderMaintainerScript('postrm', KVER)).toMatch(/^remove\|purge\|/m);
+  });
+});
+
+describe('maintainer scripts, run', () => {
+  /** Runs a script under sh with DPKG_ROOT=root and a fake depmod that records its arguments. */
+  function runScript(kind: 'postinst' | 'postrm', arg: string, root: string, depmodExit = 0) {
+    const bin = mkdtempSync(join(tmpdir(), 'kbtf-pkg-bin-'));
+    const log = join(bin, 'depmod.log');
+    writeFileSync(join(bin, 'depmod'), `#!/bin/sh\necho "$@" >> ${log}\nexit ${depmodExit}\n`, { mode: 0o755 });
+    const script = join(bin, kind);
+    writeFileSync(script, renderMaintainerScript(kind, KVER), { mode: 0o755 });
+    const r = spawnSync('sh', [script, arg], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin`, DPKG_ROOT: root } });
+    return { code: r.status, stderr: r.stderr, calls: existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [] };
+  }
+
+  it('without the kernel, do nothing and succeed', () => {
+    const root = mkdtempSync(join(tmpdir(), 'kbtf-pkg-root-'));
+    expect(runScript('postinst', 'configure', root)).toEqual({ code: 0, stderr: '', calls: [] });
+    expect(runScript('postrm', 'remove', root)).toEqual({ code: 0, stderr: '', calls: [] });
+  });
+
+  it('with the kernel\'s module tree, run depmod for that kernel in DPKG_ROOT; a failing depmod fails nothing', () => {
+    const root = mkdtempSync(join(tmpdir(), 'kbtf-pkg-root-'));
+    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
+    writeFileSync(join(root, 'lib/modules', KVER, 'modules.order'), '');
+    expect(runScript('postinst', 'configure', root).calls).toEqual([`-b ${root} -a ${KVER}`]);
+    expect(runScript('postrm', 'purge', root).calls).toEqual([`-b ${root} -a ${KVER}`]);
+    expect(runScript('postinst', 'triggered', root).calls).toEqual([]);
+    const failed = runScript('postinst', 'configure', root, 1);
+    expect(failed.code).toBe(0);
+    expect(failed.stderr).toMatch(/depmod -a .* failed/);
   });
 });
 
@@ -111,7 +144,8 @@ describe('changelog and copyright', () => {
     const c = renderChangelog({ kver: KVER, version: '0.1.0', imageVersion: '6.12.117-1' }, 1764621000).split('\n');
     expect(c[0]).toBe(`kbtf-companions-${KVER} (0.1.0) unstable; urgency=medium`);
     expect(c.find((l) => l.startsWith(' -- '))).toMatch(/^ -- .+ <.+> {2}Mon, 01 Dec 2025 20:30:00 \+0000$/);
-    const cp = renderCopyright();
+    const cp = renderCopyright(1764621000);
+    expect(cp).toMatch(/^Copyright: 1991-2025 Linus Torvalds/m);
     expect(cp).toMatch(/^Format: https:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\/\n/);
     expect(cp).toContain('License: GPL-2\n');
     expect(cp).toContain('/usr/share/common-licenses/GPL-2');

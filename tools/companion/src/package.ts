@@ -122,6 +122,7 @@ function wrap(text: string, width: number): string[] {
  * postinst and postrm: `depmod -a KVER` only where that kernel's module tree is (its modules.dep,
  * or the image's modules.order), so that installing the package before or without its kernel (a
  * chroot, an image being built) never fails. depmod then finds the companions in updates/.
+ * `$DPKG_ROOT` (set by `dpkg --root --force-script-chrootless`) is honoured: depmod -b there.
  */
 export function renderMaintainerScript(kind: 'postinst' | 'postrm', kver: string): string {
   const when = kind === 'postinst' ? 'configure|abort-upgrade|abort-remove|abort-deconfigure' : 'remove|purge|abort-install|abort-upgrade';
@@ -132,12 +133,13 @@ export function renderMaintainerScript(kind: 'postinst' | 'postrm', kver: string
     `# kbtf-companions-${kver}: the companions are modules of ${kver}; refresh its modules.dep`,
     '# when that kernel is here. Nothing fails when it is not.',
     `KVER="${kver}"`,
+    'MODDIR="$DPKG_ROOT/lib/modules/$KVER"',
     '',
     'case "$1" in',
     `${when})`,
-    '\tif [ -e "/lib/modules/$KVER/modules.dep" ] || [ -e "/lib/modules/$KVER/modules.order" ]; then',
+    '\tif [ -e "$MODDIR/modules.dep" ] || [ -e "$MODDIR/modules.order" ]; then',
     '\t\tif command -v depmod >/dev/null 2>&1; then',
-    '\t\t\tdepmod -a "$KVER" || echo "kbtf-companions: depmod -a $KVER failed" >&2',
+    '\t\t\tdepmod ${DPKG_ROOT:+-b "$DPKG_ROOT"} -a "$KVER" || echo "kbtf-companions: depmod -a $KVER failed" >&2',
     '\t\tfi',
     '\tfi',
     '\t;;',
@@ -170,7 +172,8 @@ export function renderChangelog(f: Pick<ControlFields, 'kver' | 'version' | 'ima
 }
 
 /** debian/copyright (DEP-5): the companions are derived from the kernel's DWARF, so GPL-2 like it. */
-export function renderCopyright(): string {
+export function renderCopyright(epoch: number): string {
+  const year = new Date(epoch * 1000).getUTCFullYear();
   return [
     'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
     'Upstream-Name: kbtf',
@@ -178,7 +181,8 @@ export function renderCopyright(): string {
     ' (linux-image-*-dbg) by kbtf, and carry the kernel\'s license.',
     '',
     'Files: *',
-    'Copyright: The Linux kernel authors; the kbtf authors',
+    `Copyright: 1991-${year} Linus Torvalds and the Linux kernel authors`,
+    `           ${year} the kbtf authors`,
     'License: GPL-2',
     '',
     'License: GPL-2',
@@ -291,7 +295,7 @@ export async function packageCompanions(opts: PackageOptions): Promise<PackageRe
       kver: opts.kver, version: opts.version, imageVersion: image.version, imagePackage: image.package, modules, maintainer: opts.maintainer,
     };
     files.set(`usr/share/doc/${name}/changelog.gz`, gzipSync(renderChangelog(fields, epoch), { level: 9 }));
-    files.set(`usr/share/doc/${name}/copyright`, Buffer.from(renderCopyright()));
+    files.set(`usr/share/doc/${name}/copyright`, Buffer.from(renderCopyright(epoch)));
     const control = renderControl({ ...fields, installedSizeKiB: installedSize(files) });
     writeStage(pkgRoot, files, {
       control,

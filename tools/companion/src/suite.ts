@@ -194,6 +194,7 @@ export async function ensureTreeKbuild(tree: string, kver: string, download: boo
       await ensureTreeAptLists(tree, log, true);
       await inTree(tree, install, NO_INITRD);
     }
+    await inTree(tree, ['apt-get', 'clean']); // the .debs apt kept in the tree: ~150 MB
   }
   checkHeaders(headers, kver);
   return headers;
