@@ -39,8 +39,12 @@ export class Root {
     return posix.resolve(this.dir) === '/';
   }
 
-  /** Host path of an in-tree absolute path. */
+  /**
+   * Host path of an in-tree absolute path. For the host's own root a relative path is a host path
+   * relative to the working directory (a command-line `--output etc/x.conf`), not `/etc/x.conf`.
+   */
   path(p: string): string {
+    if (!p.startsWith('/') && this.isLive) return posix.resolve(p);
     return posix.join(this.dir, p);
   }
 
