@@ -143,6 +143,7 @@ describe('changelog and copyright', () => {
   it('has a changelog entry for this version and a DEP-5 copyright', () => {
     const c = renderChangelog({ kver: KVER, version: '0.1.0', imageVersion: '6.12.117-1' }, 1764621000).split('\n');
     expect(c[0]).toBe(`kbtf-companions-${KVER} (0.1.0) unstable; urgency=medium`);
+    for (const l of c.filter((x) => x.startsWith('  '))) expect(l.length, l).toBeLessThanOrEqual(80); // lintian: debian-changelog-line-too-long (body lines)
     expect(c.find((l) => l.startsWith(' -- '))).toMatch(/^ -- .+ <.+> {2}Mon, 01 Dec 2025 20:30:00 \+0000$/);
     const cp = renderCopyright(1764621000);
     expect(cp).toMatch(/^Copyright: 1991-2025 Linus Torvalds/m);

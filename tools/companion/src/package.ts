@@ -163,8 +163,8 @@ export function renderChangelog(f: Pick<ControlFields, 'kver' | 'version' | 'ima
   return [
     `${packageName(f.kver)} (${f.version}) unstable; urgency=medium`,
     '',
-    `  * Companions built by kbtf ${f.version} from linux-image-${f.kver} ${f.imageVersion}`,
-    `    and its -dbg DWARF.`,
+    `  * Companions built by kbtf ${f.version} from the DWARF of`,
+    `    linux-image-${f.kver}-dbg ${f.imageVersion}.`,
     '',
     ` -- ${f.maintainer ?? DEFAULT_MAINTAINER}  ${changelogDate(epoch)}`,
     '',
