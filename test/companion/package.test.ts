@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { labKernel, repoRoot } from '../lab.js';
+import type { PackageResult } from '../../tools/companion/src/index.js';
 
 const key = '6.1-companions';
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
@@ -37,17 +38,8 @@ function need(path: string): string {
   return path;
 }
 
-interface PackageDoc {
-  deb: string;
-  package: string;
-  version: string;
-  depends: string;
-  modules: string[];
-  built: string[];
-  without: string[];
-  sourceDateEpoch: number;
-  sha256: string;
-}
+/** The --json document is the package result. */
+type PackageDoc = PackageResult;
 
 async function pkg(kver: string, output: string, extra: string[] = []) {
   return runCli(['companion', 'package', '--json', '--no-download', '--kernel', kver, '--output', output, ...extra], { NO_COLOR: '1', KBTF_CACHE: cache });
