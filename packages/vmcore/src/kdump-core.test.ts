@@ -186,9 +186,12 @@ describe('KdumpCore', () => {
       expect(err, `cut at ${cut}`).toBeInstanceOf(BadDataError);
       expect((err as BadDataError).offset, `cut at ${cut}`).toBeTypeOf('number');
     }
-    // Cut inside page data: the header opens, the page read faults as bad data.
-    const core = open(bytes.slice(0, bytes.length - 10));
-    expect(fault(() => core.read(2047n * 4096n, 1)).reason).toBe('bad-data');
+    // Cut inside page data, not marked incomplete: refused at open, naming the descriptor that
+    // points past the end (it used to open, and only the pages past the cut faulted).
+    expect(() => open(bytes.slice(0, bytes.length - 10))).toThrow(/truncated: page data runs to \d+, past end of file/);
+    // The same cut in a dump marked incomplete opens; the cut page is lost.
+    const core = open(build({ encode: zlibPage, status: 0x8 }).slice(0, bytes.length - 10));
+    expect(fault(() => core.read(2047n * 4096n, 1)).reason).toBe('lost');
   });
 
   it('rejects hostile header values', () => {
