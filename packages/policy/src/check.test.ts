@@ -51,6 +51,23 @@ describe('modprobe.d precedence (kmod rules)', () => {
   });
 });
 
+describe('first matching entry (kmod): literal names indexed, globs scanned in order', () => {
+  it('a glob before a literal wins, a literal before a glob wins, install the same', () => {
+    const root = memTree({
+      '/etc/modprobe.d/a.conf': 'softdep loo* pre: glob-first\nsoftdep loop pre: literal-second\nsoftdep ext4 pre: literal-first\nsoftdep ext? pre: glob-second\ninstall snd_* /bin/a\ninstall snd_hda /bin/b\n',
+    });
+    const cfg = readModprobeConfig(root);
+    expect(softdepFor(cfg, 'loop')?.pre).toEqual(['glob-first']);
+    expect(softdepFor(cfg, 'ext4')?.pre).toEqual(['literal-first']);
+    expect(softdepFor(cfg, 'ext2')?.pre).toEqual(['glob-second']);
+    expect(softdepFor(cfg, 'xfs')).toBeUndefined();
+    expect(installFor(cfg, 'snd-hda')?.command).toBe('/bin/a');
+    // a filtered copy is its own list
+    cfg.softdeps = cfg.softdeps.filter((x) => x.module !== 'loo*');
+    expect(softdepFor(cfg, 'loop')?.pre).toEqual(['literal-second']);
+  });
+});
+
 describe('modprobe-config rendering', () => {
   it('softdep per selected module with a companion, merged with the softdep it replaces, sorted; vmlinux-btf via modules-load.d', () => {
     const root = memTree(base);

@@ -196,7 +196,10 @@ function modulesThatLoad(root: Root, mods: ModulesDir, cfg: ModprobeConfig, opti
   return expandLoads(mods, cfg, aliases, queue);
 }
 
-type Alias = { pattern: string; module: string };
+/** A modules.alias line; `prefix`: the pattern's literal start (up to its first glob character), a cheap pre-test. */
+type Alias = { pattern: string; module: string; prefix: string };
+/** Alias resolutions per modules.alias list (one list per check). */
+const resolved = new WeakMap<Alias[], Map<string, string[]>>();
 
 /** The modules `queue` loads, as kmod resolves them: each module's modules.dep dependencies and softdeps. */
 function expandLoads(mods: ModulesDir, cfg: ModprobeConfig, aliases: Alias[], seeds: LoadedModule[]): LoadedModule[] {
@@ -205,7 +208,16 @@ function expandLoads(mods: ModulesDir, cfg: ModprobeConfig, aliases: Alias[], se
   const resolve = (n: string): string[] => {
     const f = foldName(n);
     if (mods.modules.has(f)) return [f];
-    return aliases.filter((a) => fnmatch(a.pattern, n) || fnmatch(a.pattern, f)).map((a) => a.module).filter((m) => mods.modules.has(m));
+    if (isCompanion(f)) return [];
+    // modules.alias has ~25000 patterns (fnmatch): each name is matched against them once.
+    let hit = resolved.get(aliases)?.get(n);
+    if (!hit) {
+      const match = (a: Alias, x: string) => x.startsWith(a.prefix) && fnmatch(a.pattern, x);
+      hit = aliases.filter((a) => match(a, n) || match(a, f)).map((a) => a.module).filter((m) => mods.modules.has(m));
+      if (!resolved.has(aliases)) resolved.set(aliases, new Map());
+      resolved.get(aliases)!.set(n, hit);
+    }
+    return hit;
   };
   while (queue.length) {
     const m = queue.shift()!;
@@ -227,7 +239,7 @@ function parseAliases(text: string): Alias[] {
   const out: Alias[] = [];
   for (const l of text.split('\n')) {
     const m = /^alias\s+(\S+)\s+(\S+)/.exec(l);
-    if (m) out.push({ pattern: m[1], module: foldName(m[2]) });
+    if (m) out.push({ pattern: m[1], module: foldName(m[2]), prefix: m[1].slice(0, m[1].search(/[*?[\\]|$/)) });
   }
   return out;
 }

@@ -86,14 +86,49 @@ function basename(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }
 
-export function softdepFor(cfg: ModprobeConfig, module: string): Softdep | undefined {
+/**
+ * The first entry of `list` whose (fnmatch) name matches `module`, as kmod takes it. A full tree
+ * has a softdep per module (4000 on Debian's 6.1), so a linear fnmatch scan per module is
+ * quadratic: literal names are looked up in a map, only glob names are scanned, and the earlier
+ * of the two wins. The index is built once per list (lists are complete once read; a filtered
+ * copy gets its own).
+ */
+function firstMatch<T extends { module: string }>(list: T[], module: string): T | undefined {
+  let idx = nameIndexes.get(list);
+  if (!idx || idx.size !== list.length) {
+    idx = { size: list.length, literal: new Map(), globs: [] };
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i].module;
+      if (/[*?[\\]/.test(name)) idx.globs.push({ index: i, pattern: name });
+      else if (!idx.literal.has(name)) idx.literal.set(name, i);
+    }
+    nameIndexes.set(list, idx);
+  }
   const m = foldName(module);
-  return cfg.softdeps.find((s) => fnmatch(s.module, m));
+  let best = idx.literal.get(m) ?? list.length;
+  for (const g of idx.globs) {
+    if (g.index >= best) break;
+    if (fnmatch(g.pattern, m)) {
+      best = g.index;
+      break;
+    }
+  }
+  return list[best];
+}
+
+interface NameIndex {
+  size: number;
+  literal: Map<string, number>;
+  globs: { index: number; pattern: string }[];
+}
+const nameIndexes = new WeakMap<object, NameIndex>();
+
+export function softdepFor(cfg: ModprobeConfig, module: string): Softdep | undefined {
+  return firstMatch(cfg.softdeps, module);
 }
 
 export function installFor(cfg: ModprobeConfig, module: string): ModprobeConfig['install'][number] | undefined {
-  const m = foldName(module);
-  return cfg.install.find((s) => fnmatch(s.module, m));
+  return firstMatch(cfg.install, module);
 }
 
 export function blacklisted(cfg: ModprobeConfig, module: string, cmdline?: Cmdline): Location | undefined {
