@@ -103,6 +103,12 @@ describe('kbtf check: something must load the companions the policy selects (rea
     expect(f.message).toContain(`${UNIT} is not installed (looked in /usr/local/lib/systemd/system/${UNIT}, /usr/lib/systemd/system/${UNIT}, /lib/systemd/system/${UNIT})`);
     expect(f.message).toContain('no initramfs-tools hook (/etc/initramfs-tools/hooks/kbtf, /usr/share/initramfs-tools/hooks/kbtf)');
     for (const file of [`/usr/lib/systemd/system/${UNIT}`, `/etc/systemd/system/sysinit.target.wants/${UNIT}`, '/etc/modprobe.d/kbtf.conf', '/usr/share/initramfs-tools/hooks/kbtf']) expect(f.hint).toContain(file);
+    // Without vmlinux-btf (so no vmlinux-not-loaded): the tree the issue saw pass with exit 0.
+    rmSync(join(root, 'lib/modules', k.kver, 'updates/kbtf/vmlinux-btf.ko'));
+    execFileSync('depmod', ['-b', root, k.kver]);
+    const noVmlinux = await check(k, root);
+    expect(noVmlinux.code).toBe(1);
+    expect(noVmlinux.codes).toEqual([...NOT_WIRED.slice(0, -1), 'warning:companion-missing:vmlinux']);
     // The human output says the same, and exits 1.
     const human = await runCli(['check', '--root', root, '--kernel', k.kver, '--vmlinux-btf', k.vmlinuxBtf]);
     expect(human.code).toBe(1);
