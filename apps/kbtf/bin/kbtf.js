@@ -62,7 +62,16 @@ function runBundle() {
 
 function saveCache(dir, file, command, script) {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Not mkdirSync's recursive mode: it loops forever on some file systems (ENOENT in /proc).
+    // The directory and at most its parent (~/.cache) are created.
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if (err.code === 'ENOENT') {
+        fs.mkdirSync(path.dirname(dir), { mode: 0o700 });
+        fs.mkdirSync(dir, { mode: 0o700 });
+      } else if (err.code !== 'EEXIST') throw err;
+    }
     for (const old of fs.readdirSync(dir)) if (old.startsWith(`compile-${command}-`) && old.endsWith('.bin')) fs.rmSync(path.join(dir, old), { force: true });
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
