@@ -4,7 +4,7 @@
  * ends with exit 2 and one line naming the file and offset, or with an incomplete verdict
  * (docs/verify.md, "Damaged dumps").
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,3 +58,26 @@ describe('a dump cut short that its writer did not mark incomplete', () => {
     expect(r.stderr).toMatch(/truncated/);
   });
 });
+
+/** Byte offset and bit of `pfn` in the fixture's 2nd bitmap. */
+function secondBitmapBit(pfn: number): { byte: number; bit: number } {
+  const b = readFileSync(fixture);
+  const [blockSize, subHdrSize, bitmapBlocks] = [b.readInt32LE(428), b.readInt32LE(432), b.readUInt32LE(436)];
+  return { byte: (1 + subHdrSize) * blockSize + (bitmapBlocks * blockSize) / 2 + (pfn >> 3), bit: 1 << (pfn & 7) };
+}
+
+describe('one bit of the 2nd bitmap flipped (later pfns would read their neighbours\' pages)', () => {
+  it.each([29043, 1, 32767])('pfn %i: verify and info exit 2, bitmap and descriptor table disagree', async (pfn) => {
+    const bytes = readFileSync(fixture);
+    const { byte, bit } = secondBitmapBit(pfn);
+    bytes[byte] ^= bit;
+    const path = join(tmp, `flip-${pfn}.kdump`);
+    writeFileSync(path, bytes);
+    for (const cmd of ['verify', 'info']) {
+      const r = await runCli([cmd, path]);
+      expect(r.code, `${cmd}: ${r.stdout}`).toBe(2);
+      expect(r.stderr).toMatch(/^kbtf: BAD_DATA: .*offset 0x[0-9a-f]+: the 2nd bitmap counts \d+ dumped pages, .* the bitmap or the descriptor table is damaged\n$/);
+    }
+  });
+});
+

@@ -79,36 +79,73 @@ export class KdumpFile {
     // happened to survive). The page data's end is not the last descriptor's (pages repeat a stored
     // page, QEMU puts its shared zero page first), so every descriptor is looked at: 24 bytes a
     // dumped page, read in large chunks (20,415 for the bundled dump, ~2 ms).
-    if (!this.incomplete) {
-      const { end, index } = this.pageDataEnd();
+    //
+    // The same pass checks the 2nd bitmap against the table: every writer seen (makedumpfile 1.7.2
+    // and 1.7.6, QEMU 7.2; all formats of the lab's dumps) stores the first page right after the
+    // last descriptor. A flipped bit in the 2nd bitmap shifts every later pfn onto its neighbour's
+    // descriptor (pages read as other pages' data); the table then ends 24 bytes before or after
+    // where the data starts.
+    if (!this.incomplete && this.descCount > 0) {
+      const { start, end, endIndex } = this.pageDataExtent();
+      const tableEnd = this.descOffset + this.descCount * PAGE_DESC_SIZE;
       if (end > source.size) {
-        throw new BadDataError(source.name, this.descOffset + index * PAGE_DESC_SIZE, `truncated: page data runs to ${end}, past end of file (${source.size}), and the dump is not marked incomplete`);
+        throw new BadDataError(source.name, this.descOffset + endIndex * PAGE_DESC_SIZE, `truncated: page data runs to ${end}, past end of file (${source.size}), and the dump is not marked incomplete`);
+      }
+      const dataStart = this.afterSubHeaderRegions(tableEnd);
+      if (start !== dataStart) {
+        throw new BadDataError(source.name, tableEnd, `the 2nd bitmap counts ${this.descCount} dumped pages, so page data should start after their descriptors at ${dataStart}, but it starts at ${start}: the bitmap or the descriptor table is damaged`);
       }
     }
   }
 
   /**
-   * Where the page data of every descriptor ends (the largest offset + size) and which descriptor
-   * says so. A fast path over the raw table (two u32 halves of the i64 offset, no BigInt, no
-   * objects): it runs at every open.
+   * `at`, moved past the sub-header's VMCOREINFO, notes and erase info where a writer placed them
+   * right there (makedumpfile and QEMU keep them inside the sub-header blocks; a writer may put
+   * them between the descriptors and the pages instead).
    */
-  private pageDataEnd(): { end: number; index: number } {
+  private afterSubHeaderRegions(at: number): number {
+    const regions = [
+      [this.sub.offsetVmcoreinfo, this.sub.sizeVmcoreinfo],
+      [this.sub.offsetNote, this.sub.sizeNote],
+      [this.sub.offsetEraseinfo, this.sub.sizeEraseinfo],
+    ].filter((r): r is [number, number] => !!r[0] && !!r[1]);
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [o, n] of regions) {
+        if (o === at) {
+          at += n;
+          moved = true;
+        }
+      }
+    }
+    return at;
+  }
+
+  /**
+   * Where the page data of the descriptors starts (smallest offset) and ends (largest offset +
+   * size), and which descriptor ends it. A fast path over the raw table (two u32 halves of the i64
+   * offset, no BigInt, no objects): it runs at every open.
+   */
+  private pageDataExtent(): { start: number; end: number; endIndex: number } {
     const per = 65536;
+    let start = Infinity;
     let end = 0;
-    let index = -1;
+    let endIndex = -1;
     for (let first = 0; first < this.descCount; first += per) {
       const n = Math.min(per, this.descCount - first);
       const bytes = this.source.read(this.descOffset + first * PAGE_DESC_SIZE, n * PAGE_DESC_SIZE, 'page descriptors');
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0, rel = 0; i < n; i++, rel += PAGE_DESC_SIZE) {
-        const e = dv.getInt32(rel + 4, true) * 2 ** 32 + dv.getUint32(rel, true) + dv.getUint32(rel + 8, true);
+        const o = dv.getInt32(rel + 4, true) * 2 ** 32 + dv.getUint32(rel, true);
+        const e = o + dv.getUint32(rel + 8, true);
+        if (o < start) start = o;
         if (e > end) {
           end = e;
-          index = first + i;
+          endIndex = first + i;
         }
       }
     }
-    return { end, index };
+    return { start, end, endIndex };
   }
 
   /** True when this file is responsible for `pfn`. */
