@@ -68,10 +68,11 @@ case "$MODE" in
       record kdump_status kdump-config status
       record kbtf_version kbtf --version
       record kbtf_check kbtf check --root / --json
-      record systemd_analyze_verify sh -c 'cd / && systemd-analyze verify /usr/lib/systemd/system/kbtf-*.service'
+      # --man=no: a minbase image has no man-db, so Documentation=man:kbtf(1) cannot be looked up.
+      record systemd_analyze_verify sh -c 'cd / && systemd-analyze verify --man=no /usr/lib/systemd/system/kbtf-*.service'
       record unit_status sh -c 'systemctl status --no-pager --full kbtf-modprobe-config.service kbtf-verify-crashes.service; systemctl is-enabled kbtf-modprobe-config.service kbtf-verify-crashes.service'
       record unit_journal journalctl -b --no-pager -o short-monotonic -u kbtf-modprobe-config.service -u systemd-modules-load.service -u systemd-sysctl.service
-      record rendered_conf sh -c 'for f in /run/modprobe.d/kbtf.conf /run/modules-load.d/kbtf.conf /etc/sysctl.d/*kbtf*; do echo "== $f"; cat "$f"; done'
+      record rendered_conf sh -c 'for f in /run/modprobe.d/kbtf.conf /run/modules-load.d/kbtf.conf /etc/default/grub; do echo "== $f"; cat "$f"; done'
       record sys_kernel_btf ls -1 /sys/kernel/btf
       record kbtf_sync_dry_run kbtf sync --dry-run --json
       record kdump_initramfs sh -c 'for f in /var/lib/kdump/initrd.img-*; do echo "== $f"; lsinitramfs "$f"; done'

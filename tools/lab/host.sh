@@ -118,7 +118,8 @@ chroot_in() {
   POLICY_RC=$root/usr/sbin/policy-rc.d
   printf '#!/bin/sh\nexit 101\n' > "$POLICY_RC"; chmod 755 "$POLICY_RC"
   local rc=0
-  LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$root" "$@" || rc=$?
+  # A clean environment: nothing of the host's (NODE_EXTRA_CA_CERTS, proxies, locale) leaks in.
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$root" "$@" || rc=$?
   cleanup
   return $rc
 }
@@ -276,7 +277,8 @@ extract_base() { # DIR
 # after everything has started. The companion package covers exactly that set.
 # Bump when the discovery boot changes in a way its key below does not show.
 DISC_VERSION=1
-DISC_KEY=$( { echo "v$DISC_VERSION $CPU $ACCEL $MEM $SMP $CRASHKERNEL"; grub_default; cat "$LAB_TOOLS/host-guest.sh"; } | sha256sum | cut -c1-12)
+# (the guest script's discover branch only: its other records do not change what loads)
+DISC_KEY=$( { echo "v$DISC_VERSION $CPU $ACCEL $MEM $SMP $CRASHKERNEL"; grub_default; sed -n '/^  discover)/,/;;/p' "$LAB_TOOLS/host-guest.sh"; } | sha256sum | cut -c1-12)
 DISC=$BASE/discover-$DISC_KEY
 discover() {
   [ -f "$DISC/modules.txt" ] && return 0
@@ -323,7 +325,9 @@ build_packages() {
   # Companions of every module the discovery boot saw loaded, their dependencies and vmlinux.
   # Cached by kernel, module set and the companion builder's sources.
   local src key dir
-  src=$(cd "$REPO" && git ls-files -s tools/companion/src apps/kbtf/src/commands/companion.ts packages | sha256sum | cut -c1-12)
+  # (file contents, so that uncommitted edits count too)
+  src=$(cd "$REPO" && git ls-files -z tools/companion/src apps/kbtf/src/commands/companion.ts packages/btf/src packages/policy/src \
+    | xargs -0 sha256sum | sha256sum | cut -c1-12)
   key=$(echo "$KVER $(tr '\n' ' ' < "$DISC/modules.txt") $src $PKG_VERSION" | sha256sum | cut -c1-12)
   dir=$CACHE/host/companions-$key
   if [ ! -f "$dir/.complete" ]; then
