@@ -21,10 +21,9 @@ import { parseBtf, btfBytesFromFile, elfSection, validateBtf, type Btf } from '@
 import { KbtfError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import { decide } from './decide.js';
-import { companionOf, foldName, isCompanion, VMLINUX, VMLINUX_COMPANION } from './names.js';
+import { companionOf, foldName, isCompanion, matchesPattern, VMLINUX, VMLINUX_COMPANION } from './names.js';
 import { bootModules, readModulesDir, type ModulesDir } from './modules.js';
 import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeConfig, MODPROBE_DIRS } from './modprobe-d.js';
-import { matchesPattern } from './names.js';
 import { UNIT_NAME, readUnitWiring, readHookWiring, readInitramfs } from './wiring.js';
 import { checkWiring, companionLoad, shadowsKbtf, type WiringReport } from './check-wiring.js';
 import { readSettings, type Settings, type SettingsOptions } from './settings.js';
