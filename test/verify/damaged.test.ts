@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 
 const fixture = join(import.meta.dirname, '..', 'fixtures/6.1-128m/dump.kdump');
@@ -78,6 +79,34 @@ describe('one bit of the 2nd bitmap flipped (later pfns would read their neighbo
       expect(r.code, `${cmd}: ${r.stdout}`).toBe(2);
       expect(r.stderr).toMatch(/^kbtf: BAD_DATA: .*offset 0x[0-9a-f]+: the 2nd bitmap counts \d+ dumped pages, .* the bitmap or the descriptor table is damaged\n$/);
     }
+  });
+});
+
+describe('the crashed kernel\'s command line cannot be read', () => {
+  it('the policy step fails naming why; no fallback to the default policy', async () => {
+    // The page holding the saved_command_line string, found through the dump itself; its
+    // descriptor's size is zeroed, so that one page (and no other) no longer reads.
+    const k = openKernel(fixture);
+    const pfn = Number(k.memory.translate(k.global('saved_command_line').value()) / 4096n);
+    k.close();
+    const b = readFileSync(fixture);
+    const [blockSize, subHdrSize, bitmapBlocks] = [b.readInt32LE(428), b.readInt32LE(432), b.readUInt32LE(436)];
+    const second = b.subarray((1 + subHdrSize) * blockSize + (bitmapBlocks * blockSize) / 2);
+    let index = 0;
+    for (let p = 0; p < pfn; p++) if (second[p >> 3] & (1 << (p & 7))) index++;
+    const desc = (1 + subHdrSize + bitmapBlocks) * blockSize + 24 * index;
+    b.writeUInt32LE(0, desc + 8);
+    const path = join(tmp, 'no-cmdline.kdump');
+    writeFileSync(path, b);
+    const r = await runCli(['verify', '--json', path]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { verdict: string; reasons: string[] };
+    expect(report.verdict).toBe('incomplete');
+    expect(report.reasons).toHaveLength(1);
+    expect(report.reasons[0]).toMatch(/^policy: cannot read saved_command_line: .*bad-data.*give --cmdline/);
+    // With the setting given, the same dump is judged by it.
+    const given = await runCli(['verify', '--json', '--cmdline', 'btf_companions=always', path]);
+    expect((JSON.parse(given.stdout) as { reasons: string[] }).reasons.some((x) => x.startsWith('policy:'))).toBe(false);
   });
 });
 

@@ -127,17 +127,28 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   }
   lap('modules', t);
   t = now();
-  for (const [key, get] of [['cmdline', () => kernel.commandLine()], ['tainted', () => kernel.taint().flags]] as const) {
-    const v = safe(get);
-    if (v !== undefined) report.kernel[key] = v;
+  let cmdlineError: unknown;
+  try {
+    report.kernel.cmdline = kernel.commandLine();
+  } catch (err) {
+    if (!(err instanceof KbtfError)) throw err;
+    cmdlineError = err;
   }
+  const tainted = safe(() => kernel.taint().flags);
+  if (tainted !== undefined) report.kernel.tainted = tainted;
   report.kernel.release = safe(() => kernel.release()) ?? report.kernel.release;
   lap('kernel', t);
 
   if (!modules) return fail('modules', message(modulesError));
 
-  // The policy the crashed kernel ran with: its own command line unless overridden.
+  // The policy the crashed kernel ran with: its own command line unless overridden. A line that
+  // cannot be read, or does not read as a kernel command line, is never taken as "no settings":
+  // that would judge a damaged dump by the default policy.
   t = now();
+  if (options.cmdline === undefined) {
+    const bad = cmdlineError !== undefined ? `cannot read saved_command_line: ${message(cmdlineError)}` : implausibleCmdline(report.kernel.cmdline ?? '');
+    if (bad) return fail('policy', `${bad} (the crashed kernel's settings are unknown; give --cmdline to judge by a known one)`);
+  }
   const cmdline = options.cmdline ?? report.kernel.cmdline ?? '';
   let settings: Settings;
   try {
@@ -278,6 +289,18 @@ function excludedByLevel(detail: string, dumpLevel: number | undefined): string 
 function message(err: unknown): string {
   if (err instanceof KbtfError) return err.message;
   throw err;
+}
+
+/**
+ * Why a command line read from a dump cannot be the one the kernel booted with, or undefined. Every
+ * boot path sets one (boot loaders add BOOT_IMAGE= and root=; QEMU -append, kexec --append): an
+ * empty line or one with control characters or invalid UTF-8 is a page read from the wrong place.
+ */
+function implausibleCmdline(line: string): string | undefined {
+  if (line.trim() === '') return 'saved_command_line is empty';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b-\u001f\u007f\ufffd]/.test(line)) return `saved_command_line holds control characters or invalid UTF-8 (${JSON.stringify(line.slice(0, 60))})`;
+  return undefined;
 }
 
 function safe<T>(f: () => T): T | undefined {
