@@ -8,8 +8,12 @@
  * Types whose names repeat get libbpf's `___N` suffixes. Layout attributes (packing, explicit
  * padding) are not emitted: the header is for reading and compiling, not for re-deriving offsets.
  */
+import { BadDataError } from '@kbtf/binary';
 import type { Btf } from './btf.js';
 import type { BtfType, CompositeType, EnumType, Enum64Type } from './types.js';
+
+/** How deep printing follows typedef and by-value member chains (see CFormatter.enter). */
+export const MAX_EMIT_NESTING = 1000;
 
 export function formatC(btf: Btf, guard = '__KBTF_BTF_H__'): string {
   return new CPrinter(btf).print(guard);
@@ -93,19 +97,36 @@ class CPrinter {
   private emitTypedef(id: number): void {
     if (this.state.get(id)) return;
     this.state.set(id, 1);
+    this.enter(id);
     const t = this.t(id) as { type: number };
     this.ensure(t.type, false);
     this.out.push(`typedef ${this.decl(t.type, this.names.get(id)!, '')};`, '');
     this.state.set(id, 2);
+    this.nesting--;
   }
 
   private emitComposite(id: number): void {
     if (this.state.get(id)) return;
     this.state.set(id, 1);
+    this.enter(id);
     const t = this.t(id) as CompositeType;
     for (const m of t.members) this.ensure(m.type, true);
     this.out.push(`${this.compositeBody(t, '')};`, '');
     this.state.set(id, 2);
+    this.nesting--;
+  }
+
+  /**
+   * A typedef or a struct used by value must be printed before what uses it, so printing recurses
+   * along such chains. Real BTF nests a few dozen deep (vmlinux 6.12: under 30); a blob whose chain
+   * is longer (3,000 typedefs naming each other's successor, ~60 KB) is refused, not followed until
+   * the stack runs out.
+   */
+  private nesting = 0;
+  private enter(id: number): void {
+    if (++this.nesting > MAX_EMIT_NESTING) {
+      throw new BadDataError('BTF', undefined, `type [${id}]: typedefs and by-value members nest deeper than ${MAX_EMIT_NESTING} levels; not printed as C`);
+    }
   }
 
   private compositeBody(t: CompositeType, indent: string): string {

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { BadDataError } from '@kbtf/binary';
+import { parseBtf } from './btf.js';
+import { formatC, MAX_EMIT_NESTING } from './cformat.js';
+import { TestBtf } from './test-builder.js';
+
+/** `n` typedefs, each naming its successor (forward references), the last naming int. */
+function typedefChain(n: number): Uint8Array {
+  const b = new TestBtf();
+  b.int();
+  for (let i = 0; i < n; i++) b.typedef(`t${i}`, i === n - 1 ? 1 : i + 3);
+  return b.build();
+}
+
+/** `n` structs, each holding its successor by value. */
+function nestedStructs(n: number): Uint8Array {
+  const b = new TestBtf();
+  b.int();
+  for (let i = 0; i < n; i++) b.struct(`s${i}`, 4, [['m', i === n - 1 ? 1 : i + 3, 0]]);
+  return b.build();
+}
+
+describe('C printer on deep input', () => {
+  it('prints chains as deep as real BTF, in dependency order', () => {
+    const c = formatC(parseBtf(typedefChain(40)));
+    expect(c.indexOf('typedef int t39;')).toBeGreaterThan(0);
+    expect(c.indexOf('typedef t39 t38;')).toBeGreaterThan(c.indexOf('typedef int t39;'));
+    const s = formatC(parseBtf(nestedStructs(40)));
+    expect(s.indexOf('struct s38 {')).toBeGreaterThan(s.indexOf('struct s39 {'));
+  });
+
+  it.each([
+    ['3,000 typedefs', () => typedefChain(3000)],
+    ['3,000 structs nested by value', () => nestedStructs(3000)],
+  ])('%s: a BAD_DATA error naming the type, not a stack overflow', (_name, make) => {
+    const btf = parseBtf(make());
+    expect(() => formatC(btf)).toThrow(BadDataError);
+    expect(() => formatC(btf)).toThrow(new RegExp(`nest deeper than ${MAX_EMIT_NESTING} levels`));
+  });
+});
