@@ -17,12 +17,23 @@ type Token = { kind: 'ident' | 'number' | 'punct'; text: string; pos: number };
 
 const TYPE_WORDS = new Set(['struct', 'union', 'enum', 'unsigned', 'signed', 'const', 'volatile', 'void']);
 
+/**
+ * Limits on what one expression may be: C compilers nest parentheses and declarators a few hundred
+ * deep (C11 asks for 63 and 12), drgn's prompt is typed by people. Past these an expression is
+ * refused with a USAGE error, not followed until the stack runs out.
+ */
+export const MAX_EXPR_LENGTH = 4096;
+export const MAX_EXPR_NESTING = 256;
+
 function tokenize(text: string): Token[] {
+  if (text.length > MAX_EXPR_LENGTH) throw new UsageError(`expression of ${text.length} characters: longer than ${MAX_EXPR_LENGTH}`);
   const out: Token[] = [];
   const re = /\s*(?:(0x[0-9a-fA-F]+|\d+)|([A-Za-z_][A-Za-z0-9_]*)|(->|[*&().,[\]]))/y;
+  const rest = /\s*$/y;
   let pos = 0;
   while (pos < text.length) {
-    if (/^\s*$/.test(text.slice(pos))) break;
+    rest.lastIndex = pos;
+    if (rest.test(text)) break;
     re.lastIndex = pos;
     const m = re.exec(text);
     if (!m) throw new UsageError(`cannot parse '${text}' at column ${pos + 1}`);
@@ -70,16 +81,28 @@ class Parser {
     throw new UsageError(`'${this.text}': ${message}${t ? ` at column ${t.pos + 1}` : ' at the end'}`);
   }
 
+  private depth = 0;
+
   private unary(): KObject {
+    if (++this.depth > MAX_EXPR_NESTING) this.fail(`nested deeper than ${MAX_EXPR_NESTING} levels`);
+    try {
+      return this.unaryInner();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private unaryInner(): KObject {
     if (this.eat('*')) return this.unary().deref();
     if (this.eat('&')) return this.unary().addressOf();
     if (this.peek()?.text === '(' && this.isTypeName(1)) {
       this.i++;
       const start = this.i;
       while (this.peek() && this.peek()!.text !== ')') this.i++;
-      const typeText = this.tokens.slice(start, this.i).map((t) => t.text).join(' ');
+      const typeTokens = this.tokens.slice(start, this.i);
+      if (typeTokens.filter((t) => t.text === '*').length > MAX_EXPR_NESTING) this.fail(`a type with more than ${MAX_EXPR_NESTING} '*'`);
       this.expect(')');
-      return this.unary().cast(parseTypeName(this.kernel.btf, typeText));
+      return this.unary().cast(parseTypeName(this.kernel.btf, typeTokens.map((t) => t.text).join(' ')));
     }
     return this.postfix();
   }
