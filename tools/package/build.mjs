@@ -8,7 +8,7 @@
 // tools/kdump, tools/initramfs-tools and tools/package/debian. The man page and the bash
 // completion are generated from the CLI's own --help. Timestamps and the changelog date come
 // from the last commit (SOURCE_DATE_EPOCH when set), so two builds of one commit are identical.
-import { symlinkSync, chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { symlinkSync, chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
@@ -191,7 +191,7 @@ function roffEscape(text) {
   return text
     .replace(/\\/g, '\\e')
     .replace(/-/g, '\\-')
-    .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}]`)
+    .replace(/[^ -~\t\n]/gu, (c) => `\\[u${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}]`)
     .split('\n')
     .map((l) => (/^[.']/.test(l) ? `\\&${l}` : l))
     .join('\n');
