@@ -45,6 +45,18 @@ describe('flattened format', () => {
     expect(() => new FlattenedSource(new MemorySource('bad.flat', bad))).toThrow(/bad flattened record/);
   });
 
+  it('checks the header type and version (makedumpfile writes 1 and 1)', () => {
+    const flat = flatten(kdump, 4096);
+    const at = (off: number, v: bigint) => {
+      const c = flat.slice();
+      new DataView(c.buffer).setBigInt64(off, v, false);
+      return () => new FlattenedSource(new MemorySource('h.flat', c));
+    };
+    expect(at(16, 2n)).toThrow(/offset 0x10: flattened header type 2, not 1/);
+    expect(at(16, 0n)).toThrow(BadDataError);
+    expect(at(24, 2n)).toThrow(/flattened format version 2/);
+  });
+
   it('reports indexing progress', () => {
     const seen: number[] = [];
     const flat = flatten(kdump, 4096);

@@ -9,11 +9,13 @@
  * file; the result is a ByteSource that reads through that index. A later record overwrites an
  * earlier one where they overlap, as -R would.
  */
-import { BadDataError } from '@kbtf/binary';
+import { BadDataError, UnsupportedError } from '@kbtf/binary';
 import type { ByteSource } from './source.js';
 
 export const FLAT_SIGNATURE = 'makedumpfile';
 export const FLAT_HEADER_SIZE = 4096;
+const TYPE_FLAT_HEADER = 1n;
+const VERSION_FLAT_HEADER = 1n;
 const RECORD_HEADER = 16;
 /** Read record headers in batches of this many bytes when records are small. */
 const SCAN_CHUNK = 4096;
@@ -167,6 +169,10 @@ export class FlattenedSource implements ByteSource {
     if (!isFlattened(head)) throw new BadDataError(inner.name, 0, 'not a flattened makedumpfile file');
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     this.header = { type: dv.getBigInt64(16, false), version: dv.getBigInt64(24, false) };
+    // makedumpfile's dump.h (and QEMU's copy): TYPE_FLAT_HEADER 1, VERSION_FLAT_HEADER 1, the only
+    // ones ever written; makedumpfile -R refuses anything else.
+    if (this.header.type !== TYPE_FLAT_HEADER) throw new BadDataError(inner.name, 16, `flattened header type ${this.header.type}, not ${TYPE_FLAT_HEADER}`);
+    if (this.header.version !== VERSION_FLAT_HEADER) throw new UnsupportedError(`${inner.name}: flattened format version ${this.header.version} (kbtf reads version ${VERSION_FLAT_HEADER})`);
     const { map, size, records } = indexRecords(inner, options.progress);
     this.map = map;
     this.size = size;

@@ -194,6 +194,10 @@ describe('KdumpCore', () => {
     expect(fault(() => core.read(2047n * 4096n, 1)).reason).toBe('lost');
   });
 
+  it('refuses a block size that contradicts VMCOREINFO PAGESIZE', () => {
+    expect(() => open(build({ vmcoreinfo: VMCOREINFO.replace('PAGESIZE=4096', 'PAGESIZE=16384') }))).toThrow(/offset 0x1ac: block_size 4096 contradicts VMCOREINFO PAGESIZE=16384/);
+  });
+
   it('rejects hostile header values', () => {
     const b = build();
     const bad = (patch: (dv: DataView) => void, re: RegExp) => {

@@ -65,6 +65,13 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     this.notes = first.notes();
     const text = first.vmcoreinfoText() ?? vmcoreInfoText(this.notes);
     this.vmcoreinfo = text === undefined ? undefined : parseVmcoreInfo(text);
+    // The kernel's own PAGESIZE and the file's block size are the same number in every writer
+    // (makedumpfile and QEMU write block_size = the target page size); pages of one size read as
+    // pages of the other would shift every translation.
+    const vmPage = this.vmcoreinfo?.pageSize;
+    if (vmPage !== undefined && vmPage !== this.pageSize) {
+      throw new BadDataError(first.source.name, 428, `block_size ${this.pageSize} contradicts VMCOREINFO PAGESIZE=${vmPage}`);
+    }
     this.machine = first.header.utsname.machine || 'x86_64';
     const arch = machineByName(this.machine);
     this.prstatus = arch
