@@ -14,8 +14,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-// The Debian package (tools/package) installs this file as /usr/bin/kbtf and rewrites the next line
-// to path.join(__dirname, '..', 'lib', 'kbtf'), where it puts dist/.
+// The Debian package (tools/package/build.mjs) installs this file as /usr/lib/kbtf/kbtf-cli.cjs
+// beside the bundle (/usr/bin/kbtf links to it) and rewrites the next line to `__dirname`.
 const dist = path.join(__dirname, '..', 'dist');
 const bundle = path.join(dist, 'kbtf.cjs');
 const argv = process.argv.slice(2);
