@@ -64,6 +64,9 @@ export class Btf {
     const strStart = h.hdrLen + h.strOff;
     if (typeStart + h.typeLen > bytes.length) throw c.error(8, `type section ${typeStart}+${h.typeLen} beyond the blob (${bytes.length} bytes)`);
     if (strStart + h.strLen > bytes.length) throw c.error(16, `string section ${strStart}+${h.strLen} beyond the blob (${bytes.length} bytes)`);
+    // btf_parse_str_sec: a non-empty string section ends with NUL (else the last name runs past
+    // it; a split BTF on such a base would resolve names out of the base's bounds).
+    if (h.strLen > 0 && bytes[strStart + h.strLen - 1] !== 0) throw c.error(strStart + h.strLen - 1, 'string section does not end with NUL');
     this.typeCursor = c.sub(typeStart, h.typeLen, this.source);
     this.strings = new StringTable(c.sub(strStart, h.strLen, this.source), this.base?.strings);
     this.firstId = this.base ? this.base.endId : 1;
