@@ -96,7 +96,6 @@ for (const d of ['packaging.md', 'policy.md', 'verify.md', 'companions.md', 'dep
   const p = join(repo, 'docs', d);
   if (existsSync(p)) put(`${doc}/${d}${statSync(p).size > 4096 ? '.gz' : ''}`, statSync(p).size > 4096 ? gz(readFileSync(p)) : readFileSync(p));
 }
-copy(join(here, 'debian/lintian-overrides'), 'usr/share/lintian/overrides/kbtf');
 
 // Man page and bash completion, from the CLI's --help.
 const help = (...args) => execFileSync(process.execPath, [join(root, 'usr/lib/kbtf/kbtf-cli.cjs'), ...args], { encoding: 'utf8', env: { ...process.env, KBTF_COMPILE_CACHE: '0', NO_COLOR: '1' } });
