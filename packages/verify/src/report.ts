@@ -98,6 +98,8 @@ export interface VerifyReport {
   steps: Step[];
   modules: ModuleResult[];
   vmlinux: CompanionResult;
+  /** Companions loaded without their module (present only when there are any). */
+  orphans?: CompanionResult[];
   lookups: LookupResult[];
   reasons: string[];
   timings: Record<string, number>;

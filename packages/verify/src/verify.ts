@@ -177,12 +177,19 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   }
   steps.push({ name: 'modules', status: modBtfBad ? 'fail' : 'ok', evidence: `${report.modules.length} modules (+${modules.length - report.modules.length} companions), ${modBtfBad} without valid BTF` });
   report.vmlinux = checkVmlinux(kernel, vmlinuxBtf, settings, byName.get(VMLINUX_COMPANION), dumpLevel, options);
+  // A companion loaded without its module (modprobe M_btf by hand, or M unloaded since): nothing
+  // wants it, but a broken one is still evidence of a broken companion build.
+  const orphans = modules
+    .filter((m) => isCompanion(m.name) && foldName(m.name) !== VMLINUX_COMPANION && !byName.has(foldName(m.name).replace(/_btf$/, '')))
+    .map((m) => checkCompanion(kernel, vmlinuxBtf, foldName(m.name), true, 'loaded without its module', m, undefined, dumpLevel, options));
+  if (orphans.length) report.orphans = orphans;
   lap('companions', t);
 
   for (const m of report.modules) {
     if (m.btf.status !== 'ok') reasons.push(`${m.name}: module BTF ${m.btf.status}${m.btf.detail ? ` (${m.btf.detail})` : ''}`);
     if (isFailure(m.companion)) reasons.push(`${m.name}: companion ${m.companion.name} ${m.companion.status}${m.companion.detail ? ` (${m.companion.detail})` : ''}`);
   }
+  for (const o of orphans) if (isFailure(o)) reasons.push(`orphan companion ${o.name}: ${o.status}${o.detail ? ` (${o.detail})` : ''}`);
   if (isFailure(report.vmlinux)) reasons.push(`vmlinux: companion ${VMLINUX_COMPANION} ${report.vmlinux.status}${report.vmlinux.detail ? ` (${report.vmlinux.detail})` : ''}`);
   const companionFailures = report.modules.filter((m) => isFailure(m.companion)).length + (isFailure(report.vmlinux) ? 1 : 0);
   const wanted = report.modules.filter((m) => m.companion.wanted).length + (report.vmlinux.wanted ? 1 : 0);
