@@ -1,5 +1,5 @@
-import { UsageError } from '@kbtf/binary';
-import { openKernel } from '@kbtf/kernel';
+import { KbtfError, UsageError } from '@kbtf/binary';
+import { openKernel, type KernelModule } from '@kbtf/kernel';
 import type { Command } from '../cli/command.js';
 
 /** Lines per write: /proc/kallsyms of a distribution kernel is ~150,000 lines. */
@@ -13,7 +13,7 @@ export const command: Command = {
 mod->kallsyms, and prints them in /proc/kallsyms order: vmlinux, then modules in list order.
 Format: "%016x %c %s", module symbols followed by "\\t[module]". --module NAME lists one module's.
 --json: { "symbols": [ { "address", "type", "name", "module"? } ] }.
-Exit 0, or 2 when the dump cannot be read.`,
+Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a module list that\nbreaks off, one module's symbols) are printed first, the failure goes to stderr.`,
   options: { module: { type: 'string' }, btf: { type: 'string' } },
   async run({ args, values, out }) {
     if (args.length !== 1) throw new UsageError('symbols: give one VMCORE');
@@ -33,11 +33,31 @@ Exit 0, or 2 when the dump cannot be read.`,
         const ks = kernel.kallsyms;
         for (let i = 0; i < ks.count; i++) emit(ks.addresses[i], ks.typeOf(i), ks.names[i]);
       }
-      const modules = kernel.modules().filter((m) => only === undefined || m.name === only);
-      if (only !== undefined && modules.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
-      for (const m of modules) for (const s of m.symbols) if (s.name !== '') emit(s.value, s.type, s.name, m.name);
+      // What could be read is printed even when the module walk (or one module) fails part way, as
+      // crash and drgn do on damaged dumps; the failure follows on stderr, exit 2.
+      let failure: KbtfError | undefined;
+      let modules: KernelModule[] = [];
+      try {
+        modules = kernel.modules().filter((m) => only === undefined || m.name === only);
+      } catch (err) {
+        if (!(err instanceof KbtfError)) throw err;
+        failure = err.withContext('module list');
+      }
+      if (!failure && only !== undefined && modules.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
+      for (const m of modules) {
+        try {
+          for (const s of m.symbols) if (s.name !== '') emit(s.value, s.type, s.name, m.name);
+        } catch (err) {
+          if (!(err instanceof KbtfError)) throw err;
+          failure ??= err.withContext(`module ${m.name}`);
+        }
+      }
       if (out.json) out.document({ symbols: rows.map((r) => ({ ...r, address: `0x${r.address.toString(16)}` })) });
       else if (lines.length) out.stdout.write(lines.join('\n') + '\n');
+      if (failure) {
+        out.error(failure);
+        return 2;
+      }
       return 0;
     } finally {
       kernel.close();
