@@ -207,6 +207,7 @@ describe('KdumpCore', () => {
     };
     bad((dv) => dv.setInt32(428, 4095, true), /block_size/);
     bad((dv) => dv.setUint32(436, 0x7fffffff, true), /bitmap_blocks/);
+    bad((dv) => dv.setUint32(436, 0, true), /bitmap_blocks 0 \(max_mapnr 2048\): an empty dump/);
     bad((dv) => dv.setBigUint64(4096 + 96, 1n << 40n, true), /max_mapnr/);
     bad((dv) => dv.setInt32(8, 99, true), /header_version 99/);
   });

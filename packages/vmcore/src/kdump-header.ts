@@ -107,7 +107,11 @@ export function readDiskDumpHeader(source: ByteSource): DiskDumpHeader {
   if (h.subHdrSize < 0 || (1 + h.subHdrSize) * h.blockSize > source.size) {
     throw new BadDataError(source.name, 432, `sub_hdr_size ${h.subHdrSize} blocks runs past end of file (${source.size})`);
   }
-  if (h.bitmapBlocks === 0 || (1 + h.subHdrSize + h.bitmapBlocks) * h.blockSize > source.size) {
+  if (h.bitmapBlocks === 0) {
+    // libkdumpfile's test suite has one (max_mapnr 0): a dump of no memory at all.
+    throw new BadDataError(source.name, 436, `bitmap_blocks 0 (max_mapnr ${h.maxMapnr32}): an empty dump, no page of memory in it`);
+  }
+  if ((1 + h.subHdrSize + h.bitmapBlocks) * h.blockSize > source.size) {
     throw new BadDataError(source.name, 436, `bitmap_blocks ${h.bitmapBlocks} runs past end of file (${source.size})`);
   }
   if (h.utsname.machine !== '' && !/^(x86_64|aarch64|arm64|ppc64le|ppc64|s390x|riscv64|loongarch64|mips64)$/.test(h.utsname.machine)) {
