@@ -27,7 +27,7 @@ CRASHKERNEL=384M
 CPU="max,avx=off,avx2=off,la57=off"   # DESIGN.md §10: 6.12 under QEMU 7.2 TCG needs avx off
 ACCEL="tcg,thread=single"
 DISK_SIZE=6G
-TIMEOUT=900            # one boot (boot 1 includes the crash and the capture kernel's run)
+TIMEOUT=1800           # one boot (boot 1 includes the crash and the capture kernel's run; 15 min seen at load 11)
 # The admin's setting (docs/deploy.md): the boot loader's command line. The dump carries the
 # command line the crashed kernel ran with, so the report judges by the setting in force.
 SETTING='GRUB_CMDLINE_LINUX="btf_companions=always"'
@@ -43,7 +43,7 @@ usage: bash tools/lab/host.sh [options]
   --partial          only .lab/host-trixie-partial/ (one loaded module's companion removed)
   --image            only build (or reuse) the cached base image and its discovery boot
   --force            redo the outputs even if their manifest.json records the same configuration
-  --timeout SECONDS  limit for each boot (default 900)
+  --timeout SECONDS  limit for each boot (default 1800)
   --no-install       never apt-get install missing host packages
 Environment: KBTF_CACHE (default /var/cache/kbtf; the image is cached under $KBTF_CACHE/host/),
 KBTF_LAB_DIR (default .lab), KBTF_DEBIAN_MIRROR (default http://deb.debian.org/debian).
