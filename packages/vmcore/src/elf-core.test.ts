@@ -66,6 +66,30 @@ describe('ElfCore', () => {
     expect(() => core.read(0x11000n, 1)).toThrow(/lost/);
   });
 
+  it('a PT_LOAD inside an earlier one\'s zero-fill is read from the file (libkdumpfile elf-overlap)', () => {
+    // Segment A: 0x0..0x10000 in memory, only 0x0..0x8000 in the file; segment B: 0xc000..0xe000 in the file.
+    const core = openVmcoreSource(
+      new MemorySource('o.core', buildElf({ segments: [{ paddr: 0n, data: new Uint8Array(0x8000).fill(1), memsz: 0x10000 }, { paddr: 0xc000n, data: new Uint8Array(0x2000).fill(2) }] })),
+    );
+    expect(core.read(0x7fffn, 1)[0]).toBe(1);
+    expect(core.read(0xc000n, 0x2000).every((b) => b === 2)).toBe(true);
+    for (const addr of [0x8000n, 0xbfffn, 0xe000n, 0xffffn]) expect(() => core.read(addr, 1), addr.toString(16)).toThrow(/excluded/);
+    expect(() => core.read(0x10000n, 1)).toThrow(/not-in-dump/);
+    expect(core.ranges().map((r) => [Number(r.start), Number(r.end), r.state])).toEqual([
+      [0, 0x8000, 'present'],
+      [0x8000, 0xc000, 'excluded'],
+      [0xc000, 0xe000, 'present'],
+      [0xe000, 0x10000, 'excluded'],
+    ]);
+  });
+
+  it('overlapping file-backed parts: the lower address, then the earlier header, wins', () => {
+    const core = openVmcoreSource(
+      new MemorySource('o2.core', buildElf({ segments: [{ paddr: 0x1000n, data: new Uint8Array(0x2000).fill(3) }, { paddr: 0x0n, data: new Uint8Array(0x2000).fill(4) }, { paddr: 0x1000n, data: new Uint8Array(0x1000).fill(5) }] })),
+    );
+    expect([0x0n, 0x1fffn, 0x2000n, 0x2fffn].map((a) => core.read(a, 1)[0])).toEqual([4, 4, 3, 3]);
+  });
+
   it('reports ranges and page counts', () => {
     const { core } = open();
     expect(core.ranges()).toEqual([

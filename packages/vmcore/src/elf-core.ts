@@ -285,6 +285,14 @@ function prstatusOf(notes: readonly ElfNote[], arch: Machine, le: boolean, sourc
 }
 
 /** Sorted, non-overlapping PT_LOADs with a physical address; every range checked against the file. */
+/**
+ * The physical index: disjoint pieces sorted by address. Each PT_LOAD has a file-backed part
+ * [p_paddr, +p_filesz) and a zero-fill part up to +p_memsz, which makedumpfile -E uses for pages it
+ * excluded: those read as `excluded` (or `lost` in a dump marked incomplete), never as zeros.
+ * Where segments overlap, file-backed bytes win over another segment's zero-fill (libkdumpfile's
+ * elf-overlap test dump: a PT_LOAD at 0xc000 inside an earlier one's zero-fill), and among parts of
+ * the same kind the lower address, then the earlier header, wins.
+ */
 function buildIndex(phdrs: readonly ProgramHeader[], source: ByteSource): LoadSegment[] {
   const loads = phdrs.filter((p) => p.type === PT_LOAD && p.paddr !== NO_PADDR && p.memsz > 0n);
   for (const p of loads) {
@@ -293,22 +301,36 @@ function buildIndex(phdrs: readonly ProgramHeader[], source: ByteSource): LoadSe
       throw new BadDataError(source.name, p.offset, `truncated: PT_LOAD at paddr ${hex(p.paddr)} (${p.filesz} bytes) runs past end of file (${source.size})`);
     }
   }
-  const sorted = loads
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) => (a.p.paddr < b.p.paddr ? -1 : a.p.paddr > b.p.paddr ? 1 : a.i - b.i))
-    .map(({ p }) => p);
-  const out: LoadSegment[] = [];
+  const byAddr = <T extends { start: bigint; i: number }>(a: T, b: T) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.i - b.i);
+  // File-backed parts, disjoint.
+  const files: LoadSegment[] = [];
   let covered = -1n;
-  for (const p of sorted) {
-    const memEnd = p.paddr + p.memsz;
-    if (memEnd <= covered) continue;
+  for (const { p } of loads.map((p, i) => ({ p, i, start: p.paddr })).sort(byAddr)) {
+    const end = p.paddr + p.filesz;
     const start = p.paddr > covered ? p.paddr : covered;
-    const skip = start - p.paddr;
-    const fileEnd = p.paddr + p.filesz;
-    out.push({ paddr: start, fileEnd: fileEnd > start ? fileEnd : start, memEnd, offset: p.offset + Number(skip) });
-    covered = memEnd;
+    if (end <= start) continue;
+    files.push({ paddr: start, fileEnd: end, memEnd: end, offset: p.offset + Number(start - p.paddr) });
+    covered = end;
   }
-  return out;
+  // Zero-fill parts, disjoint among themselves, then with the file-backed parts cut out.
+  const zeros: LoadSegment[] = [];
+  covered = -1n;
+  let f = 0;
+  for (const { p, start: zStart } of loads.map((p, i) => ({ p, i, start: p.paddr + p.filesz })).sort(byAddr)) {
+    let a = zStart > covered ? zStart : covered;
+    const b = p.paddr + p.memsz;
+    if (b <= a) continue;
+    covered = b;
+    while (f < files.length && files[f].memEnd <= a) f++;
+    for (let k = f; a < b; k++) {
+      const next = k < files.length ? files[k] : undefined;
+      const gapEnd = next && next.paddr < b ? next.paddr : b;
+      if (gapEnd > a) zeros.push({ paddr: a, fileEnd: a, memEnd: gapEnd, offset: 0 });
+      if (!next || next.paddr >= b) break;
+      a = next.memEnd;
+    }
+  }
+  return [...files, ...zeros].sort((x, y) => (x.paddr < y.paddr ? -1 : x.paddr > y.paddr ? 1 : 0));
 }
 
 /** PT_LOADs whose vaddr is a real kernel address (not 0, not equal to paddr). */
