@@ -5,6 +5,8 @@
  *   const results = await buildForKernel({ cache, kver, modules: ['ext4'], deps: true, vmlinux: true, out });
  *   formatSummary(results)                          // Markdown table: own BTF, pahole raw, companion
  *   buildCompanions(jobs, { kver, headers, vmlinuxBtf, pahole, outDir })  // explicit files
+ *   await packageCompanions({ cache, kver, modules, deps: true, vmlinux: true, output, version })  // the .deb
+ * A Debian 13 (+deb13) kernel is fetched and kbuilt through the trixie tree (suite.ts).
  * Errors: NotFoundError (missing headers, DWARF, packages), UnsupportedError (pahole too old),
  * BadDataError (build-id mismatch, a companion failing its check). Nothing is written on error.
  */

@@ -267,7 +267,10 @@ export async function packageCompanions(opts: PackageOptions): Promise<PackageRe
   const entries = resolveEntries(tree, opts);
   const wanted = [...entries.map((e) => e.name), ...(opts.vmlinux ? [VMLINUX] : [])];
 
-  await tree.ensureDbg([], true, download);
+  // One pass over the ~1 GB -dbg package: the vmlinux (its BTF checks what is reused) together with
+  // the DWARF of every module the summary does not list (those will be built for sure).
+  const listed = new Set((readSummaryFile(root, opts.kver)?.companions ?? []).filter((c) => existsSync(c.file)).map((c) => c.module));
+  await tree.ensureDbg(entries.filter((e) => !listed.has(e.name)).map((e) => e.rel), true, download);
   const vmlinuxBtf = tree.ensureVmlinuxBtf();
   const reusable = await findReusable(root, opts.kver, tree, entries, opts.vmlinux ?? false, vmlinuxBtf);
   const missing = wanted.filter((m) => !reusable.has(m));

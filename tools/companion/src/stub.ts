@@ -98,15 +98,18 @@ export async function buildStubs(
       objs.push(`${base}.o`);
     }
     writeFileSync(join(cdir, 'Kbuild'), `obj-m := ${objs.join(' ')}\n`);
+    // The stubs' directory is a fresh temporary one: mapped to a fixed name, it leaves no trace in
+    // the debug info the linker hashes into the GNU build-id, so a rebuilt companion is the same file.
+    const prefixMap = (d: string) => `KCFLAGS=-ffile-prefix-map=${d}=/kbtf-companion`;
     if (chroot) {
       // trixie's headers ship a BTF-only vmlinux, so its kbuild would run pahole and resolve_btfids
       // on every stub (seconds each) to give it a .BTF and a distilled .BTF.base that the builder
       // replaces and removes anyway. Unset on make's command line, the option only skips that step
       // (Makefile.modfinal); the C code still sees the kernel's autoconf.h.
-      const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules'];
+      const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, prefixMap(insideTree(chroot, cdir)), 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules'];
       await runChecked('chroot', [chroot, ...make], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } });
     } else {
-      await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, 'modules']);
+      await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, prefixMap(cdir), 'modules']);
     }
     for (const of of part) {
       const ko = join(cdir, `${companionName(of)}.ko`);
