@@ -27,10 +27,11 @@ function need<T>(value: T | undefined, what: string): T {
 
 export const x86_64: Arch = {
   name: 'x86_64',
-  // arch_crash_save_vmcoreinfo() in arch/x86/kernel/crash_core_64.c (6.1) writes these two.
-  matches: (info) => info.symbols.has('init_top_pgt') || info.numbers.has('pgtable_l5_enabled'),
+  // arch_crash_save_vmcoreinfo() in arch/x86/kernel/crash_core_64.c (6.1) writes these two;
+  // kernels before 4.13 named the top-level table init_level4_pgt (libkdumpfile's test dumps).
+  matches: (info) => info.symbols.has('init_top_pgt') || info.symbols.has('init_level4_pgt') || info.numbers.has('pgtable_l5_enabled'),
   translator(mem, info) {
-    const pgd = need(info.symbols.get('swapper_pg_dir') ?? info.symbols.get('init_top_pgt'), 'SYMBOL(swapper_pg_dir)');
+    const pgd = need(info.symbols.get('swapper_pg_dir') ?? info.symbols.get('init_top_pgt') ?? info.symbols.get('init_level4_pgt'), 'SYMBOL(swapper_pg_dir)');
     const physBase = need(info.physBase ?? info.numbers.get('phys_base'), 'NUMBER(phys_base)');
     const paging: X86_64Paging = {
       root: paSymbol(pgd, physBase),

@@ -110,6 +110,16 @@ describe('translateX86_64', () => {
     expect(x86_64.matches(info)).toBe(true);
     expect(x86_64.translator(mem, info)(0xffffffff81000008n).paddr).toBe(0x9008n);
   });
+
+  it('recognises a pre-4.13 VMCOREINFO (SYMBOL(init_level4_pgt), no swapper_pg_dir or pgtable_l5_enabled)', () => {
+    const info = emptyVmcoreInfo();
+    info.symbols.set('init_level4_pgt', START_KERNEL_MAP + 0x3000n);
+    info.physBase = 0x1000n;
+    const mem = new SparseMemory();
+    new PageTables(mem, { root: 0x4000n, levels: 4, smeMask: 0n }).map(0xffffffff81000000n, 0x9000n);
+    expect(x86_64.matches(info)).toBe(true);
+    expect(x86_64.translator(mem, info)(0xffffffff81000008n).paddr).toBe(0x9008n);
+  });
 });
 
 describe('KernelMemory', () => {
