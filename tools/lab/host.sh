@@ -68,6 +68,13 @@ log() { echo "host: [$(( $(date +%s) - T_START ))s] $*" >&2; }
 die() { echo "host: error: $*" >&2; exit 1; }
 now() { date +%s; }
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, QEMU)"
+# One run at a time: two runs would share .lab/host-trixie.tmp, the installed tree and the cache.
+mkdir -p "$LAB_DIR" "$CACHE/host"
+exec 9> "$LAB_DIR/.host.lock"
+if ! flock -n 9; then
+  log "another tools/lab/host.sh is running; waiting for it"
+  flock 9
+fi
 
 # ---------------------------------------------------------------- host packages
 # debootstrap (and the trixie keyring bookworm's debian-archive-keyring has), mke2fs -d and debugfs,
