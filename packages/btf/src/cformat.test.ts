@@ -38,3 +38,15 @@ describe('C printer on deep input', () => {
     expect(() => formatC(btf)).toThrow(new RegExp(`nest deeper than ${MAX_EMIT_NESTING} levels`));
   });
 });
+
+describe('C printer on a cycle of anonymous structs', () => {
+  it('ends at the depth cap instead of recursing until the stack runs out', () => {
+    // [2] struct { [3] m; }  [3] struct { [2] m; }: both anonymous, each by value in the other
+    const b = new TestBtf();
+    b.int();
+    b.struct('', 4, [['m', 3, 0]]);
+    b.struct('', 4, [['m', 2, 0]]);
+    b.typedef('t', 2);
+    expect(() => formatC(parseBtf(b.build()))).not.toThrow();
+  });
+});

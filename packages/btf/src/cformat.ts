@@ -129,12 +129,13 @@ class CPrinter {
     }
   }
 
-  private compositeBody(t: CompositeType, indent: string): string {
+  /** `depth`: how deep in anonymous structs printed inline this body is (a cycle of them in bad BTF ends at the cap). */
+  private compositeBody(t: CompositeType, indent: string, depth = 0): string {
     const head = t.name ? `${t.kind} ${this.names.get(t.id)} {` : `${t.kind} {`;
     const lines = [head];
     for (const m of t.members) {
       const bf = m.bitfieldSize ? `: ${m.bitfieldSize}` : '';
-      lines.push(`${indent}\t${this.decl(m.type, m.name, indent + '\t')}${bf};`);
+      lines.push(`${indent}\t${this.decl(m.type, m.name, indent + '\t', depth + 1)}${bf};`);
     }
     lines.push(`${indent}}`);
     return lines.join('\n');
@@ -166,7 +167,7 @@ class CPrinter {
         return `${this.names.get(id)}${sp(name)}`;
       case 'struct':
       case 'union':
-        return `${t.name ? `${t.kind} ${this.names.get(id)}` : this.compositeBody(t, indent)}${sp(name)}`;
+        return `${t.name ? `${t.kind} ${this.names.get(id)}` : this.compositeBody(t, indent, depth)}${sp(name)}`;
       case 'enum':
       case 'enum64':
         return `${t.name ? `enum ${this.names.get(id)}` : this.enumBody(t, indent)}${sp(name)}`;
