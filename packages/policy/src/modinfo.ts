@@ -11,16 +11,25 @@ import { BadDataError, NotFoundError } from '@kbtf/binary';
 import { elfSection } from '@kbtf/btf';
 import { Root } from './fs.js';
 
-const MAX_MODULE = 512 * 1024 * 1024;
+/**
+ * The most a module may decompress to. Debian's largest (amdgpu, 6.12) is ~25 MiB uncompressed; a
+ * file that inflates past this is refused (a 4.6 MB ext4.ko.gz of 1 GiB of zeros peaked at 2.1 GB).
+ */
+export const MAX_MODULE = 128 * 1024 * 1024;
 
 export function decompressModule(bytes: Uint8Array, name: string): Uint8Array {
   try {
     if (name.endsWith('.xz')) return execFileSync('xz', ['-dc'], { input: bytes, maxBuffer: MAX_MODULE });
     if (name.endsWith('.zst')) return execFileSync('zstd', ['-dcq'], { input: bytes, maxBuffer: MAX_MODULE });
-    if (name.endsWith('.gz')) return gunzipSync(bytes);
+    if (name.endsWith('.gz')) return gunzipSync(bytes, { maxOutputLength: MAX_MODULE });
   } catch (err) {
-    throw new BadDataError(name, undefined, `cannot decompress: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOBUFS' || e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new BadDataError(name, undefined, `decompresses to more than ${MAX_MODULE} bytes, larger than any kernel module`, { cause: err });
+    }
+    throw new BadDataError(name, undefined, `cannot decompress: ${e.message.split('\n')[0]}`, { cause: err });
   }
+  if (bytes.length > MAX_MODULE) throw new BadDataError(name, undefined, `${bytes.length} bytes, larger than any kernel module (${MAX_MODULE})`);
   return bytes;
 }
 
