@@ -34,6 +34,15 @@ describe('configured command line of a root tree', () => {
     expect(c.source.file).toBe('/etc/default/grub');
     expect(c.source.line).toBe(2);
   });
+  it('a value doubled 30 times is refused with its file and line, not expanded until memory runs out', () => {
+    const doubling = Array.from({ length: 30 }, () => 'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX"').join('\n');
+    const root = memTree({ '/etc/default/grub': grub, '/etc/default/grub.d/x.cfg': doubling + '\n' });
+    expect(() => configuredCmdline(root)).toThrow(/^\/etc\/default\/grub\.d\/x\.cfg:1\d: GRUB_CMDLINE_LINUX expands to more than 65536 characters$/);
+    // one word with thousands of expansions: the same
+    const wide = memTree({ '/etc/default/grub': `A=xxxxxxxxxxxxxxxx\nB="${'$A'.repeat(10000)}"\n` });
+    expect(() => configuredCmdline(wide)).toThrow(/grub:2: B expands to more than/);
+  });
+
   it('prefers /etc/kernel/cmdline over grub, and BLS entries over both', () => {
     const root = memTree({ '/etc/default/grub': grub, '/etc/kernel/cmdline': '# comment\nroot=/dev/sda1 btf_companions=off\n' });
     expect(configuredCmdline(root)).toMatchObject({ line: 'root=/dev/sda1 btf_companions=off', source: { file: '/etc/kernel/cmdline', line: 2 } });

@@ -12,6 +12,7 @@
  * (`GRUB_CMDLINE_LINUX` + `GRUB_CMDLINE_LINUX_DEFAULT`, with `/etc/default/grub.d/*.cfg` applied
  * after it, as Debian's grub-mkconfig does).
  */
+import { BadDataError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import type { Source } from './source.js';
 import { compareBytes } from './fs.js';
@@ -174,7 +175,13 @@ function grubCmdline(root: Root): Cmdline | undefined {
     text.split('\n').forEach((raw, idx) => {
       const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(raw);
       if (!m) return;
-      const value = shellWord(m[2], (name) => vars.get(name)?.value ?? '');
+      let value: string;
+      try {
+        value = shellWord(m[2], (name) => vars.get(name)?.value ?? '');
+      } catch (err) {
+        if (err instanceof BadDataError) throw new BadDataError(`${file}:${idx + 1}`, undefined, `${m[1]} expands to more than ${MAX_SHELL_VALUE} characters`);
+        throw err;
+      }
       vars.set(m[1], { value, file, line: idx + 1 });
     });
   }
@@ -186,18 +193,30 @@ function grubCmdline(root: Root): Cmdline | undefined {
   return cmdlineFromString(line, { kind: 'cmdline', file: where?.file ?? '/etc/default/grub', line: where?.line });
 }
 
+/**
+ * How long one expanded value may be: a kernel command line is at most COMMAND_LINE_SIZE (2,048 on
+ * x86_64, 4,096 on arm64); a value past this is not one (a grub.d snippet doubling
+ * GRUB_CMDLINE_LINUX 30 times made a string too long for JavaScript).
+ */
+export const MAX_SHELL_VALUE = 64 * 1024;
+
 /** One shell word (the value of an assignment), stopping at unquoted whitespace or `#`. */
 export function shellWord(text: string, lookup: (name: string) => string): string {
   let out = '';
   let i = 0;
+  const braced = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/y;
+  const bare = /\$([A-Za-z_][A-Za-z0-9_]*)/y;
   const expand = (s: string, at: number): [string, number] => {
-    const braced = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(s.slice(at));
-    if (braced) return [lookup(braced[1]), at + braced[0].length];
-    const bare = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(s.slice(at));
-    if (bare) return [lookup(bare[1]), at + bare[0].length];
+    braced.lastIndex = at;
+    const b = braced.exec(s);
+    if (b) return [lookup(b[1]), at + b[0].length];
+    bare.lastIndex = at;
+    const v = bare.exec(s);
+    if (v) return [lookup(v[1]), at + v[0].length];
     return ['$', at + 1];
   };
   while (i < text.length) {
+    if (out.length > MAX_SHELL_VALUE) throw new BadDataError('shell word', undefined, `expands to more than ${MAX_SHELL_VALUE} characters`);
     const c = text[i];
     if (c === ' ' || c === '\t' || c === ';' || c === '#') break;
     if (c === "'") {
@@ -214,6 +233,7 @@ export function shellWord(text: string, lookup: (name: string) => string): strin
           const [v, next] = expand(text, i);
           out += v;
           i = next;
+          if (out.length > MAX_SHELL_VALUE) throw new BadDataError('shell word', undefined, `expands to more than ${MAX_SHELL_VALUE} characters`);
         } else out += text[i++];
       }
       i++;
@@ -226,5 +246,6 @@ export function shellWord(text: string, lookup: (name: string) => string): strin
       i += 2;
     } else out += text[i++];
   }
+  if (out.length > MAX_SHELL_VALUE) throw new BadDataError('shell word', undefined, `expands to more than ${MAX_SHELL_VALUE} characters`);
   return out;
 }

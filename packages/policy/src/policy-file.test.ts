@@ -33,4 +33,9 @@ describe('policy file', () => {
     expect(readPolicy(memTree(files, { '/etc/kbtf/policy.yaml': '/dev/null' }))).toBeUndefined();
     expect(readPolicy(memTree({}))).toBeUndefined();
   });
+
+  it('a document with more than 100 alias expansions is a BAD_DATA naming the file, not a ReferenceError', () => {
+    const text = `version: 1\nmode: always\nx: &a [ext4]\nexclude: [${Array(101).fill('*a').join(', ')}]\n`;
+    expect(() => parsePolicy(text, 'p.yaml')).toThrow(/^p\.yaml:1: YAML: Excessive alias count/);
+  });
 });

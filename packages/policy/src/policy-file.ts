@@ -63,7 +63,13 @@ export function parsePolicy(text: string, file: string): PolicyFile {
     const line = e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
     throw new BadDataError(`${file}:${line}`, undefined, `YAML: ${e.message.split('\n')[0]}`);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // yaml caps alias expansion (maxAliasCount 100, "billion laughs") with a ReferenceError.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new BadDataError(`${file}:1`, undefined, `YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
   if (raw === null || raw === undefined) throw new BadDataError(`${file}:1`, undefined, 'empty policy (expected a mapping with version: 1)');
   if (typeof raw === 'object' && !Array.isArray(raw) && 'version' in raw && typeof raw.version === 'number' && raw.version !== POLICY_VERSION) {
     throw new UnsupportedError(`${file}:${lineOf(doc, lc, ['version'])}: policy version ${raw.version} (this kbtf reads version ${POLICY_VERSION})`);
