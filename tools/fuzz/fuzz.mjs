@@ -10,8 +10,9 @@
 //   btf     this host's /sys/kernel/btf/vmlinux (when present), mutated the same ways
 //   policy  a root tree's /etc/kbtf/policy.yaml, /etc/default/grub and sysctl.d file: characters
 //           changed, lines doubled, the text repeated
+//   expr    expressions for print and verify --lookup, made of the language's tokens in any order
 // Commands: info, verify --json, symbols, modules --json, print; btf validate / dump raw / dump c;
-// policy show --root.
+// policy show / check / modprobe-config --root.
 //
 // A failure is: an INTERNAL error or a stack trace on stderr, an exit code outside 0/1/2, an
 // exception out of main(), more than 10 s for one command, more than 1 GiB resident. A `complete`
@@ -208,7 +209,7 @@ let inputs = 0;
 let processRuns = 0;
 
 for (let n = 0; n < COUNT && performance.now() - started < SECONDS * 1000; n++) {
-  const family = btfOrig ? pick(['dump', 'dump', 'dump', 'cut', 'btf', 'policy']) : pick(['dump', 'dump', 'dump', 'cut', 'policy']);
+  const family = pick(['dump', 'dump', 'dump', 'cut', 'policy', 'expr', ...(btfOrig ? ['btf'] : [])]);
   byFamily[family] = (byFamily[family] ?? 0) + 1;
   inputs++;
   let what;
@@ -235,14 +236,20 @@ for (let n = 0; n < COUNT && performance.now() - started < SECONDS * 1000; n++) 
     writeFileSync(btfPath, copy);
     what = m.what;
     commands = [pick(BTF_COMMANDS)];
-  } else {
+  } else if (family === 'policy') {
     const files = { ...policyFiles };
     const rel = pick(Object.keys(files));
     files[rel] = mutateText(files[rel]);
     rmSync(policyRoot, { recursive: true, force: true });
     writePolicyRoot(files);
     what = `${rel} mutated (${files[rel].length} chars)`;
-    commands = [['policy', 'show', '--root', policyRoot, '--json']];
+    commands = [pick([['policy', 'show', '--root', policyRoot, '--json'], ['check', '--root', policyRoot, '--json'], ['modprobe-config', '--root', policyRoot, '--kernel', '6.1.0-fuzz-amd64']])];
+  } else {
+    // An expression typed at `kbtf print` / `verify --lookup`: tokens of the language, shuffled.
+    const tokens = ['init_uts_ns', '.name', '.release', 'jiffies_64', '->', '*', '&', '(', ')', '[', '0', ']', '(struct module *)', '(char *)', '0xffffffffc0000000', 'per_cpu(', ',', '1', 'modules', '.next', 'ext4:', 'ext4_fs_type', '.name'];
+    const expr = Array.from({ length: 1 + rand(12) }, () => pick(tokens)).join(rand(2) ? '' : ' ');
+    what = `expression ${JSON.stringify(expr)}`;
+    commands = [pick([['print', dumpPath, expr], ['verify', '--json', '--lookup', expr, dumpPath]])];
   }
   try {
     for (const argv of commands) {
