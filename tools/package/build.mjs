@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // `npm run package` (after `npm run build`): build/deb/kbtf_<version>_all.deb with dpkg-deb.
-// docs/packaging.md describes what goes where and why. Options: --output DIR (default build/deb).
+// docs/packaging.md describes what goes where and why. Options: --output DIR (default build/deb);
+// --kernel KVER [MODULE...] builds the companion package of that kernel too, in the same directory
+// (`kbtf companion package --kernel KVER --deps --vmlinux MODULE...`; no MODULE: --all), so one
+// command makes both packages: `npm run package -- --kernel 6.12.117+deb13-amd64 ext4 virtio_blk`.
 //
 // The tree is assembled in build/deb/kbtf_<version>_all/ from the bundled CLI (apps/kbtf/dist:
 // kbtf.cjs, worker.js, yaml.cjs, zod.cjs; nothing from node_modules), the launcher
@@ -18,7 +21,11 @@ import { parseArgs } from 'node:util';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const here = join(repo, 'tools', 'package');
-const { values } = parseArgs({ options: { output: { type: 'string' } } });
+const { values, positionals } = parseArgs({ options: { output: { type: 'string' }, kernel: { type: 'string' } }, allowPositionals: true });
+if (positionals.length && !values.kernel) {
+  console.error('package: MODULE arguments go with --kernel KVER');
+  process.exit(2);
+}
 const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
 const outDir = values.output ?? join(repo, 'build', 'deb');
 const name = `kbtf_${version}_all`;
@@ -113,6 +120,16 @@ put('DEBIAN/md5sums', md5sums());
 normalize(root);
 execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, deb], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } });
 console.log(relative(process.cwd(), deb) || deb);
+
+if (values.kernel) {
+  // The companion package, by the CLI just packaged (same version); it prints its own .deb path.
+  const args = ['companion', 'package', '--kernel', values.kernel, '--deps', '--vmlinux', '--output', outDir, ...(positionals.length ? positionals : ['--all'])];
+  try {
+    execFileSync(process.execPath, [join(repo, 'apps', 'kbtf', 'bin', 'kbtf.js'), ...args], { stdio: 'inherit' });
+  } catch (err) {
+    process.exit(err.status ?? 1);
+  }
+}
 
 function changelog() {
   const date = new Date(epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+) (\S+) GMT$/, '$1, $2 $3 $4 $5 +0000');
