@@ -58,14 +58,30 @@ const sorted = (a: Iterable<string>) => [...new Set(a)].sort();
 /** The modules a report names (loaded modules that are not companions). */
 const reportModules = (r: VerifyReport) => sorted(r.modules.map((m) => m.name).filter((m) => !isCompanion(m)));
 
+/** An output's manifest, the guest's report and the host's, read when a test first asks (a missing
+ *  output fails each test of its suite, not the other suite). */
+function output(key: string) {
+  let cached: { manifest: Manifest; report: VerifyReport; hostReport: VerifyReport; crashed: string[] } | undefined;
+  return () => {
+    if (!cached) {
+      const manifest = json<Manifest>(key, 'manifest.json');
+      cached = {
+        manifest,
+        report: json<VerifyReport>(key, manifest.report.file),
+        hostReport: json<VerifyReport>(key, manifest.host_verify.file),
+        crashed: procModules(record(key, 'boot1', 'proc_modules').out),
+      };
+    }
+    return cached;
+  };
+}
+
 describe('real host: Debian 13 with kbtf and its companions, crashed and captured by kdump-tools', () => {
   const key = 'host-trixie';
-  const manifest = json<Manifest>(key, 'manifest.json');
-  const report = json<VerifyReport>(key, manifest.report.file);
-  const hostReport = json<VerifyReport>(key, manifest.host_verify.file);
-  const crashed = procModules(record(key, 'boot1', 'proc_modules').out);
+  const get = output(key);
 
   it('booted the packaged kernel with btf_companions=always from the configured command line', () => {
+    const { manifest, report } = get();
     expect(record(key, 'boot1', 'uname').out.trim()).toBe(manifest.kernel.kver);
     expect(record(key, 'boot1', 'cmdline').out.split(/\s+/)).toContain('btf_companions=always');
     expect(record(key, 'boot1', 'kexec_crash_loaded').out.trim()).toBe('1');
@@ -74,6 +90,7 @@ describe('real host: Debian 13 with kbtf and its companions, crashed and capture
   });
 
   it('the report the guest wrote beside its dump says complete', () => {
+    const { report } = get();
     expect(report.schema).toBe('kbtf-verify/1');
     expect(report.dump.incomplete).toBe(false);
     expect(report.policy.mode).toBe('always');
@@ -81,11 +98,13 @@ describe('real host: Debian 13 with kbtf and its companions, crashed and capture
   });
 
   it('the report names every module of the crashed kernel (its /proc/modules before the crash)', () => {
+    const { report, crashed } = get();
     expect(crashed.length).toBeGreaterThan(10);
     expect(reportModules(report)).toEqual(sorted(crashed.filter((m) => !isCompanion(m))));
   });
 
   it('every module of the crashed kernel had its companion loaded', () => {
+    const { report, crashed } = get();
     for (const m of report.modules.filter((x) => !isCompanion(x.name))) {
       expect({ module: m.name, ok: m.ok, wanted: m.companion?.wanted, loaded: m.companion?.loaded }).toEqual({ module: m.name, ok: true, wanted: true, loaded: true });
     }
@@ -95,12 +114,14 @@ describe('real host: Debian 13 with kbtf and its companions, crashed and capture
   });
 
   it("the host's kbtf verify on the same saved dump agrees", () => {
+    const { manifest, report, hostReport } = get();
     expect(manifest.host_verify.rc).toBe(0);
     expect(hostReport.verdict).toBe(report.verdict);
     expect(reportModules(hostReport)).toEqual(reportModules(report));
   });
 
   it('every loaded module has /sys/kernel/btf/M_btf in the running guest', () => {
+    const { crashed } = get();
     const btf = new Set(record(key, 'boot1', 'sys_kernel_btf').out.split('\n').filter(Boolean));
     expect(btf).toContain('vmlinux_btf');
     for (const m of crashed.filter((x) => !isCompanion(x))) expect(btf, `/sys/kernel/btf/${m}_btf`).toContain(`${m}_btf`);
@@ -136,6 +157,7 @@ describe('real host: Debian 13 with kbtf and its companions, crashed and capture
   });
 
   it('kbtf-verify-crashes.service wrote the report at the next boot', () => {
+    const { manifest } = get();
     expect(manifest.report.file).toMatch(/^crash\/[^/]+\/kbtf-verify\.json$/);
     expect(existsSync(out(key, manifest.report.file.replace(/\.json$/, '.txt')))).toBe(true);
     expect(record(key, 'boot2', 'verify_report').rc).toBe(0);
@@ -144,23 +166,26 @@ describe('real host: Debian 13 with kbtf and its companions, crashed and capture
 
 describe('real host, one loaded module without its companion: incomplete, naming exactly it', () => {
   const key = 'host-trixie-partial';
-  const manifest = json<Manifest>(key, 'manifest.json');
-  const report = json<VerifyReport>(key, manifest.report.file);
-  const hostReport = json<VerifyReport>(key, manifest.host_verify.file);
-  const removed = manifest.image.removed_companion;
+  const get = output(key);
 
   it('removed the companion of a module the host loads', () => {
+    const { manifest } = get();
+    const removed = manifest.image.removed_companion;
     expect(removed).toBeTruthy();
     expect(procModules(record(key, 'boot1', 'proc_modules').out)).toContain(removed);
     expect(procModules(record(key, 'boot1', 'proc_modules').out)).not.toContain(`${removed}_btf`);
   });
 
   it('the report the guest wrote says incomplete and names exactly that module', () => {
+    const { report, manifest } = get();
+    const removed = manifest.image.removed_companion;
     expect(report.verdict).toBe('incomplete');
     expect(report.modules.filter((m) => !m.ok).map((m) => m.name)).toEqual([removed]);
   });
 
   it("the host's kbtf verify agrees", () => {
+    const { manifest, hostReport } = get();
+    const removed = manifest.image.removed_companion;
     expect(manifest.host_verify.rc).toBe(1);
     expect(hostReport.verdict).toBe('incomplete');
     expect(hostReport.modules.filter((m) => !m.ok).map((m) => m.name)).toEqual([removed]);
