@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { repoRoot } from '../lab.js';
+import { labKernel, repoRoot } from '../lab.js';
 import { bookwormNode18, buildDeb, extract, noNodeModulesAbove, run, underTree, version } from './helpers.js';
 
 const dump = join(repoRoot, 'test/fixtures/6.1-128m/dump.kdump');
@@ -182,5 +182,23 @@ describe('systemd-analyze verify on the packaged units', () => {
     const old = readFileSync(join(x, 'usr/lib/systemd/system/kbtf-modprobe-config.service'), 'utf8').replace(/^DefaultDependencies=no$/m, 'DefaultDependencies=no\nAfter=local-fs.target systemd-sysctl.service');
     const r = verify(systemRoot(old));
     expect(r.stdout + r.stderr).toMatch(/Found ordering cycle/);
+  });
+});
+
+describe('npm run package -- --kernel KVER MODULE: both packages from one command', () => {
+  it('writes kbtf_… and kbtf-companions-KVER_… side by side (the lab\'s 6.1 companions, reused)', () => {
+    const kver = labKernel('6.1-companions');
+    const dir = mkdtempSync(join(tmpdir(), 'kbtf-both-'));
+    execFileSync(process.execPath, [join(repoRoot, 'tools/package/build.mjs'), '--output', dir, '--kernel', kver, 'loop'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.deb')).sort()).toEqual([`kbtf-companions-${kver}_${version}_amd64.deb`, `kbtf_${version}_all.deb`]);
+    const files = execFileSync('dpkg-deb', ['-c', join(dir, `kbtf-companions-${kver}_${version}_amd64.deb`)], { encoding: 'utf8' });
+    expect(files).toContain(`./lib/modules/${kver}/updates/kbtf/loop-btf.ko`);
+    expect(files).toContain(`./lib/modules/${kver}/updates/kbtf/vmlinux-btf.ko`);
+  }, 300_000);
+
+  it('module names without --kernel are a usage error', () => {
+    const r = run(process.execPath, [join(repoRoot, 'tools/package/build.mjs'), 'loop']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/MODULE arguments go with --kernel KVER/);
   });
 });
