@@ -444,9 +444,16 @@ run_cycle() {
   log "$key: done, verdict $(node -p 'require(process.argv[1]).report.verdict' "$out/manifest.json")"
 }
 
-CONFIG="v$OUTPUT_VERSION base=$BASE_KEY discover=$DISC_KEY kver=$KVER mem=$MEM smp=$SMP cpu=$CPU crashkernel=$CRASHKERNEL setting=$SETTING guest:$(sha256sum < "$LAB_TOOLS/host-guest.sh" | cut -c1-12)"
+build_packages
+T_PKG=$(now)
+
+# A package's identity: its control files and the md5sums of its contents (not its timestamps).
+deb_key() { dpkg-deb --ctrl-tarfile "$1" | tar -xO | sha256sum | cut -c1-12; }
+# Everything that changes the outputs (the packages included); a re-run with the same reuses them.
+CONFIG="v$OUTPUT_VERSION base=$BASE_KEY discover=$DISC_KEY kver=$KVER mem=$MEM smp=$SMP cpu=$CPU crashkernel=$CRASHKERNEL setting=${SETTING//\"/} guest=$(sha256sum < "$LAB_TOOLS/host-guest.sh" | cut -c1-12) kbtf=$(deb_key "$KBTF_DEB") companions=$(deb_key "$COMP_DEB")"
 up_to_date() { # KEY
-  [ "$FORCE" = 0 ] && [ -f "$LAB_DIR/$1/manifest.json" ] && grep -qF "\"config\": \"$CONFIG\"" "$LAB_DIR/$1/manifest.json"
+  [ "$FORCE" = 0 ] && [ -f "$LAB_DIR/$1/manifest.json" ] \
+    && [ "$(node -p 'require(process.argv[1]).config' "$LAB_DIR/$1/manifest.json" 2>/dev/null)" = "$CONFIG" ]
 }
 
 need=()
@@ -461,8 +468,6 @@ for k in "${need[@]}"; do
 done
 [ ${#todo[@]} -gt 0 ] || exit 0
 
-build_packages
-T_PKG=$(now)
 install_image
 T_INST=$(now)
 # The removed companion of the negative: a module the host loads whose companion is not in the
