@@ -215,7 +215,9 @@ EOF
 grub_cmdline() { # ROOT
   ( set +eu
     GRUB_CMDLINE_LINUX="" GRUB_CMDLINE_LINUX_DEFAULT=""
+    # shellcheck disable=SC1090,SC1091
     . "$1/etc/default/grub"
+    # shellcheck disable=SC1090
     for f in "$1"/etc/default/grub.d/*.cfg; do [ -f "$f" ] && . "$f"; done
     echo root=/dev/vda ro $GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT )
 }
@@ -435,7 +437,7 @@ run_cycle() {
   export HOST_KEY=$key HOST_KVER=$KVER HOST_REMOVED=$removed HOST_KDUMP_STATE=$KDUMP_STATE HOST_DUMP=${dump#"$w/"} \
     HOST_BASE=$BASE HOST_DISC=$DISC HOST_CMDLINE=$BOOT_CMDLINE HOST_CPU=$CPU HOST_ACCEL=$ACCEL \
     HOST_MEM=$MEM HOST_SMP=$SMP HOST_SETTING="/etc/default/grub: $SETTING" HOST_CONFIG=$CONFIG \
-    HOST_KBTF_DEB=$(basename "$KBTF_DEB") HOST_COMP_DEB=$(basename "$COMP_DEB") \
+    HOST_KBTF_DEB=${KBTF_DEB##*/} HOST_COMP_DEB=${COMP_DEB##*/} \
     HOST_TIMINGS="base_image=$(( T_BASE - T0 )) discovery=$(( T_DISC - T_BASE )) packages=$(( T_PKG - T_DISC )) install=$(( T_INST - T_PKG )) boot1_crash_capture=$(( t1 - t0 )) boot2_verify=$(( t3 - t2 )) host_verify=$(( t5 - t4 ))"
   cp "$DISC/modules.txt" "$w/discovered-modules.txt"
   cp "$INSTALLED/packages.txt" "$w/image-packages.txt"
