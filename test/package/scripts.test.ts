@@ -47,13 +47,14 @@ describe('initramfs-tools hook (trixie hook-functions)', () => {
     });
   }
   /** DESTDIR as mkinitramfs has it when hooks run: ext4 and snd copied, loop queued by an earlier hook. */
-  function build(sys: string, confdir: string) {
+  function build(sys: string, confdir: string, o: { files?: Record<string, string>; queue?: string } = {}) {
     const dest = write(mkdtempSync(join(tmpdir(), 'kbtf-dest-')), {
       [`lib/modules/${KVER}/kernel/fs/ext4/ext4.ko`]: '',
       [`lib/modules/${KVER}/kernel/sound/core/snd.ko`]: '',
+      ...o.files,
     });
     const queue = join(mkdtempSync(join(tmpdir(), 'kbtf-q-')), 'modules-to-add');
-    writeFileSync(queue, 'loop\n');
+    writeFileSync(queue, o.queue ?? 'loop\n');
     const k = kbtfWrapper(['--root', sys]);
     const r = underTree(trixie, ['sh', join(x, 'usr/share/initramfs-tools/hooks/kbtf')], { DESTDIR: dest, version: KVER, CONFDIR: confdir, verbose: 'n', __MODULES_TO_ADD: queue, KBTF: k.path });
     return { ...r, dest, queued: readFileSync(queue, 'utf8').trim().split('\n').sort(), calls: existsSync(k.log) ? readFileSync(k.log, 'utf8') : '' };
@@ -79,13 +80,37 @@ describe('initramfs-tools hook (trixie hook-functions)', () => {
     expect(post).toMatch(/^initramfsdir="\$kdumpdir\/initramfs-tools"$/m);
     expect(post).toMatch(/echo "KDUMP=y" >> \$initramfsdir\/initramfs\.conf/);
     expect(post).toMatch(/INITRD_CMDLINE=" -k -d \$\{initramfsdir\} /);
-    const r = build(system(), '/var/lib/kdump/initramfs-tools');
+    // What the capture build holds when the hooks run (trixie copies MODULES=dep modules first, and
+    // dracut-install follows the live softdeps): ext4 with its companion, and a kbtf.conf an admin
+    // rendered into /etc/modprobe.d. The hook runs kbtf not at all and takes both out again.
+    const arrived = {
+      [`lib/modules/${KVER}/modules.builtin`]: 'kernel/drivers/input/serio/libps2.ko\n',
+      [`lib/modules/${KVER}/updates/kbtf/ext4-btf.ko`]: 'x',
+      'etc/modprobe.d/kbtf.conf': 'softdep ext4 post: ext4-btf\n',
+      'etc/modprobe.d/other.conf': 'options loop max_loop=8\n',
+    };
+    const r = build(system(), '/var/lib/kdump/initramfs-tools', { files: arrived, queue: '' });
     expect(r).toMatchObject({ code: 0, stdout: '', stderr: '', calls: '' });
-    expect(r.queued).toEqual(['loop']);
-    expect(readdirSync(r.dest)).toEqual(['lib']);
+    expect(existsSync(join(r.dest, `lib/modules/${KVER}/updates/kbtf/ext4-btf.ko`))).toBe(false);
+    expect(existsSync(join(r.dest, 'etc/modprobe.d/kbtf.conf'))).toBe(false);
+    expect(existsSync(join(r.dest, 'etc/modprobe.d/other.conf'))).toBe(true);
+    expect(existsSync(join(r.dest, `lib/modules/${KVER}/kernel/fs/ext4/ext4.ko`))).toBe(true);
+    expect(existsSync(join(r.dest, 'conf/modules'))).toBe(false);
     // the same build from another CONFDIR copy: keyed on its KDUMP=y
     const conf = write(mkdtempSync(join(tmpdir(), 'kbtf-conf-')), { 'initramfs.conf': 'MODULES=dep\nKDUMP=y\n' });
-    expect(build(system(), conf)).toMatchObject({ code: 0, calls: '', queued: ['loop'] });
+    const r2 = build(system(), conf, { files: arrived, queue: '' });
+    expect(r2).toMatchObject({ code: 0, calls: '' });
+    expect(existsSync(join(r2.dest, `lib/modules/${KVER}/updates/kbtf/ext4-btf.ko`))).toBe(false);
+  });
+
+  it('runs after every other hook of its directory (their queued modules are known to it)', () => {
+    const hooks = mkdtempSync(join(tmpdir(), 'kbtf-hooks-'));
+    for (const n of ['fsck', 'kbtf', 'udev', 'zz-late']) writeFileSync(join(hooks, n), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(hooks, 'not-executable'), '#!/bin/sh\n', { mode: 0o644 });
+    copyFileSync(join(x, 'usr/share/initramfs-tools/hooks/kbtf'), join(hooks, 'kbtf'));
+    const r = run('sh', [join(hooks, 'kbtf'), 'prereqs']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').sort()).toEqual(['fsck', 'udev', 'zz-late']);
   });
   it('a settings error fails the initramfs build with kbtf\'s message', () => {
     const r = build(system('version: 1\nmode: sometimes\n'), '/etc/initramfs-tools');
