@@ -50,3 +50,17 @@ describe('C printer on a cycle of anonymous structs', () => {
     expect(() => formatC(parseBtf(b.build()))).not.toThrow();
   });
 });
+
+describe('C printer on anonymous structs that nest exponentially', () => {
+  it('stops at the step budget with a BAD_DATA error, in seconds', () => {
+    // [2] struct { [3] a; [3] b; }  [3] struct { [2] a; [2] b; }: each level doubles the text
+    const b = new TestBtf();
+    b.int();
+    b.struct('', 8, [['a', 3, 0], ['b', 3, 32]]);
+    b.struct('', 8, [['a', 2, 0], ['b', 2, 32]]);
+    b.typedef('t', 2);
+    const t0 = performance.now();
+    expect(() => formatC(parseBtf(b.build()))).toThrow(/more than 5000000 declarator steps|exceed 67108864 characters/);
+    expect(performance.now() - t0).toBeLessThan(60_000);
+  });
+});

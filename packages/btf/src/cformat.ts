@@ -15,6 +15,16 @@ import type { BtfType, CompositeType, EnumType, Enum64Type } from './types.js';
 /** How deep printing follows typedef and by-value member chains (see CFormatter.enter). */
 export const MAX_EMIT_NESTING = 1000;
 
+/**
+ * How many steps (ensure and decl calls) one header may take. vmlinux BTF of Debian 6.1 (100,750
+ * types) takes a few hundred thousand; anonymous structs printed inline can nest into each other so
+ * that the walk grows exponentially (a fuzzed vmlinux BTF whose string offset moved ran 11 minutes
+ * and then failed with "Invalid string length"; now it stops here in well under a second).
+ */
+export const MAX_DECL_CALLS = 5_000_000;
+/** The same bound on the text those steps build (vmlinux 6.1: a 2.8 MB header). */
+export const MAX_INLINE_CHARS = 64 * 1024 * 1024;
+
 export function formatC(btf: Btf, guard = '__KBTF_BTF_H__'): string {
   return new CPrinter(btf).print(guard);
 }
@@ -64,6 +74,7 @@ class CPrinter {
   /** Make sure what `id` needs is printed; `complete`: used by value. */
   private ensure(id: number, complete: boolean, depth = 0): void {
     if (id === 0 || depth > 64) return;
+    this.step(id);
     const t = this.t(id);
     switch (t.kind) {
       case 'ptr':
@@ -123,6 +134,10 @@ class CPrinter {
    * the stack runs out.
    */
   private nesting = 0;
+  /** Declarator steps so far (see MAX_DECL_CALLS). */
+  private declCalls = 0;
+  /** Characters of struct and union bodies built so far, inline ones counted at every level. */
+  private inlineChars = 0;
   private enter(id: number): void {
     if (++this.nesting > MAX_EMIT_NESTING) {
       throw new BadDataError('BTF', undefined, `type [${id}]: typedefs and by-value members nest deeper than ${MAX_EMIT_NESTING} levels; not printed as C`);
@@ -138,7 +153,12 @@ class CPrinter {
       lines.push(`${indent}\t${this.decl(m.type, m.name, indent + '\t', depth + 1)}${bf};`);
     }
     lines.push(`${indent}}`);
-    return lines.join('\n');
+    const text = lines.join('\n');
+    this.inlineChars += text.length;
+    if (this.inlineChars > MAX_INLINE_CHARS) {
+      throw new BadDataError('BTF', undefined, `type [${t.id}]: struct and union bodies printed as C exceed ${MAX_INLINE_CHARS} characters (anonymous types nested into an exponential header); not printed`);
+    }
+    return text;
   }
 
   private enumBody(t: EnumType | Enum64Type, indent: string): string {
@@ -154,7 +174,15 @@ class CPrinter {
   }
 
   /** A C declaration of `name` with type `id`. */
+  /** One step of the walk over types (ensure, decl); anonymous types can nest exponentially. */
+  private step(id: number): void {
+    if (++this.declCalls > MAX_DECL_CALLS) {
+      throw new BadDataError('BTF', undefined, `type [${id}]: printing as C takes more than ${MAX_DECL_CALLS} declarator steps (anonymous types nested into an exponential header); not printed`);
+    }
+  }
+
   private decl(id: number, name: string, indent: string, depth = 0): string {
+    this.step(id);
     const sp = (s: string) => (s ? ` ${s}` : '');
     if (id === 0) return `void${sp(name)}`;
     if (depth > 64) return `void${sp(name)}`;
