@@ -169,6 +169,7 @@ async function runInProcess(argv) {
   let stdout = '';
   let stderr = '';
   const t0 = performance.now();
+  const peakBefore = process.resourceUsage().maxRSS * 1024;
   let code;
   let thrown;
   try {
@@ -176,7 +177,11 @@ async function runInProcess(argv) {
   } catch (err) {
     thrown = err;
   }
-  return { code, stdout, stderr, ms: performance.now() - t0, rss: process.memoryUsage().rss, thrown };
+  // Peak resident size of the process (getrusage ru_maxrss, KiB): charged to this run only when
+  // this run raised it, so one heavy input does not fail every input after it.
+  const peakAfter = process.resourceUsage().maxRSS * 1024;
+  const rss = peakAfter > peakBefore ? peakAfter : undefined;
+  return { code, stdout, stderr, ms: performance.now() - t0, rss, thrown };
 }
 
 function runProcess(argv) {
