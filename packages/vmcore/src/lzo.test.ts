@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lzo1xDecompress, LzoError } from './lzo.js';
 
-// Fixtures: pages compressed by liblzo2's lzo1x_1_compress (python3-lzo, level 1, no header) —
+// Fixtures: pages compressed by liblzo2's lzo1x_1_compress (python3-lzo, level 1, no header;
+// testdata/make-testdata.mjs) —
 // the compressor makedumpfile -l uses. Real makedumpfile LZO pages are checked in test/vmcore.
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`./testdata/${name}`, import.meta.url)));
 
