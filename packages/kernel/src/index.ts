@@ -8,5 +8,7 @@ export * from './object.js';
 export * from './bootstrap.js';
 export * from './kernel.js';
 export * from './modules.js';
+export * from './dynamic-ksyms.js';
 export * from './format.js';
 export * from './expr.js';
+export * from './symbolize.js';

@@ -8,7 +8,8 @@ import { btfBytesFromFile, kindNumber, parseBtf, type Btf } from '@kbtf/btf';
 import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
 import { bootstrapDeclaration } from './bootstrap.js';
-import { readKallsyms, kallsymsLocation, type Kallsyms } from './kallsyms.js';
+import { readDynamicSymbols, type DynamicSymbols } from './dynamic-ksyms.js';
+import { readKallsyms, kallsymsLocation, type Kallsyms, type SymbolAt } from './kallsyms.js';
 import { KernelMemory } from './memory.js';
 import { readModules, type KernelModule } from './modules.js';
 import { KObject } from './object.js';
@@ -17,6 +18,12 @@ import { arrayOf, btfType, parseTypeName, sizeOfType, type KType } from './types
 export interface KernelOptions {
   /** vmlinux BTF bytes to use instead of the copy in the dump (e.g. /sys/kernel/btf/vmlinux). */
   vmlinuxBtf?: Uint8Array;
+}
+
+/** A symbol an address falls in: vmlinux (no `module`), a module, or a dynamic source (`bpf`, …). */
+export interface KernelSymbolAt extends SymbolAt {
+  /** The /proc/kallsyms tag: module name, `bpf`, `__builtin__ftrace`, `__builtin__kprobes`. */
+  module?: string;
 }
 
 /** The loaded name of the kernel's own companion (DESIGN.md §2). */
@@ -33,6 +40,7 @@ export class Kernel {
   private btfCache?: Btf;
   private readonly typeCache = new Map<string, KType>();
   private modulesCache?: KernelModule[];
+  private dynamicCache?: DynamicSymbols;
 
   constructor(
     readonly vmcore: Vmcore,
@@ -95,7 +103,53 @@ export class Kernel {
       const s = m.symbols.find((x) => x.name === name);
       if (s) return s.value;
     }
-    throw new NotFoundError(`no symbol '${name}' in kallsyms or module symbols`);
+    const d = this.dynamicSymbols().symbols.find((x) => x.name === name);
+    if (d) return d.address;
+    throw new NotFoundError(`no symbol '${name}' in kallsyms, module symbols or dynamic symbols (BPF, ftrace, kprobes)`);
+  }
+
+  /**
+   * The symbols /proc/kallsyms lists after the modules (dynamic-ksyms.ts): ftrace_mod_maps, ftrace
+   * trampolines, BPF programs, kprobe pages, in that order. A source that cannot be read to its end
+   * is in `failures`, what it gave before is kept.
+   */
+  dynamicSymbols(): DynamicSymbols {
+    return (this.dynamicCache ??= readDynamicSymbols({ memory: this.memory, type: (n) => this.type(n), symbol: (n) => this.kallsyms.lookup(n) }));
+  }
+
+  /**
+   * The symbol `address` falls in, as the kernel's kallsyms_lookup() searches: vmlinux between
+   * `_stext` and `_end` (CONFIG_KALLSYMS_ALL) or in init text, then the module whose memory holds it
+   * (its nearest named symbol at or below), then a BPF program, ftrace function or trampoline, or
+   * kprobe page that covers it. Undefined when none does. Module or dynamic sources that cannot be
+   * read are skipped (`modules()` and `dynamicSymbols()` say why).
+   */
+  symbolize(address: bigint): KernelSymbolAt | undefined {
+    const ks = this.kallsyms;
+    const inRange = (lo: string, hi: string): boolean => {
+      const a = ks.lookup(lo);
+      const b = ks.lookup(hi);
+      return a !== undefined && b !== undefined && a <= address && address < b;
+    };
+    if (inRange('_stext', '_end') || inRange('_sinittext', '_einittext')) return ks.symbolize(address);
+    let modules: KernelModule[] = [];
+    try {
+      modules = this.modules();
+    } catch (err) {
+      if (!(err instanceof KbtfError)) throw err;
+    }
+    for (const m of modules) {
+      if (!m.regions.some((r) => r.base <= address && address < r.base + BigInt(r.size))) continue;
+      let best: KernelSymbolAt | undefined;
+      for (const s of m.symbols) {
+        if (s.name !== '' && s.value <= address && (!best || s.value > best.address)) best = { name: s.name, address: s.value, type: s.type, offset: address - s.value, module: m.name };
+      }
+      if (best) return best;
+    }
+    for (const d of this.dynamicSymbols().symbols) {
+      if (d.address <= address && address < d.address + (d.size ?? 1n)) return { name: d.name, address: d.address, type: d.type, offset: address - d.address, module: d.module };
+    }
+    return undefined;
   }
 
   /**

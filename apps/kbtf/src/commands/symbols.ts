@@ -7,11 +7,14 @@ const BATCH = 8192;
 
 export const command: Command = {
   name: 'symbols',
-  summary: 'list every kernel and module symbol in a vmcore, as /proc/kallsyms does',
+  summary: 'list every kernel, module, BPF, ftrace and kprobe symbol in a vmcore, as /proc/kallsyms does',
   usage: ['symbols VMCORE [--module NAME] [--json]'],
-  help: `Decodes kallsyms from the dump's memory (through VMCOREINFO, no DWARF) and each module's
-mod->kallsyms, and prints them in /proc/kallsyms order: vmlinux, then modules in list order.
-Format: "%016x %c %s", module symbols followed by "\\t[module]". --module NAME lists one module's.
+  help: `Decodes kallsyms from the dump's memory (through VMCOREINFO, no DWARF), each module's
+mod->kallsyms and the kernel's run-time code lists, and prints them in /proc/kallsyms order: vmlinux,
+modules in list order, ftrace_mod_maps, ftrace trampolines ([__builtin__ftrace]), BPF programs and
+trampolines ([bpf]), kprobe instruction pages ([__builtin__kprobes]).
+Format: "%016x %c %s", tagged symbols followed by "\\t[tag]". --module NAME lists the symbols of
+one tag (a module, or bpf, __builtin__ftrace, __builtin__kprobes).
 --json: { "symbols": [ { "address", "type", "name", "module"? } ] }.
 Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a module list that\nbreaks off, one module's symbols) are printed first, the failure goes to stderr.`,
   options: { module: { type: 'string' }, btf: { type: 'string' } },
@@ -43,7 +46,6 @@ Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a modu
         if (!(err instanceof KbtfError)) throw err;
         failure = err.withContext('module list');
       }
-      if (!failure && only !== undefined && modules.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
       for (const m of modules) {
         try {
           for (const s of m.symbols) if (s.name !== '') emit(s.value, s.type, s.name, m.name);
@@ -52,6 +54,12 @@ Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a modu
           failure ??= err.withContext(`module ${m.name}`);
         }
       }
+      // BPF programs, ftrace and kprobe code: after the modules, as kernel/kallsyms.c update_iter_mod().
+      const dynamic = kernel.dynamicSymbols();
+      const tagged = dynamic.symbols.filter((s) => only === undefined || s.module === only);
+      for (const s of tagged) if (s.name !== '') emit(s.address, s.type, s.name, s.module);
+      failure ??= dynamic.failures[0];
+      if (!failure && only !== undefined && modules.length === 0 && tagged.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
       if (out.json) out.document({ symbols: rows.map((r) => ({ ...r, address: `0x${r.address.toString(16)}` })) });
       else if (lines.length) out.stdout.write(lines.join('\n') + '\n');
       if (failure) {
