@@ -15,7 +15,7 @@ LAB_DIR=${KBTF_LAB_DIR:-$REPO/.lab}
 CACHE=${KBTF_CACHE:-/var/cache/kbtf}
 MIRROR=${KBTF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=trixie
-# The image's packages (DESIGN.md §12, plus nodejs for kbtf).
+# The image's packages (docs/design.md §12, plus nodejs for kbtf).
 INCLUDE="systemd-sysv,udev,kmod,linux-image-amd64,initramfs-tools,kdump-tools,kexec-tools,makedumpfile,procps,zstd,nodejs"
 # Bump when the base image's content or configuration changes: the cached base is rebuilt.
 BASE_VERSION=1
@@ -24,7 +24,7 @@ OUTPUT_VERSION=1
 MEM=2048
 SMP=2
 CRASHKERNEL=384M
-CPU="max,avx=off,avx2=off,la57=off"   # DESIGN.md §10: 6.12 under QEMU 7.2 TCG needs avx off
+CPU="max,avx=off,avx2=off,la57=off"   # docs/design.md §10: 6.12 under QEMU 7.2 TCG needs avx off
 ACCEL="tcg,thread=single"
 DISK_SIZE=6G
 TIMEOUT=1800           # one boot (boot 1 includes the crash and the capture kernel's run; 15 min seen at load 11)

@@ -272,7 +272,7 @@ function checkCompanionFile(root: Root, mods: ModulesDir, module: string, file: 
   else if (foldName(of) !== module) add({ ...at, severity: 'error', code: 'companion-of-mismatch', message: `.modinfo says btf_companion_of=${of}, but the file is the companion of ${module}`, hint: `rebuild or rename: ${of}'s companion must be ${of}-btf.ko` });
   const btfBytes = elfSection(elf, '.BTF', file);
   if (!btfBytes || btfBytes.length === 0) {
-    add({ ...at, severity: 'error', code: 'companion-no-btf', message: 'the companion has no .BTF section', hint: 'objcopy --add-section .BTF=OUT.btf (DESIGN §2)' });
+    add({ ...at, severity: 'error', code: 'companion-no-btf', message: 'the companion has no .BTF section', hint: 'objcopy --add-section .BTF=OUT.btf (docs/companions.md)' });
     return;
   }
   const vmlinux = base();

@@ -1,5 +1,5 @@
 // @kbtf/policy — which companions a host loads, making kmod load them, and the pre-deploy check.
-// The user-facing spec is docs/policy.md; the contracts are DESIGN.md §2–4.
+// The user-facing spec is docs/policy.md; the contracts are docs/design.md §2–4.
 export * from './fs.js';
 export * from './glob.js';
 export * from './names.js';
