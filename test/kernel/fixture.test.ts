@@ -49,7 +49,7 @@ describe('fixture 6.1-128m', () => {
     }
     for (const m of mods) {
       const text = m.sections.find((s) => s.name === '.text');
-      // A companion has no code (DESIGN.md §2): its empty .text gets no section attribute.
+      // A companion has no code (docs/design.md §2): its empty .text gets no section attribute.
       if (m.name.endsWith('_btf')) {
         expect(text, m.name).toBeUndefined();
         continue;

@@ -327,7 +327,7 @@ fail_guest() {
 CPU=max
 ACCEL=tcg
 if [ "$SERIES" != 6.1 ]; then
-  # 6.12 under QEMU 7.2 TCG oopses at random with the full -cpu max (DESIGN.md §10).
+  # 6.12 under QEMU 7.2 TCG oopses at random with the full -cpu max (docs/design.md §10, docs/lab.md).
   CPU="$CPU,avx=off,avx2=off"
   ACCEL="tcg,thread=single"
 fi

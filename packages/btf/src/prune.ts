@@ -1,5 +1,5 @@
 /**
- * Pruning split BTF for companion modules (DESIGN.md §2): keep the roots (by default every DATASEC
+ * Pruning split BTF for companion modules (docs/design.md §2): keep the roots (by default every DATASEC
  * and the VARs they hold) and every type they reach that the base lacks, renumbered after the base.
  * Two pahole 1.30 quirks are repaired on the way: a variable emitted twice at the same DATASEC
  * offset (the kernel rejects overlapping entries: "Invalid offset") and the bogus `.debug_info`

@@ -1,5 +1,5 @@
 /**
- * Module names and the companion naming contract (DESIGN §2, contract v1).
+ * Module names and the companion naming contract (docs/design.md §2, contract v1).
  *
  * kmod folds `-` to `_` in module names, except between `[` and `]` (libkmod-util.c
  * `modname_normalize`, kmod 30), and so does the kernel when it loads a module. The companion of

@@ -1,5 +1,5 @@
 /**
- * Effective settings (DESIGN §3, settings contract v1): kernel cmdline > sysctl > policy file >
+ * Effective settings (docs/design.md §3, settings contract v1): kernel cmdline > sysctl > policy file >
  * default (`on-demand`). Each value carries the source that set it. An invalid value is reported
  * and ignored, so the next source decides.
  */

@@ -1,7 +1,7 @@
 /**
  * ELF cores: kdump's /proc/vmcore, /proc/kcore, QEMU dump-guest-memory, makedumpfile -E.
  *
- * Layout facts handled here (DESIGN.md §5, seen in real dumps):
+ * Layout facts handled here (docs/vmcore.md; docs/design.md §5; seen in real dumps):
  * - Trust e_phoff, not e_ehsize: QEMU 7.2 writes a wrong e_ehsize and puts two section headers
  *   between the ELF header and the program headers.
  * - PN_XNUM: when e_phnum = 0xffff the real count is section 0's sh_info (QEMU paging=true writes

@@ -1,6 +1,6 @@
 /**
  * @kbtf/companion — builds companion modules `<M>-btf.ko` (BTF of a module's global variables, split
- * on vmlinux BTF; companion contract v1, DESIGN.md §2) from Debian's -dbg DWARF through pahole ≥ 1.28.
+ * on vmlinux BTF; companion contract v1, docs/design.md §2, docs/companions.md) from Debian's -dbg DWARF through pahole ≥ 1.28.
  *
  *   const results = await buildForKernel({ cache, kver, modules: ['ext4'], deps: true, vmlinux: true, out });
  *   formatSummary(results)                          // Markdown table: own BTF, pahole raw, companion

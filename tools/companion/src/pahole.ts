@@ -2,7 +2,7 @@
  * pahole, the DWARF → BTF encoder. Global-variable BTF needs pahole ≥ 1.28
  * (`--btf_features=global_var`, dwarves commit "btf_encoder: add global_var feature", 1.28).
  * Debian bookworm ships 1.24, trixie 1.30, so the builder runs trixie's pahole from a
- * debootstrap'd trixie tree (DESIGN.md §2, §9) — not by mixing suites on the host.
+ * debootstrap'd trixie tree (docs/design.md §2, §9) — not by mixing suites on the host.
  *
  * The tree's pahole is started through the tree's own dynamic loader with the tree's library path,
  * so it sees host paths directly: no chroot, no bind mounts, and no copying of 500 MB DWARF files

@@ -1,5 +1,5 @@
 /**
- * From pahole's raw output to the companion's BTF (DESIGN.md §2): split BTF on vmlinux BTF holding
+ * From pahole's raw output to the companion's BTF (docs/design.md §2): split BTF on vmlinux BTF holding
  * the VARs of the module's globals, the DATASECs that group them, and the closure of the types they
  * need that vmlinux BTF lacks. pahole's split encoding has already deduplicated against the base,
  * so "lacks" = "lives in the split part"; everything else pahole emits (FUNC, FUNC_PROTO of

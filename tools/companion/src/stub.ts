@@ -13,7 +13,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { NotFoundError, UsageError } from '@kbtf/binary';
 import { runChecked } from './run.js';
 
-/** Companion contract v1 (DESIGN.md §2): the `.modinfo` key naming the module a companion serves. */
+/** Companion contract v1 (docs/design.md §2): the `.modinfo` key naming the module a companion serves. */
 export const COMPANION_MODINFO_KEY = 'btf_companion_of';
 export const VMLINUX = 'vmlinux';
 
