@@ -13,8 +13,9 @@
  * 2b. Something in the tree loads the selected companions at boot (check-wiring.ts, wiring.ts): a
  *    persistent softdep file, the enabled unit, `kbtf hook` install lines, and for initramfs
  *    modules the initramfs-tools hook.
- * 3. kdump keeps it: in mode `always`, `crashkernel=` is on the configured command line and
- *    kdump-tools (/etc/default/kdump-tools, USE_KDUMP=1) or kdumpctl (/etc/kdump.conf) is set up.
+ * 3. kdump keeps it (check-kdump.ts, kdump.ts): in mode `always`, `crashkernel=` is on the configured
+ *    command line and kdump-tools or kdumpctl is set up; a tree whose kdump tool is armed at boot
+ *    must load every companion, and its core collector must keep the pages verify reads.
  * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
  */
 import { parseBtf, btfBytesFromFile, elfSection, validateBtf, type Btf } from '@kbtf/btf';
@@ -26,10 +27,11 @@ import { bootModules, readModulesDir, type ModulesDir } from './modules.js';
 import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeConfig, MODPROBE_DIRS } from './modprobe-d.js';
 import { UNIT_NAME, readUnitWiring, readHookWiring, readInitramfs } from './wiring.js';
 import { checkWiring, companionLoad, shadowsKbtf, type WiringReport } from './check-wiring.js';
+import { checkKdump } from './check-kdump.js';
+import type { KdumpFacts } from './kdump.js';
 import { readSettings, type Settings, type SettingsOptions } from './settings.js';
 import { renderConfig, DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT } from './render.js';
 import { readModuleFile, modinfoOf, modinfoValue } from './modinfo.js';
-import { lastParam } from './cmdline.js';
 import { confFiles } from './conf-files.js';
 import { MODULES_LOAD_DIRS } from './modules.js';
 import { fnmatch } from './glob.js';
@@ -72,6 +74,8 @@ export interface CheckReport {
   missingCompanions: string[];
   /** What loads the companions at boot (added in issue 13). */
   wiring: WiringReport;
+  /** The tree's kdump set-up and capture path (added in issue 22; check-kdump.ts). */
+  kdump: KdumpFacts;
   findings: Finding[];
   errors: number;
 }
@@ -130,7 +134,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
   const wiring = checkWiring({ root, cfg, selected, unit: unitWiring, hook, initramfs, always: settings.mode.value === 'always' }, add);
   const hookLoadsVmlinux = hook.active && !!initramfs;
   if (checkVmlinux(root, settings, mods, cfg, unit ?? (hookLoadsVmlinux ? hook.file : undefined), add, !options.all && loaded.some((m) => m.name === foldName(VMLINUX_COMPANION))) === 'missing') missing.push(VMLINUX);
-  checkKdump(root, settings, add);
+  const kdump = checkKdump({ root, settings, mods, loaded, wiring, findings }, add);
   const order = { error: 0, warning: 1, info: 2 };
   findings.sort((a, b) => order[a.severity] - order[b.severity] || (a.module ?? '').localeCompare(b.module ?? '') || a.code.localeCompare(b.code));
   return {
@@ -140,6 +144,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
     modules: loaded,
     missingCompanions: missing.sort(),
     wiring,
+    kdump,
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
   };
@@ -383,24 +388,4 @@ function checkVmlinux(root: Root, settings: Settings, mods: ModulesDir, cfg: Mod
   const inst = installFor(cfg, comp);
   if (inst) add({ severity: 'error', code: 'companion-install', file: inst.at.file, line: inst.at.line, module: VMLINUX, message: `'install ${inst.module} ${inst.command}' replaces the load of vmlinux-btf`, hint: 'remove the install line' });
   return undefined;
-}
-
-function checkKdump(root: Root, settings: Settings, add: (f: Finding) => void): void {
-  const always = settings.mode.value === 'always';
-  const sev: Severity = always ? 'error' : 'warning';
-  const cmd = settings.cmdline;
-  if (always) {
-    if (!cmd) add({ severity: 'error', code: 'cmdline-missing', file: '/etc/default/grub', message: 'no configured kernel command line found (BLS entries, /etc/kernel/cmdline, /etc/default/grub)', hint: 'configure the boot loader, or give --cmdline' });
-    else if (!lastParam(cmd.params, 'crashkernel')) add({ severity: 'error', code: 'crashkernel-missing', file: cmd.source.file ?? 'cmdline', line: cmd.source.line, message: 'mode is always, but the command line reserves no crash kernel memory (crashkernel=)', hint: 'add crashkernel=384M-:256M (or your distribution\'s default) to the kernel command line' });
-  }
-  const tools = root.readTextIfExists('/etc/default/kdump-tools');
-  const conf = root.kind('/etc/kdump.conf') === 'file';
-  if (tools === undefined && !conf) {
-    add({ severity: sev, code: 'kdump-missing', file: '/etc/default/kdump-tools', message: 'neither kdump-tools (/etc/default/kdump-tools) nor kdumpctl (/etc/kdump.conf) is configured', hint: 'apt-get install kdump-tools (Debian) or dnf install kexec-tools (Fedora)' });
-  } else if (tools !== undefined) {
-    const lines = tools.split('\n');
-    const idx = lines.map((l) => /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(l)).reduce((acc, m, i) => (m ? i : acc), -1);
-    const value = idx >= 0 ? /^\s*USE_KDUMP\s*=\s*["']?(\w*)/.exec(lines[idx])![1] : undefined;
-    if (value !== '1') add({ severity: sev, code: 'kdump-disabled', file: '/etc/default/kdump-tools', line: idx >= 0 ? idx + 1 : undefined, message: `USE_KDUMP=${value ?? '(unset)'}: kdump-tools will not load the crash kernel`, hint: 'set USE_KDUMP=1' });
-  }
 }

@@ -21,3 +21,6 @@ export * from './hook.js';
 export * from './check.js';
 export * from './wiring.js';
 export * from './check-wiring.js';
+export * from './kdump.js';
+export * from './makedumpfile-versions.js';
+export * from './check-kdump.js';
