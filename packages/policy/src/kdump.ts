@@ -22,7 +22,8 @@
  * "b:cDd:eEFfg:hi:lL:pRvXx:z", unambiguous prefixes of long options, `--opt=value`).
  */
 import { Root } from './fs.js';
-import { lastParam, shellWord, type Cmdline } from './cmdline.js';
+import { BadDataError } from '@kbtf/binary';
+import { lastParam, shellWord, MAX_SHELL_VALUE, type Cmdline } from './cmdline.js';
 import { readUnitWiring } from './wiring.js';
 import type { Source } from './source.js';
 import { makedumpfileLatest, type MakedumpfileSupport } from './makedumpfile-versions.js';
@@ -139,12 +140,17 @@ function kdumpUnit(root: Root, name: string): KdumpUnit {
 }
 
 /** `NAME=value` assignments of a shell fragment, expanded as sh would (quotes, $VAR); last wins. */
-export function shellAssignments(text: string): Record<string, ShellValue> {
-  const vars: Record<string, ShellValue> = {};
+export function shellAssignments(text: string, file: string): Record<string, ShellValue> {
+  const vars: Record<string, ShellValue> = Object.create(null) as Record<string, ShellValue>;
   text.split('\n').forEach((raw, i) => {
     const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(raw);
     if (!m) return;
-    vars[m[1]] = { value: shellWord(m[2], (n) => vars[n]?.value ?? ''), line: i + 1 };
+    try {
+      vars[m[1]] = { value: shellWord(m[2], (n) => vars[n]?.value ?? ''), line: i + 1 };
+    } catch (err) {
+      if (err instanceof BadDataError) throw new BadDataError(`${file}:${i + 1}`, undefined, `${m[1]} expands to more than ${MAX_SHELL_VALUE} characters`);
+      throw err;
+    }
   });
   return vars;
 }
@@ -152,7 +158,7 @@ export function shellAssignments(text: string): Record<string, ShellValue> {
 export function readKdumpTools(root: Root): KdumpToolsConfig | undefined {
   const text = root.readTextIfExists(KDUMP_TOOLS_DEFAULTS);
   if (text === undefined) return undefined;
-  const vars = shellAssignments(text);
+  const vars = shellAssignments(text, KDUMP_TOOLS_DEFAULTS);
   return { file: KDUMP_TOOLS_DEFAULTS, vars, useKdump: vars.USE_KDUMP?.value === '1', unit: kdumpUnit(root, KDUMP_TOOLS_UNIT) };
 }
 
@@ -297,7 +303,12 @@ export function readMakedumpfile(root: Root, kernel: string): MakedumpfileInstal
   if (binary) {
     out.binary = binary;
     // DEBUG_MSG("makedumpfile: version " VERSION " (released on " RELEASE_DATE ")\n") in main().
-    const text = new TextDecoder('latin1').decode(root.readBytes(binary));
+    let text = '';
+    try {
+      text = new TextDecoder('latin1').decode(root.readBytes(binary));
+    } catch {
+      // Unreadable or oversized: the dpkg database may still say.
+    }
     const m = /makedumpfile: version (\d+\.\d+\.\d+)\S* \(released on/.exec(text);
     if (m) {
       out.version = m[1];
