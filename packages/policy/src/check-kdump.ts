@@ -122,7 +122,7 @@ function checkSelfContained(input: KdumpCheckInput, facts: KdumpFacts, add: Add)
       code: 'kdump-vmlinux-off',
       file: vm.source.file ?? modeFile,
       line: vm.source.line,
-      message: `${why}, but vmlinux-btf is not loaded at boot (vmlinux: ${formatSource(vm.source)})`,
+      message: `${why}, but vmlinux-btf is not loaded at boot (vmlinux: false, ${vm.source.kind === 'default' ? 'the default outside mode always' : formatSource(vm.source)})`,
       hint: `mode always loads it; or 'vmlinux: true' in /etc/kbtf/policy.yaml${chosen ? '' : "; if this is meant, write 'vmlinux: false' there (then this is a warning)"}`,
     });
   }
@@ -202,7 +202,7 @@ function checkMakedumpfile(facts: KdumpFacts, kernel: string, add: Add): void {
       message:
         `makedumpfile ${info.version} (${info.from}) supports kernels up to ${s.latestKernel ?? '(older than the table)'} (LATEST_VERSION of upstream ${s.release ?? info.version}); on a ${kernel} dump it prints "The kernel version is not supported." ` +
         (byType
-          ? `and reads page flags and structures as older kernels had them: -d ${mkd.dumpLevel} excludes pages by type (cache, user, free), and a misjudged page of module BTF, kallsyms or module structures is dropped (seen with Debian 12's makedumpfile on 6.12)`
+          ? `and reads page flags and structures as older kernels had them: -d ${mkd.dumpLevel} excludes pages by type (cache, user, free), so a page of module BTF, kallsyms or module structures it misjudges is dropped (module BTF pages were lost with Debian 12's makedumpfile on 6.12)`
           : `(-d ${mkd.dumpLevel} excludes no page by type, so the pages kbtf reads are kept)`),
       hint: `install a makedumpfile whose LATEST_VERSION covers ${kernel}${fix ? ` (upstream ${fix[0]} or newer: up to ${fix[1]})` : ''}, e.g. from backports${byType ? `; or make the capture keep every non-zero page: ${c.tool === 'kdump-tools' ? 'MAKEDUMP_ARGS="-c -d 1" in /etc/default/kdump-tools' : "'core_collector makedumpfile -l --message-level 7 -d 1' in /etc/kdump.conf"} (larger dumps)` : ''}; then check a saved dump with kbtf verify`,
     });
