@@ -67,15 +67,17 @@ describe.each(labVariants)('verify %s', (variant) => {
     expect(always.reasons).toHaveLength(guestModules.length + 1);
   });
 
-  it('CLI: exit 0 / 1, --json is one document with the documented top level', async () => {
+  it('CLI: exit 0 / 1 by the policy (--exit-on policy), --json is one document with the documented top level', async () => {
     const path = labPath(variant, 'mkd-zstd.kdump');
-    const ok = await runCli(['verify', '--json', path]);
+    const ok = await runCli(['verify', '--json', '--exit-on', 'policy', path]);
     expect(ok.code).toBe(0);
     const doc = JSON.parse(ok.stdout);
-    for (const key of ['verdict', 'kernel', 'dump', 'policy', 'modules', 'vmlinux', 'lookups', 'reasons', 'timings']) expect(doc).toHaveProperty(key);
+    for (const key of ['verdict', 'selfContained', 'kernel', 'dump', 'policy', 'modules', 'vmlinux', 'lookups', 'selfTest', 'reasons', 'timings']) expect(doc).toHaveProperty(key);
     expect(doc.schema).toBe('kbtf-verify/1');
-    const bad = await runCli(['verify', '--cmdline', 'btf_companions=always', path]);
+    // By default the exit code follows the self-contained answer: no companion, not self-contained.
+    expect((await runCli(['verify', '--json', path])).code).toBe(1);
+    const bad = await runCli(['verify', '--exit-on', 'policy', '--cmdline', 'btf_companions=always', path]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/verdict: incomplete/);
+    expect(bad.stdout).toMatch(/^policy: incomplete/m);
   });
 });

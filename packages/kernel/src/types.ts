@@ -132,7 +132,9 @@ function declarator(t: KType, inner: string): string {
       // `const char *` (qualified base) but `char *const` (qualified pointer), as drgn writes them.
       const target = bt.type === 0 ? undefined : t.btf.type(bt.type);
       if (target?.kind === 'ptr') return declarator(btfType(t.btf, bt.type), inner === '' ? bt.kind : `${bt.kind} ${inner}`);
-      return `${bt.kind} ${declarator(btfType(t.btf, bt.type), inner)}`;
+      // A qualified array of qualified elements (`const u16 [256]` as pahole emits it) says it once.
+      const rest = declarator(btfType(t.btf, bt.type), inner);
+      return rest.startsWith(`${bt.kind} `) ? rest : `${bt.kind} ${rest}`;
     }
     case 'int':
       return join(C_INT_NAMES[bt.name] ?? bt.name, inner);

@@ -1,6 +1,6 @@
 // @kbtf/verify — the completeness check of a vmcore, as a library (docs/verify.md).
 export * from './report.js';
-export { verifyDump, type VerifyOptions } from './verify.js';
+export { SELF_TEST_LOOKUPS, verifyDump, type VerifyOptions } from './verify.js';
 export { resolveCompanionVars, excludedDetail, type VarTarget, type VarsOutcome } from './vars.js';
 export { lookup } from './lookup.js';
 export { dumpSettings, virtualFs } from './dump-policy.js';

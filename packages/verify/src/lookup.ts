@@ -6,7 +6,7 @@
  */
 import { KbtfError, NotFoundError, hex } from '@kbtf/binary';
 import { parseBtf } from '@kbtf/btf';
-import { KObject, btfType, evaluate, formatObject, type Kernel } from '@kbtf/kernel';
+import { KObject, btfType, evaluate, exactSymbolizer, formatObject, type Kernel } from '@kbtf/kernel';
 import { foldName } from '@kbtf/policy';
 import type { LookupResult } from './report.js';
 
@@ -16,7 +16,7 @@ export function lookup(kernel: Kernel, expr: string): LookupResult {
   try {
     const m = MODULE_REF.exec(expr.trim());
     const obj = m ? moduleGlobal(kernel, m[1], m[2], m[3]) : evaluate(kernel, expr);
-    return { expr, status: 'resolved', type: obj.typeName, address: obj.address === undefined ? undefined : hex(obj.address), value: formatObject(obj) };
+    return { expr, status: 'resolved', type: obj.typeName, address: obj.address === undefined ? undefined : hex(obj.address), value: formatObject(obj, { symbolize: exactSymbolizer(kernel) }) };
   } catch (err) {
     if (err instanceof KbtfError) return { expr, status: 'failed', error: err.message };
     throw err;

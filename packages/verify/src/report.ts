@@ -5,7 +5,10 @@
  */
 export const REPORT_SCHEMA = 'kbtf-verify/1';
 
+/** The policy verdict: what the crashed host was configured to load was loaded (and valid). */
 export type Verdict = 'complete' | 'incomplete';
+/** The self-contained answer: can this dump be debugged with nothing but itself? */
+export type SelfContainedVerdict = 'self-contained' | 'not-self-contained';
 export type StepStatus = 'ok' | 'warn' | 'fail' | 'skipped';
 
 /** One check of the ordered list, with its evidence. */
@@ -57,11 +60,17 @@ export type CompanionStatus =
   | 'unresolved' // some VAR did not resolve
   | 'unreadable'; // its memory could not be read from the dump
 
+/** What the dump holds for a companion, whatever the policy wanted (`status` is judged by the policy). */
+export type CompanionState = Exclude<CompanionStatus, 'not-wanted'>;
+
 export interface CompanionResult {
   name: string;
   wanted: boolean;
   why: string;
+  /** Judged by the policy: a companion it does not want is `not-wanted`, never a failure. */
   status: CompanionStatus;
+  /** Judged for the self-contained answer: `ok`, or what is wrong, wanted or not. */
+  state: CompanionState;
   loaded: boolean;
   btfSize?: number;
   btfSha256?: string;
@@ -77,7 +86,14 @@ export interface ModuleResult {
   address: string;
   btf: { status: 'ok' | 'absent' | 'invalid' | 'unreadable'; size?: number; sha256?: string; detail?: string };
   companion: CompanionResult;
+  /** The policy's judgement of this module (its BTF, and its companion if wanted). */
   ok: boolean;
+  /** Tainted O: built outside the kernel tree, so no companion of the kernel's companion set is for it. */
+  outOfTree: boolean;
+  /** Its own BTF and its companion are in the dump, valid, and every variable resolves. */
+  selfContained: boolean;
+  /** What the module lacks for the self-contained answer (empty when selfContained). */
+  missing: string[];
 }
 
 export interface LookupResult {
@@ -89,9 +105,19 @@ export interface LookupResult {
   error?: string;
 }
 
+/** The self-contained answer and what is missing for it, per module (`vmlinux` for the kernel's own). */
+export interface SelfContained {
+  verdict: SelfContainedVerdict;
+  missing: { module: string; what: string[]; outOfTree?: boolean }[];
+  reasons: string[];
+}
+
 export interface VerifyReport {
   schema: typeof REPORT_SCHEMA;
+  /** The policy verdict (kept from schema 1's first version: its meaning is unchanged). */
   verdict: Verdict;
+  /** The first answer: can this dump be debugged with nothing but itself. */
+  selfContained: SelfContained;
   kernel: { release?: string; buildId?: string; cmdline?: string; kernelOffset?: string; tainted?: string };
   dump: { path: string; format: string; size: number; incomplete: boolean; dumpLevel?: number };
   policy: { mode: string; source: string; exclude: string[]; vmlinux: boolean; cmdlineSource: string };
@@ -101,6 +127,9 @@ export interface VerifyReport {
   /** Companions loaded without their module (present only when there are any). */
   orphans?: CompanionResult[];
   lookups: LookupResult[];
+  /** The lookups an engineer needs first (kernel globals, one global of each module's companion). */
+  selfTest: LookupResult[];
+  /** Why the policy verdict is incomplete. */
   reasons: string[];
   timings: Record<string, number>;
 }

@@ -25,8 +25,10 @@ export interface VarTarget {
   module?: KernelModule;
   /** Dump level from the kdump header, when known (names the bit that excluded a page). */
   dumpLevel?: number;
-  /** Keep every result (not only problems). */
+  /** Keep every result (not only problems), with every value printed. */
   all?: boolean;
+  /** Keep every result, values printed only when small (as for problems). */
+  keep?: boolean;
 }
 
 export interface VarsOutcome {
@@ -64,7 +66,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const results: VarResult[] = [];
   const record = (r: VarResult) => {
     countVar(counts, r.status);
-    if (target.all || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
+    if (target.all || target.keep || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
   // vmlinux_btf: every VAR is looked up in kallsyms by name (tens of thousands); index the names

@@ -13,8 +13,15 @@ import { decide, foldName, isCompanion, formatSource, type Settings } from '@kbt
 import { openVmcore, type OpenedVmcore } from '@kbtf/vmcore';
 import { dumpSettings } from './dump-policy.js';
 import { lookup } from './lookup.js';
-import { REPORT_SCHEMA, type CompanionResult, type ModuleResult, type Step, type VerifyReport } from './report.js';
+import { REPORT_SCHEMA, type CompanionResult, type ModuleResult, type Step, type VarResult, type VerifyReport } from './report.js';
 import { resolveCompanionVars } from './vars.js';
+
+/**
+ * The self-test: what an engineer reads first after a crash (the release, the time base, which CPU
+ * panicked, the taint, the command line). A self-contained dump resolves every one of them, plus
+ * one global of each loaded module's companion.
+ */
+export const SELF_TEST_LOOKUPS = ['init_uts_ns.name.release', 'jiffies_64', 'panic_cpu', 'tainted_mask', 'saved_command_line'];
 
 export interface VerifyOptions {
   /** Use this kernel command line instead of the one recorded in the dump. */
@@ -56,19 +63,22 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   const report: VerifyReport = {
     schema: REPORT_SCHEMA,
     verdict: 'incomplete',
+    selfContained: { verdict: 'not-self-contained', missing: [], reasons: [] },
     kernel: {},
     dump: { path: vmcore.path, format: vmcore.format, size: vmcore.fileSize, incomplete: vmcore.incomplete, dumpLevel },
     policy: { mode: 'unknown', source: 'none', exclude: [], vmlinux: false, cmdlineSource: 'none' },
     steps,
     modules: [],
-    vmlinux: { name: VMLINUX_COMPANION, wanted: false, why: 'not checked', status: 'not-wanted', loaded: false },
+    vmlinux: { name: VMLINUX_COMPANION, wanted: false, why: 'not checked', status: 'not-wanted', state: 'missing', loaded: false },
     lookups: [],
+    selfTest: [],
     reasons,
     timings,
   };
   const fail = (name: Step['name'], evidence: string) => {
     steps.push({ name, status: 'fail', evidence });
     reasons.push(`${name}: ${evidence}`);
+    report.selfContained.reasons.push(`${name}: ${evidence}`);
     return report;
   };
 
@@ -169,9 +179,11 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   t = now();
   const byName = new Map(modules.map((m) => [foldName(m.name), m]));
   let modBtfBad = 0;
+  const picks = new Map<string, string>();
   for (const m of modules) {
     if (isCompanion(m.name) || foldName(m.name) === VMLINUX_COMPANION) continue;
-    const r = checkModule(kernel, vmlinuxBtf, m, settings, byName.get(`${foldName(m.name)}_btf`), dumpLevel, options);
+    const [r, pick] = checkModule(kernel, vmlinuxBtf, m, settings, byName.get(`${foldName(m.name)}_btf`), dumpLevel, options);
+    if (pick) picks.set(m.name, pick);
     if (r.btf.status !== 'ok') modBtfBad++;
     report.modules.push(r);
   }
@@ -181,7 +193,7 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
   // wants it, but a broken one is still evidence of a broken companion build.
   const orphans = modules
     .filter((m) => isCompanion(m.name) && foldName(m.name) !== VMLINUX_COMPANION && !byName.has(foldName(m.name).replace(/_btf$/, '')))
-    .map((m) => checkCompanion(kernel, vmlinuxBtf, foldName(m.name), true, 'loaded without its module', m, undefined, dumpLevel, options));
+    .map((m) => checkCompanion(kernel, vmlinuxBtf, foldName(m.name), true, 'loaded without its module', m, undefined, dumpLevel, options).result);
   if (orphans.length) report.orphans = orphans;
   lap('companions', t);
 
@@ -197,18 +209,42 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
 
   t = now();
   report.lookups = (options.lookups ?? []).map((expr) => lookup(kernel, expr));
+  report.selfTest = [...SELF_TEST_LOOKUPS, ...[...picks].map(([m, v]) => `${m}:${v}`)].map((expr) => lookup(kernel, expr));
   lap('lookups', t);
   for (const l of report.lookups) if (l.status === 'failed') reasons.push(`lookup ${l.expr}: ${l.error}`);
 
   report.verdict = reasons.length === 0 ? 'complete' : 'incomplete';
+  report.selfContained = selfContained(report);
   return report;
+}
+
+/**
+ * The self-contained answer, from what the dump holds whatever the policy wanted: every module has
+ * valid BTF of its own and its companion loaded, accepted, valid, every variable resolved;
+ * vmlinux_btf likewise; every self-test and --lookup expression resolved.
+ */
+function selfContained(report: VerifyReport): VerifyReport['selfContained'] {
+  const missing: VerifyReport['selfContained']['missing'] = [];
+  for (const m of report.modules) if (m.missing.length) missing.push({ module: m.name, what: m.missing, ...(m.outOfTree ? { outOfTree: true } : {}) });
+  if (report.vmlinux.state !== 'ok') missing.push({ module: 'vmlinux', what: [companionLack(report.vmlinux)] });
+  const reasons = missing.map((x) => `${x.module}: ${x.what.join('; ')}`);
+  for (const l of [...report.selfTest, ...report.lookups]) if (l.status === 'failed') reasons.push(`lookup ${l.expr}: ${l.error}`);
+  return { verdict: reasons.length ? 'not-self-contained' : 'self-contained', missing, reasons };
+}
+
+/** What a companion lacks, in words, for the self-contained answer. */
+function companionLack(c: CompanionResult, outOfTree = false): string {
+  if (c.state === 'missing') return outOfTree ? `${c.name} not loaded (out-of-tree module: no companion in the kernel's companion set)` : `${c.name} not loaded`;
+  const detail = c.detail?.replace(/ \(not wanted by the policy\)$/, '').replace(/^[a-z-]+: /, '');
+  return `${c.name} ${c.state}${detail ? ` (${detail})` : ''}`;
 }
 
 function isFailure(c: CompanionResult): boolean {
   return c.status !== 'ok' && c.status !== 'not-wanted';
 }
 
-function checkModule(kernel: Kernel, vmlinuxBtf: Btf, m: KernelModule, settings: Settings, companion: KernelModule | undefined, dumpLevel: number | undefined, options: VerifyOptions): ModuleResult {
+/** A module's result, and the global of its companion the self-test reads. */
+function checkModule(kernel: Kernel, vmlinuxBtf: Btf, m: KernelModule, settings: Settings, companion: KernelModule | undefined, dumpLevel: number | undefined, options: VerifyOptions): [ModuleResult, string | undefined] {
   const btf: ModuleResult['btf'] = m.btfBytes
     ? { status: 'ok', size: m.btfBytes.length, sha256: m.btfSha256 }
     : { status: m.btfError ? 'unreadable' : 'absent', detail: m.btfError ? excludedByLevel(m.btfError, dumpLevel) : 'not in btf_modules' };
@@ -217,13 +253,17 @@ function checkModule(kernel: Kernel, vmlinuxBtf: Btf, m: KernelModule, settings:
     if (!v.valid) Object.assign(btf, { status: 'invalid', detail: `[${v.errors[0].typeId}] ${v.errors[0].message}` });
   }
   const d = decide(settings, m.name);
-  const c = checkCompanion(kernel, vmlinuxBtf, `${foldName(m.name)}_btf`, d.load, `${d.reason} (${formatSource(d.source)})`, companion, m, dumpLevel, options);
-  return { name: m.name, state: m.stateName, address: hex(m.address), btf, companion: c, ok: btf.status === 'ok' && !isFailure(c) };
+  const { result: c, pick } = checkCompanion(kernel, vmlinuxBtf, `${foldName(m.name)}_btf`, d.load, `${d.reason} (${formatSource(d.source)})`, companion, m, dumpLevel, options);
+  const outOfTree = safe(() => m.taints.includes('O')) ?? false;
+  const missing: string[] = [];
+  if (btf.status !== 'ok') missing.push(`module BTF ${btf.status}${btf.detail ? ` (${btf.detail})` : ''}`);
+  if (c.state !== 'ok') missing.push(companionLack(c, outOfTree));
+  return [{ name: m.name, state: m.stateName, address: hex(m.address), btf, companion: c, ok: btf.status === 'ok' && !isFailure(c), outOfTree, selfContained: missing.length === 0, missing }, pick];
 }
 
 function checkVmlinux(kernel: Kernel, vmlinuxBtf: Btf, settings: Settings, companion: KernelModule | undefined, dumpLevel: number | undefined, options: VerifyOptions): CompanionResult {
   const d = decide(settings, 'vmlinux');
-  return checkCompanion(kernel, vmlinuxBtf, VMLINUX_COMPANION, d.load, `${d.reason} (${formatSource(d.source)})`, companion, undefined, dumpLevel, options);
+  return checkCompanion(kernel, vmlinuxBtf, VMLINUX_COMPANION, d.load, `${d.reason} (${formatSource(d.source)})`, companion, undefined, dumpLevel, options).result;
 }
 
 function checkCompanion(
@@ -236,11 +276,11 @@ function checkCompanion(
   parent: KernelModule | undefined,
   dumpLevel: number | undefined,
   options: VerifyOptions,
-): CompanionResult {
-  const r: CompanionResult = { name, wanted, why, status: wanted ? 'missing' : 'not-wanted', loaded: !!companion };
+): { result: CompanionResult; pick?: string } {
+  const r: CompanionResult = { name, wanted, why, status: wanted ? 'missing' : 'not-wanted', state: 'missing', loaded: !!companion };
   if (!companion) {
     if (wanted) r.detail = 'not loaded';
-    return r;
+    return { result: r };
   }
   // Loaded but absent from btf_modules: the kernel rejected its BTF at load ("failed to validate
   // module [M_btf] BTF", kernel/bpf/btf.c btf_module_notify; CONFIG_MODULE_ALLOW_BTF_MISMATCH lets
@@ -248,7 +288,7 @@ function checkCompanion(
   if (!companion.btfBytes) {
     r.status = companion.btfError ? 'unreadable' : 'btf-rejected';
     r.detail = companion.btfError ? excludedByLevel(companion.btfError, dumpLevel) : 'loaded, but not in btf_modules: the kernel rejected its BTF';
-    return finish(r, wanted);
+    return { result: finish(r, wanted) };
   }
   r.btfSize = companion.btfBytes.length;
   r.btfSha256 = createHash('sha256').update(companion.btfBytes).digest('hex');
@@ -256,7 +296,7 @@ function checkCompanion(
   if (!v.valid) {
     r.status = 'btf-invalid';
     r.detail = `[${v.errors[0].typeId}] ${v.errors[0].message}`;
-    return finish(r, wanted);
+    return { result: finish(r, wanted) };
   }
   let btf: Btf;
   try {
@@ -264,12 +304,17 @@ function checkCompanion(
   } catch (err) {
     r.status = 'btf-invalid';
     r.detail = message(err);
-    return finish(r, wanted);
+    return { result: finish(r, wanted) };
   }
+  let pick: string | undefined;
   try {
-    const out = resolveCompanionVars(kernel, btf, { module: parent, dumpLevel, all: options.allVars });
+    // A module companion's results are all kept to pick the self-test's global from; only the
+    // problems are reported unless --all-vars.
+    const out = resolveCompanionVars(kernel, btf, { module: parent, dumpLevel, all: options.allVars, keep: parent !== undefined });
     r.vars = out.counts;
-    if (out.results.length) r.problems = out.results;
+    if (parent) pick = pickGlobal(out.results.filter((x) => kernel.kallsyms.lookup(x.name) === undefined));
+    const shown = options.allVars ? out.results : out.results.filter((x) => !QUIET.has(x.status));
+    if (shown.length) r.problems = shown;
     // A variable in a page the dump level excluded is kernel data in an all-zero page (bit 1): its
     // value is known, so it is reported but is not a failure (vars.ts excludedDetail).
     r.status = out.counts.unresolved ? 'unresolved' : 'ok';
@@ -279,11 +324,31 @@ function checkCompanion(
     r.status = 'unreadable';
     r.detail = message(err);
   }
-  return finish(r, wanted);
+  return { result: finish(r, wanted), pick };
+}
+
+/** The statuses vars.ts does not report as problems. */
+const QUIET = new Set(['resolved', 'per-cpu', 'init-only', 'not-resident']);
+
+/**
+ * The module global the self-test reads: the first resolved variable of a plain type (integer,
+ * enum, pointer: a value drgn prints on one line), else the first resolved variable at all. The
+ * caller leaves out names vmlinux also has (e1000's `debug`), which a debugger looking a global up
+ * by name would find in vmlinux first.
+ */
+function pickGlobal(results: VarResult[]): string | undefined {
+  const resolved = results.filter((x) => x.status === 'resolved' && x.type !== undefined);
+  // Names the module's source gave (not _note_19, __this_module, TRACE_SYSTEM_…), plain values
+  // (integers, enums: drgn prints a pointer to a struct dereferenced) before pointers.
+  const own = resolved.filter((x) => /^[a-z]/.test(x.name));
+  const scalar = (x: VarResult) => !/[[(*]/.test(x.type!) && !/\b(struct|union)\b/.test(x.type!);
+  const pointer = (x: VarResult) => !/[[(]/.test(x.type!) && /\*$/.test(x.type!);
+  return (own.find(scalar) ?? own.find(pointer) ?? own[0] ?? resolved[0])?.name;
 }
 
 /** A companion that is loaded though the policy did not ask for it is checked but cannot fail. */
 function finish(r: CompanionResult, wanted: boolean): CompanionResult {
+  r.state = r.status as CompanionResult['state'];
   if (!wanted && r.status !== 'ok') return { ...r, detail: `${r.status}: ${r.detail ?? ''} (not wanted by the policy)`, status: 'not-wanted' };
   return r;
 }

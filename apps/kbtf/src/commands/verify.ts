@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { UsageError } from '@kbtf/binary';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
 import { btfBytesFromFile } from '@kbtf/btf';
 import { renderReport, renderSummary, verifyMany, verifyOne, type DumpOutcome } from '@kbtf/verify';
 import type { Command } from '../cli/command.js';
@@ -8,18 +8,25 @@ import { jsonReplacer } from '../cli/output.js';
 export const command: Command = {
   name: 'verify',
   summary: 'check that a vmcore holds kallsyms and all the BTF a debugger needs (companions included)',
-  usage: ['verify VMCORE... [--policy FILE] [--cmdline STR] [--lookup EXPR]... [--jobs N] [--all-vars] [--vmlinux-btf FILE] [--report FILE] [--json]'],
+  usage: ['verify VMCORE... [--policy FILE] [--cmdline STR] [--lookup EXPR]... [--exit-on self-contained|policy] [--jobs N] [--all-vars] [--vmlinux-btf FILE] [--report FILE] [--json]'],
   help: `
 Opens each dump (ELF, kdump-compressed, flattened; FILE1,FILE2 = one makedumpfile --split set) and
-checks, in order: the dump, VMCOREINFO, kallsyms, vmlinux BTF, every loaded module's own BTF, the
-policy the crashed kernel ran with (its saved_command_line, then --cmdline/--policy), and for every
-module whose companion the policy wants: M_btf is loaded, the kernel accepted its BTF, it is valid
-split BTF, and every variable it describes resolves to a readable, typed value.
+gives two answers (docs/verify.md):
+  self-contained  can the dump be debugged with nothing but itself? kallsyms and vmlinux BTF decode,
+                  every loaded module has valid BTF of its own, vmlinux_btf and every module's
+                  companion M_btf are loaded, accepted by the kernel, valid split BTF, every variable
+                  they describe resolves, and the self-test lookups resolve (init_uts_ns.name.release,
+                  jiffies_64, panic_cpu, tainted_mask, saved_command_line, one global per companion).
+                  What each module lacks is listed; out-of-tree modules (taint O) are named as such.
+  policy          was what the crashed host was configured to load loaded (its saved_command_line,
+                  then --cmdline/--policy): the companions the policy wants, checked as above.
 
 Options:
   --policy FILE       the policy file (YAML, docs/policy.md) the machine used
   --cmdline STR       judge by this kernel command line instead of the dump's
-  --lookup EXPR       also resolve EXPR (jiffies_64, init_uts_ns.name.release, ext4:some_global)
+  --lookup EXPR       also resolve EXPR (jiffies_64, init_uts_ns.name.release, ext4:some_global);
+                      a failure makes both answers negative
+  --exit-on ANSWER    the exit code follows self-contained (the default) or policy
   --jobs N            verify several dumps in N worker threads
   --all-vars          list every variable in --json, not only the problems
   --vmlinux-btf FILE  vmlinux BTF from a file instead of the dump
@@ -27,7 +34,8 @@ Options:
   --report FILE       also write the JSON document to FILE (one dump; written whole, through a
                       temporary file, only when the dump could be read: not on exit 2)
 
-Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the highest).`,
+Exit codes: 0 self-contained (--exit-on policy: complete), 1 not self-contained (incomplete),
+2 unreadable input (several dumps: the highest).`,
   options: {
     policy: { type: 'string' },
     cmdline: { type: 'string' },
@@ -36,6 +44,7 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
     'all-vars': { type: 'boolean' },
     'vmlinux-btf': { type: 'string' },
     report: { type: 'string' },
+    'exit-on': { type: 'string' },
   },
   async run({ args, values, out }) {
     if (args.length === 0) throw new UsageError('verify: no VMCORE given');
@@ -46,9 +55,12 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
       policyFile: values.policy as string | undefined,
       lookups: (values.lookup as string[] | undefined) ?? [],
       allVars: !!values['all-vars'],
-      vmlinuxBtf: values['vmlinux-btf'] ? btfBytesFromFile(readFileSync(values['vmlinux-btf'] as string)) : undefined,
+      vmlinuxBtf: values['vmlinux-btf'] ? btfBytesFromFile(readRegularFile(values['vmlinux-btf'] as string, MAX_OBJECT_FILE, 'vmlinux BTF')) : undefined,
     };
-    const code = (o: DumpOutcome) => (o.error ? 2 : o.report!.verdict === 'complete' ? 0 : 1);
+    const exitOn = (values['exit-on'] as string | undefined) ?? 'self-contained';
+    if (exitOn !== 'self-contained' && exitOn !== 'policy') throw new UsageError(`verify: --exit-on takes self-contained or policy, not '${exitOn}'`);
+    const passed = (o: DumpOutcome) => (exitOn === 'policy' ? o.report!.verdict === 'complete' : o.report!.selfContained.verdict === 'self-contained');
+    const code = (o: DumpOutcome) => (o.error ? 2 : passed(o) ? 0 : 1);
 
     const report = values.report as string | undefined;
     if (report !== undefined && (report === '' || args.length !== 1)) throw new UsageError('verify: --report FILE takes one VMCORE');
@@ -77,7 +89,7 @@ Exit codes: 0 complete, 1 incomplete, 2 unreadable input (several dumps: the hig
       progress();
     });
     if (tty) out.stderr.write('\r\x1b[K');
-    const summary = renderSummary(results.map((r) => ({ verdict: r.report?.verdict, error: r.error?.message })));
+    const summary = renderSummary(results.map((r) => ({ selfContained: r.report?.selfContained.verdict, verdict: r.report?.verdict, error: r.error?.message })));
     if (out.json) out.stderr.write(`${summary}\n`);
     else out.line(summary);
     return Math.max(...results.map(code));
