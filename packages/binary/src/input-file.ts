@@ -5,7 +5,7 @@
  * a parser, and `-`/a pipe cannot serve the positioned reads a dump needs. Operating-system errors
  * become kbtf errors naming the path (`fileError`), never an INTERNAL one.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { BadDataError, KbtfError, NotFoundError, UsageError } from './errors.js';
 
 /** What the operating system said, as a kbtf error that names the path. */
@@ -39,7 +39,9 @@ export function openRegularFile(path: string, what = 'the input'): { fd: number;
   if (path === '-') throw new UsageError(`-: ${what} must be a regular file (positioned reads; a pipe or terminal cannot serve them)`);
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever; the
+    // descriptor is refused below anyway, and reads of a regular file never block.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw fileError(path, err);
   }

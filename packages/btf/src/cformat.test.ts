@@ -2,23 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BadDataError } from '@kbtf/binary';
 import { parseBtf } from './btf.js';
 import { formatC, MAX_EMIT_NESTING } from './cformat.js';
-import { TestBtf } from './test-builder.js';
-
-/** `n` typedefs, each naming its successor (forward references), the last naming int. */
-function typedefChain(n: number): Uint8Array {
-  const b = new TestBtf();
-  b.int();
-  for (let i = 0; i < n; i++) b.typedef(`t${i}`, i === n - 1 ? 1 : i + 3);
-  return b.build();
-}
-
-/** `n` structs, each holding its successor by value. */
-function nestedStructs(n: number): Uint8Array {
-  const b = new TestBtf();
-  b.int();
-  for (let i = 0; i < n; i++) b.struct(`s${i}`, 4, [['m', i === n - 1 ? 1 : i + 3, 0]]);
-  return b.build();
-}
+import { nestedStructs, TestBtf, typedefChain } from './test-builder.js';
 
 describe('C printer on deep input', () => {
   it('prints chains as deep as real BTF, in dependency order', () => {

@@ -100,3 +100,19 @@ export class TestBtf {
     return w.finish();
   }
 }
+
+/** `n` typedefs, each naming its successor (forward references), the last naming int. */
+export function typedefChain(n: number): Uint8Array {
+  const b = new TestBtf();
+  b.int();
+  for (let i = 0; i < n; i++) b.typedef(`t${i}`, i === n - 1 ? 1 : i + 3);
+  return b.build();
+}
+
+/** `n` structs, each holding its successor by value. */
+export function nestedStructs(n: number): Uint8Array {
+  const b = new TestBtf();
+  b.int();
+  for (let i = 0; i < n; i++) b.struct(`s${i}`, 4, [['m', i === n - 1 ? 1 : i + 3, 0]]);
+  return b.build();
+}

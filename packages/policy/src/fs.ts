@@ -7,7 +7,7 @@
  */
 import * as nodeFs from 'node:fs';
 import { posix } from 'node:path';
-import { NotFoundError, BadDataError } from '@kbtf/binary';
+import { NotFoundError, BadDataError, MAX_OBJECT_FILE, MAX_TEXT_FILE } from '@kbtf/binary';
 
 /** The subset of `node:fs` (synchronous) that policy needs; `memfs`'s `fs` satisfies it too. */
 export interface FileSystem {
@@ -89,18 +89,32 @@ export class Root {
     throw new BadDataError(p, undefined, 'too many levels of symbolic links');
   }
 
-  /** File bytes; NotFoundError when absent. */
-  readBytes(p: string): Uint8Array {
+  /**
+   * File bytes; NotFoundError when absent. Only a regular file of at most `maxBytes` is read: a
+   * device node (an image's /dev/zero behind a symlink), a FIFO or a directory would block, never
+   * end, or fail deep in a parser.
+   */
+  readBytes(p: string, maxBytes = MAX_OBJECT_FILE): Uint8Array {
+    const host = this.path(this.resolve(p));
+    let st;
     try {
-      const data = this.fs.readFileSync(this.path(this.resolve(p)));
+      st = this.fs.lstatSync(host);
+    } catch (err) {
+      throw new NotFoundError(`${p}: cannot read (${(err as Error).message.split('\n')[0]})`, { cause: err });
+    }
+    if (!st.isFile()) throw new BadDataError(p, undefined, `not a regular file (${st.isDirectory() ? 'a directory' : 'a device, pipe or socket'})`);
+    if (Number(st.size) > maxBytes) throw new BadDataError(p, undefined, `${st.size} bytes: larger than kbtf reads for this file (${maxBytes} bytes)`);
+    try {
+      const data = this.fs.readFileSync(host);
       return typeof data === 'string' ? new TextEncoder().encode(data) : data;
     } catch (err) {
       throw new NotFoundError(`${p}: cannot read (${(err as Error).message.split('\n')[0]})`, { cause: err });
     }
   }
 
-  readText(p: string): string {
-    return new TextDecoder().decode(this.readBytes(p));
+  /** Text of a configuration file (at most MAX_TEXT_FILE bytes). */
+  readText(p: string, maxBytes = MAX_TEXT_FILE): string {
+    return new TextDecoder().decode(this.readBytes(p, maxBytes));
   }
 
   /** Text of a file, or undefined when it is absent (masked counts as absent). */

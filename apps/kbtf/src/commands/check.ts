@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { MAX_OBJECT_FILE, readRegularFile } from '@kbtf/binary';
 import { Root, checkRoot } from '@kbtf/policy';
 import type { Command } from '../cli/command.js';
 
@@ -34,7 +34,7 @@ Exit 0 no error findings, 1 error findings, 2 unusable input.`,
       cmdline: values.cmdline as string | undefined,
       lists: values.list as string[] | undefined,
       all: !!values.all,
-      vmlinuxBtf: btfPath ? readFileSync(btfPath) : undefined,
+      vmlinuxBtf: btfPath ? readRegularFile(btfPath, MAX_OBJECT_FILE, 'vmlinux BTF') : undefined,
       vmlinuxBtfSource: btfPath,
     });
     if (out.json) out.document(report);

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '@kbtf/binary';
+import { MAX_TEXT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
 import { Root, readSettings, readModulesDir, syncCompanions, realRunner, type SyncStatus } from '@kbtf/policy';
 import type { Command } from '../cli/command.js';
 
@@ -41,7 +41,7 @@ DIR/proc/modules).`,
     const report = await syncCompanions(root, settings, mods, realRunner(env), {
       dryRun,
       modprobeArgs,
-      procModules: procFile !== undefined ? readFileSync(procFile, 'utf8') : undefined,
+      procModules: procFile !== undefined ? new TextDecoder().decode(readRegularFile(procFile, MAX_TEXT_FILE, 'a saved /proc/modules')) : undefined,
     });
     if (out.json) out.document({ ...report, actions: report.actions.map(({ decision, ...a }) => ({ ...a, reason: decision.reason })) });
     else {
