@@ -75,11 +75,14 @@ case "$MODE" in
       record rendered_conf sh -c 'for f in /run/modprobe.d/kbtf.conf /run/modules-load.d/kbtf.conf /etc/default/grub; do echo "== $f"; cat "$f"; done'
       record sys_kernel_btf ls -1 /sys/kernel/btf
       record kbtf_sync_dry_run kbtf sync --dry-run --json
-      record kdump_initramfs sh -c 'for f in /var/lib/kdump/initrd.img-*; do echo "== $f"; lsinitramfs "$f"; done'
+      record kdump_initramfs sh -c 'for f in /var/lib/kdump/initrd.img-*; do echo "== $f"; lsinitramfs -l "$f"; done'
       record main_initramfs sh -c 'lsinitramfs /boot/initrd.img-$(uname -r)'
       record dmesg_btf sh -c 'dmesg | grep -i -e btf -e taint -e "module verification" || true'
-      # Last, right before the crash: the modules of the kernel that crashes.
+      # Last, right before the crash: the modules of the kernel that crashes, and its symbols as
+      # /proc/kallsyms shows them (BPF programs included; ~190k lines: kept on disk, gzipped, not
+      # sent over the serial port).
       record proc_modules cat /proc/modules
+      gzip -c /proc/kallsyms > "$DIR/proc_kallsyms.gz"; echo $? > "$DIR/proc_kallsyms.gz.rc"
       if ! kdump_loaded; then
         say "kdump is not loaded: not crashing"
         echo "@@LAB ERROR kdump not loaded" > "$tty"

@@ -20,7 +20,7 @@ INCLUDE="systemd-sysv,udev,kmod,linux-image-amd64,initramfs-tools,kdump-tools,ke
 # Bump when the base image's content or configuration changes: the cached base is rebuilt.
 BASE_VERSION=1
 # Bump when the outputs' set or format changes.
-OUTPUT_VERSION=1
+OUTPUT_VERSION=2
 MEM=2048
 SMP=2
 CRASHKERNEL=384M
