@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import { companionLabKeys, labJson, labKernel } from '../lab.js';
-import { checkCompanion, ElfFile, type SummaryFile } from '../../tools/companion/src/index.js';
+import { ElfFile } from '@kbtf/binary';
+import { checkCompanion, type SummaryFile } from '../../tools/companion/src/index.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 const companionsRoot = join(cache, 'companions');

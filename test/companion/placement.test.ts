@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { elfSection, parseBtf } from '@kbtf/btf';
 import { objectSymbols } from '../../tools/companion/src/datasec.js';
-import { openElfFile } from '../../tools/companion/src/elf.js';
+import { openElfFile } from '@kbtf/binary';
 import { companionLabKeys, labKernel } from '../lab.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';

@@ -17,7 +17,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
-import { checkCompanion, ElfFile, readModule, type SummaryFile } from '../../tools/companion/src/index.js';
+import { ElfFile } from '@kbtf/binary';
+import { checkCompanion, readModule, type SummaryFile } from '../../tools/companion/src/index.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 const root = join(cache, 'companions');

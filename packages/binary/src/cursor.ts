@@ -151,6 +151,12 @@ export class Cursor {
   }
 }
 
+/**
+ * This machine's byte order, for the measured fast paths that view bytes as Int32Array or
+ * Uint32Array when they are already in host order (BTF validation, kallsyms offsets).
+ */
+export const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 

@@ -2,3 +2,5 @@ export * from './errors.js';
 export * from './cursor.js';
 export * from './writer.js';
 export * from './input-file.js';
+export * from './elf.js';
+export * from './process.js';

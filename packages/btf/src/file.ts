@@ -1,5 +1,4 @@
-import { NotFoundError } from '@kbtf/binary';
-import { elfSection, isElf } from './elf.js';
+import { NotFoundError, elfSection, isElf } from '@kbtf/binary';
 
 /** The BTF bytes of a file: the file itself if raw BTF, else its `.BTF` section (ELF). */
 export function btfBytesFromFile(bytes: Uint8Array, source = 'input'): Uint8Array {

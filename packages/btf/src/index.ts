@@ -17,7 +17,8 @@ export * from './types.js';
 export { StringTable } from './strings.js';
 export { Btf, parseBtf, decodeType, type ParseOptions } from './btf.js';
 export * from './query.js';
-export { elfSection, elfSections, isElf, type ElfSectionHeader } from './elf.js';
+// The ELF reader is @kbtf/binary's (elf.ts); these two are re-exported for `.BTF` callers.
+export { elfSection, elfSections, isElf, type ElfSection } from '@kbtf/binary';
 export { btfBytesFromFile } from './file.js';
 export { formatRaw, formatRawType, formatRawChunks } from './raw.js';
 export { writeBtf, type WriteOptions } from './writer.js';

@@ -16,7 +16,7 @@
  * The kernel stops at the first error; so does this validator (errors[0] is the kernel's reason),
  * except that it keeps checking further records in the meta phase when their bounds are known.
  */
-import { Cursor } from '@kbtf/binary';
+import { Cursor, HOST_LE } from '@kbtf/binary';
 import type { Btf } from './btf.js';
 import {
   BTF_HEADER_SIZE, BTF_INFO_MASK, BTF_MAGIC, BTF_MAX_NAME_OFFSET, BTF_MAX_SIZE, BTF_MAX_TYPE, BTF_VERSION, KIND_ARRAY,
@@ -110,8 +110,6 @@ export class RawTypes {
     return b;
   }
 }
-
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * The type section as u32 words in host byte order: a view when the bytes are aligned and in host

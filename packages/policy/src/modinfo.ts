@@ -2,13 +2,11 @@
  * Module files: decompression and `.modinfo`.
  *
  * `.ko.xz` and `.ko.zst` are decompressed by the `xz` and `zstd` tools (execFile, never a shell),
- * `.ko.gz` by node's zlib. `.modinfo` is a run of NUL-terminated `key=value` strings, with NUL
- * padding between them (include/linux/moduleparam.h `__MODULE_INFO`).
+ * `.ko.gz` by node's zlib. `.modinfo` is read by @kbtf/binary's ELF reader (elf.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, NotFoundError } from '@kbtf/binary';
-import { elfSection } from '@kbtf/btf';
+import { BadDataError, ElfFile, NotFoundError, type Modinfo } from '@kbtf/binary';
 import { Root } from './fs.js';
 
 /**
@@ -38,33 +36,13 @@ export function readModuleFile(root: Root, file: string): Uint8Array {
   return decompressModule(root.readBytes(file), file);
 }
 
-export type Modinfo = Map<string, string[]>;
+export type { Modinfo } from '@kbtf/binary';
 
-export function parseModinfo(section: Uint8Array): Modinfo {
-  const info: Modinfo = new Map();
-  const dec = new TextDecoder();
-  let start = 0;
-  for (let i = 0; i <= section.length; i++) {
-    if (i < section.length && section[i] !== 0) continue;
-    if (i > start) {
-      const s = dec.decode(section.subarray(start, i));
-      const eq = s.indexOf('=');
-      if (eq > 0) {
-        const k = s.slice(0, eq);
-        const list = info.get(k) ?? [];
-        list.push(s.slice(eq + 1));
-        info.set(k, list);
-      }
-    }
-    start = i + 1;
-  }
-  return info;
-}
-
+/** A module's `.modinfo` (parsed by @kbtf/binary's ELF reader); NotFoundError when it has none. */
 export function modinfoOf(elf: Uint8Array, source: string): Modinfo {
-  const sec = elfSection(elf, '.modinfo', source);
-  if (!sec) throw new NotFoundError(`${source}: no .modinfo section (not a kernel module)`);
-  return parseModinfo(sec);
+  const file = ElfFile.fromBytes(elf, source);
+  if (!file.section('.modinfo')) throw new NotFoundError(`${source}: no .modinfo section (not a kernel module)`);
+  return file.modinfo();
 }
 
 export function modinfoValue(info: Modinfo, key: string): string | undefined {

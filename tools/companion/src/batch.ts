@@ -15,7 +15,7 @@ import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from '
 import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
 import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
 import { ensureTreeKbuild, kernelSuite, treeFetcher, type KernelToolchain } from './suite.js';
-import type { Log } from './run.js';
+import type { Log } from './log.js';
 
 export interface KernelBuildOptions {
   cache: string;

@@ -7,7 +7,7 @@ import { writeBtf, type BtfType } from '@kbtf/btf';
 import { buildCompanions } from './build.js';
 import { buildForKernel, formatSummary, summaryRows } from './batch.js';
 import type { CompanionResult } from './build.js';
-import { buildIdNote, makeElf } from './test-elf.js';
+import { buildIdNote, makeElf } from '../../../packages/binary/src/test-elf.js';
 
 const KVER = '6.1.0-56-amd64';
 

@@ -15,15 +15,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotFoundError, withContext } from '@kbtf/binary';
+import { ElfFile, NotFoundError, openElfFile, runChecked, withContext } from '@kbtf/binary';
 import { parseBtf } from '@kbtf/btf';
-import { ElfFile, openElfFile } from './elf.js';
 import { checkBuildId, readModule } from './kernel.js';
 import { encodeBtf, type Pahole } from './pahole.js';
 import { pruneCompanionBtf, type PruneStats } from './prune.js';
 import { buildStubs, checkHeaders, checkModuleName, companionName, VMLINUX } from './stub.js';
 import { checkCompanion } from './check.js';
-import { runChecked, type Log, silent } from './run.js';
+import { type Log, silent } from './log.js';
 
 export interface CompanionJob {
   /** Module name as its file has it (`nf_tables`), or `vmlinux`. */
@@ -82,7 +81,7 @@ export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildO
   for (const job of jobs) {
     checkModuleName(job.of);
     if (!existsSync(job.dwarf)) throw new NotFoundError(`DWARF for ${job.of} not found: ${job.dwarf}`);
-    const dw = openElfFile(job.dwarf);
+    const dw = openElfFile(job.dwarf, { littleEndian64: true });
     try {
       if (job.of === VMLINUX) {
         out.push({ job, buildId: dw.elf.buildId(), moduleBtfSize: statSync(opts.vmlinuxBtf).size });
@@ -90,7 +89,7 @@ export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildO
       }
       if (!job.module) throw new NotFoundError(`no module file given for ${job.of}`);
       if (!existsSync(job.module)) throw new NotFoundError(`module file ${job.module} not found`);
-      const mod = ElfFile.fromBytes(await readModule(job.module), job.module);
+      const mod = ElfFile.fromBytes(await readModule(job.module), job.module, { littleEndian64: true });
       const buildId = checkBuildId(mod, dw.elf);
       const own = mod.section('.BTF');
       out.push({ job, buildId, moduleBtfSize: own ? own.size : 0 });
@@ -120,7 +119,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
         const rawBytes = readFileSync(raw);
         // Modules are relocatable: st_value is an offset in the symbol's section (datasec.ts).
         // vmlinux is linked: its symbols are addresses and pahole's sections are right.
-        const dwarf = of === 'vmlinux' ? undefined : openElfFile(p.job.dwarf);
+        const dwarf = of === 'vmlinux' ? undefined : openElfFile(p.job.dwarf, { littleEndian64: true });
         let pruned;
         try {
           pruned = pruneCompanionBtf(rawBytes, base, raw, dwarf?.elf);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseBtf, writeBtf, type BtfType } from '@kbtf/btf';
 import { checkCompanion, kernelRules } from './check.js';
-import { SHF_ALLOC } from './elf.js';
-import { makeElf, modinfo } from './test-elf.js';
+import { SHF_ALLOC } from '@kbtf/binary';
+import { makeElf, modinfo } from '../../../packages/binary/src/test-elf.js';
 
 const KVER = '6.1.0-56-amd64';
 const base = parseBtf(writeBtf([{ id: 1, kind: 'int', name: 'int', size: 4, encoding: 1, bitsOffset: 0, bits: 32 }] as BtfType[]), { source: 'base' });

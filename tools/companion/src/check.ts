@@ -4,9 +4,8 @@
  * `.modinfo` keys, `vermagic`) and check its BTF with @kbtf/btf's validator by the rules the
  * kernel runs when a module loads (btf_parse_module: header, strings, every record's meta checks).
  */
-import { BadDataError } from '@kbtf/binary';
+import { BadDataError, ElfFile, SHF_ALLOC } from '@kbtf/binary';
 import { parseBtf, validateBtf, type Btf } from '@kbtf/btf';
-import { ElfFile, SHF_ALLOC } from './elf.js';
 import { COMPANION_MODINFO_KEY } from './stub.js';
 
 export interface CompanionCheck {
@@ -25,7 +24,7 @@ export function kernelRules(kver: string): '6.1' | 'current' {
 
 /** Throws BadDataError on the first problem; returns what was checked. */
 export function checkCompanion(ko: Uint8Array, source: string, expect: { of: string; kver: string; btf: Uint8Array; base: Btf }): CompanionCheck {
-  const elf = ElfFile.fromBytes(ko, source);
+  const elf = ElfFile.fromBytes(ko, source, { littleEndian64: true });
   const fail = (msg: string) => new BadDataError(source, undefined, msg);
   const sec = elf.section('.BTF');
   if (!sec) throw fail('no .BTF section');

@@ -9,11 +9,9 @@
  * 6.12 companion guest). The truth is in .symtab: st_shndx names the section, st_value is the offset
  * within it (what the module loader adds the section's address to).
  */
-import { Cursor } from '@kbtf/binary';
+import type { ElfFile, ElfSection } from '@kbtf/binary';
 import type { Btf, BtfType, DatasecType, VarSecInfo } from '@kbtf/btf';
-import type { ElfFile, ElfSection } from './elf.js';
 
-const ELF64_SYM_SIZE = 24;
 const STT_OBJECT = 1;
 const STT_TLS = 6;
 const SHN_LORESERVE = 0xff00;
@@ -27,17 +25,11 @@ export interface ObjectSymbol {
 
 /** Data symbols (STT_OBJECT, STT_TLS) defined in a section of `elf`. */
 export function objectSymbols(elf: ElfFile): ObjectSymbol[] {
-  const symtab = elf.section('.symtab');
-  const strtab = elf.section('.strtab');
-  if (!symtab || !strtab) return [];
-  const c = new Cursor(elf.sectionBytes('.symtab'), { source: `${elf.source} .symtab` });
-  const names = new Cursor(elf.sectionBytes('.strtab'), { source: `${elf.source} .strtab` });
+  if (!elf.section('.strtab')) return [];
   const out: ObjectSymbol[] = [];
-  for (let o = 0; o + ELF64_SYM_SIZE <= c.length; o += ELF64_SYM_SIZE) {
-    const type = c.u8At(o + 4) & 0xf;
-    const shndx = c.u16At(o + 6);
-    if ((type !== STT_OBJECT && type !== STT_TLS) || shndx === 0 || shndx >= SHN_LORESERVE || shndx >= elf.sections.length) continue;
-    out.push({ name: names.cstringAt(c.u32At(o)), value: c.u64At(o + 8), size: c.u64At(o + 16), section: elf.sections[shndx] });
+  for (const s of elf.symbols()) {
+    if ((s.type !== STT_OBJECT && s.type !== STT_TLS) || s.shndx === 0 || s.shndx >= SHN_LORESERVE || s.shndx >= elf.sections.length) continue;
+    out.push({ name: s.name, value: s.value, size: s.size, section: elf.sections[s.shndx] });
   }
   return out;
 }

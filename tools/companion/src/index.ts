@@ -10,8 +10,7 @@
  * Errors: NotFoundError (missing headers, DWARF, packages), UnsupportedError (pahole too old),
  * BadDataError (build-id mismatch, a companion failing its check). Nothing is written on error.
  */
-export * from './elf.js';
-export * from './run.js';
+export * from './log.js';
 export * from './pahole.js';
 export * from './kernel.js';
 export * from './stub.js';

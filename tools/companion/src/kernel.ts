@@ -15,9 +15,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, NotFoundError } from '@kbtf/binary';
-import { ElfFile, openElfFile } from './elf.js';
-import { runChecked, type Log, silent } from './run.js';
+import { BadDataError, ElfFile, NotFoundError, openElfFile, runChecked } from '@kbtf/binary';
+import { type Log, silent } from './log.js';
 
 export const DEFAULT_CACHE = '/var/cache/kbtf';
 
@@ -175,7 +174,7 @@ export class KernelTree {
   ensureVmlinuxBtf(): string {
     if (existsSync(this.vmlinuxBtf)) return this.vmlinuxBtf;
     if (!existsSync(this.dbgVmlinux)) throw new NotFoundError(`${this.dbgVmlinux} not found (extract it from linux-image-${this.kver}-dbg)`);
-    const { elf, close } = openElfFile(this.dbgVmlinux);
+    const { elf, close } = openElfFile(this.dbgVmlinux, { littleEndian64: true });
     try {
       const btf = elf.sectionBytes('.BTF');
       const tmp = `${this.vmlinuxBtf}.tmp`;

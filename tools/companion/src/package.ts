@@ -25,13 +25,12 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BadDataError, NotFoundError, UsageError, withContext } from '@kbtf/binary';
+import { BadDataError, ElfFile, NotFoundError, UsageError, openElfFile, runChecked, withContext } from '@kbtf/binary';
 import { parseBtf } from '@kbtf/btf';
 import { buildForKernel, companionDir, readSummaryFile, resolveEntries, type KernelBuildOptions } from './batch.js';
 import { checkCompanion } from './check.js';
-import { ElfFile, openElfFile } from './elf.js';
 import { KernelTree, readModule } from './kernel.js';
-import { runChecked, silent } from './run.js';
+import { silent } from './log.js';
 import { companionName, VMLINUX } from './stub.js';
 import { suiteFetcher } from './suite.js';
 
@@ -348,13 +347,13 @@ async function findReusable(
   const base = parseBtf(readFileSync(vmlinuxBtf), { source: vmlinuxBtf });
   const candidates: { name: string; buildId: () => Promise<string | undefined> }[] = entries.map((e) => ({
     name: e.name,
-    buildId: async () => ElfFile.fromBytes(await readModule(join(tree.modulesDir, e.rel)), e.rel).buildId(),
+    buildId: async () => ElfFile.fromBytes(await readModule(join(tree.modulesDir, e.rel)), e.rel, { littleEndian64: true }).buildId(),
   }));
   if (vmlinux) {
     candidates.push({
       name: VMLINUX,
       buildId: async () => {
-        const f = openElfFile(tree.dbgVmlinux);
+        const f = openElfFile(tree.dbgVmlinux, { littleEndian64: true });
         try {
           return f.elf.buildId();
         } finally {
@@ -371,7 +370,7 @@ async function findReusable(
     try {
       if ((await c.buildId()) !== row.buildId) continue;
       const bytes = readFileSync(file);
-      checkCompanion(bytes, file, { of: c.name, kver, btf: ElfFile.fromBytes(bytes, file).sectionBytes('.BTF'), base });
+      checkCompanion(bytes, file, { of: c.name, kver, btf: ElfFile.fromBytes(bytes, file, { littleEndian64: true }).sectionBytes('.BTF'), base });
       out.add(c.name);
     } catch (err) {
       if (err instanceof BadDataError) continue; // rebuilt below

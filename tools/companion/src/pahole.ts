@@ -10,8 +10,8 @@
  */
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnsupportedError, NotFoundError } from '@kbtf/binary';
-import { run, runChecked, type Log, silent } from './run.js';
+import { UnsupportedError, NotFoundError, run, runChecked } from '@kbtf/binary';
+import { type Log, silent } from './log.js';
 
 /** The oldest pahole that encodes global variables. */
 export const MIN_PAHOLE: readonly [number, number] = [1, 28];

@@ -11,7 +11,7 @@
  */
 import { parseBtf, pruneSplit, writeBtf, type Btf } from '@kbtf/btf';
 import { EMPTY_DATASEC, realignDatasecs } from './datasec.js';
-import type { ElfFile } from './elf.js';
+import type { ElfFile } from '@kbtf/binary';
 
 export interface PruneStats {
   /** Types in pahole's split BTF. */

@@ -10,8 +10,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { NotFoundError, UsageError } from '@kbtf/binary';
-import { runChecked } from './run.js';
+import { NotFoundError, UsageError, runChecked } from '@kbtf/binary';
 
 /** Companion contract v1 (docs/design.md §2): the `.modinfo` key naming the module a companion serves. */
 export const COMPANION_MODINFO_KEY = 'btf_companion_of';

@@ -19,11 +19,11 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { NotFoundError, UnsupportedError } from '@kbtf/binary';
+import { NotFoundError, ToolError, UnsupportedError, run, runChecked } from '@kbtf/binary';
 import { hostFetcher, type DebFetcher } from './kernel.js';
 import { ensurePaholeTree } from './pahole.js';
 import { checkHeaders } from './stub.js';
-import { run, runChecked, ToolError, type Log, silent } from './run.js';
+import { type Log, silent } from './log.js';
 
 /** Where a kernel's packages and kbuild come from: the host itself, or the trixie tree. */
 export type KernelSuite = 'host' | 'trixie';

@@ -1,6 +1,6 @@
-import { UsageError } from '@kbtf/binary';
+import { ElfFile, UsageError } from '@kbtf/binary';
 import {
-  buildCompanions, buildForKernel, cacheDir, companionDir, ElfFile, ensurePaholeTree, formatSummary, headersDir,
+  buildCompanions, buildForKernel, cacheDir, companionDir, ensurePaholeTree, formatSummary, headersDir,
   KernelTree, kernelSuite, kernelToolchain, moduleFileName, packageCompanions, probePahole, readModule, resolvePahole, suiteFetcher,
   summaryRows, treePaholeArgv, checkHeaders, type CompanionResult,
 } from '@kbtf/companion';
@@ -93,7 +93,7 @@ Exit: 0 built; 2 refused (pahole too old, headers missing, DWARF build-id mismat
       const vmlinuxBtf = str(v['vmlinux-btf']);
       if (!module || !dwarf || !vmlinuxBtf) throw new UsageError('companion build: file mode needs --module, --dwarf and --vmlinux-btf');
       if (ctx.args.length > 0 || v.all || v.deps || v.vmlinux) throw new UsageError('companion build: file mode takes no module names, --all, --deps or --vmlinux');
-      const kver = str(v.kernel) ?? vermagicRelease(ElfFile.fromBytes(await readModule(module), module));
+      const kver = str(v.kernel) ?? vermagicRelease(ElfFile.fromBytes(await readModule(module), module, { littleEndian64: true }));
       const headers = str(v.headers) ?? headersDir(kver);
       checkHeaders(headers, kver);
       const pahole = await resolvePahole(cache, str(v.pahole), download, log);

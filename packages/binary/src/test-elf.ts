@@ -1,5 +1,5 @@
 /** Tests only: a minimal ELF64 relocatable file with the given sections. */
-import { ByteWriter } from '@kbtf/binary';
+import { ByteWriter } from './writer.js';
 
 export interface TestSection {
   name: string;
