@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBtf, elfSection, validateBtf, type Btf } from '@kbtf/btf';
-import { Root, checkRoot, kernelRules, type CheckReport } from '@kbtf/policy';
+import { companionRules, parseBtf, elfSection, validateBtf, type Btf } from '@kbtf/btf';
+import { Root, checkRoot, type CheckReport } from '@kbtf/policy';
 import { buildTree, cachedKernel, modulePath, CHECK_CMDLINE, type CachedKernel } from './companion-cache.js';
 
 const BTF_MAX_TYPE = 0x000fffff;
@@ -62,7 +62,7 @@ for (const [series, other] of [['6.1', '6.12'], ['6.12', '6.1']] as const) {
     const k = cachedKernel(series);
 
     it(`uses ${series === '6.1' ? "Linux 6.1's" : 'the current'} BTF rules for ${k.kver}`, () => {
-      expect(kernelRules(k.kver)).toBe(series === '6.1' ? '6.1' : 'current');
+      expect(companionRules(k.kver)).toBe(series === '6.1' ? '6.1' : 'current');
     });
 
     it('a tree whose companions are the real ones gives no finding at all', () => {
@@ -108,7 +108,7 @@ for (const [series, other] of [['6.1', '6.12'], ['6.12', '6.1']] as const) {
       const r = check(k, treeWithLoopCompanion(k, bad.file));
       expect(codes(r, 'loop')).toEqual(['companion-btf-invalid']);
       const f = r.findings.find((x) => x.code === 'companion-btf-invalid')!;
-      expect(f.message).toContain(`Linux ${kernelRules(k.kver)} rules`);
+      expect(f.message).toContain(`Linux ${companionRules(k.kver)} rules`);
       expect(f.message).toContain(`[${bad.id}] Invalid type_id`);
       expect(f.severity).toBe('error');
     });
@@ -117,8 +117,8 @@ for (const [series, other] of [['6.1', '6.12'], ['6.12', '6.1']] as const) {
       const bad = mutatedCompanion(k, join(k.companions, 'loop-btf.ko'), retargetFirstVar((btf) => btf.endId + 7));
       const base = parseBtf(readFileSync(k.vmlinuxBtf));
       const section = elfSection(readFileSync(bad.file), '.BTF')!;
-      expect(validateBtf(section, { base, mode: 'module', kernel: kernelRules(k.kver) }).valid).toBe(true);
-      expect(validateBtf(section, { base, mode: 'full', kernel: kernelRules(k.kver) }).valid).toBe(false);
+      expect(validateBtf(section, { base, mode: 'module', kernel: companionRules(k.kver) }).valid).toBe(true);
+      expect(validateBtf(section, { base, mode: 'full', kernel: companionRules(k.kver) }).valid).toBe(false);
       const r = check(k, treeWithLoopCompanion(k, bad.file));
       expect(codes(r, 'loop')).toEqual(['companion-btf-invalid']);
       const f = r.findings.find((x) => x.code === 'companion-btf-invalid')!;

@@ -27,3 +27,4 @@ export { pruneSplit, dedupDatasecEntries, typeRefs, remapType, type PruneOptions
 export { formatJson } from './json.js';
 export { btfStats, type BtfStats } from './stats.js';
 export { formatC } from './cformat.js';
+export { companionRules, type KernelRules } from './rules.js';

@@ -28,6 +28,7 @@ export { nameValid };
 import { KIND_NAMES } from './types.js';
 import type { StringTable } from './strings.js';
 import { resolveAll } from './validate-resolve.js';
+import type { KernelRules } from './rules.js';
 
 export interface ValidationError {
   /** The type the kernel names ([id]); 0 for header and string-section errors. */
@@ -55,9 +56,9 @@ export interface ValidateOptions {
   /**
    * Whose rules: '6.1' exactly as Linux 6.1, or 'current' (default): 6.1 plus what later kernels
    * accept and real kernels emit — kind_flag on TYPE_TAG and DECL_TAG (Linux 6.14, "attribute" tags,
-   * a kind_flag DECL_TAG must have component_idx -1).
+   * a kind_flag DECL_TAG must have component_idx -1). companionRules(release) picks one for a kernel.
    */
-  kernel?: '6.1' | 'current';
+  kernel?: KernelRules;
 }
 
 /** KSYM_NAME_LEN in Linux 6.1. */

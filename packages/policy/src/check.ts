@@ -18,7 +18,7 @@
  *    must load every companion, and its core collector must keep the pages verify reads.
  * Each finding names the file that caused it and a fix hint. Severity `error` makes the exit 1.
  */
-import { parseBtf, btfBytesFromFile, elfSection, validateBtf, type Btf } from '@kbtf/btf';
+import { parseBtf, btfBytesFromFile, companionRules, elfSection, validateBtf, type Btf, type KernelRules } from '@kbtf/btf';
 import { KbtfError } from '@kbtf/binary';
 import { Root } from './fs.js';
 import { decide } from './decide.js';
@@ -283,7 +283,7 @@ function checkCompanionFile(root: Root, mods: ModulesDir, module: string, file: 
   const vmlinux = base();
   if (!vmlinux) return;
   const hint = `regenerate with pahole --btf_base=<vmlinux BTF of ${mods.kernel}> (kbtf companion build --kernel ${mods.kernel} ${module})`;
-  const rules = kernelRules(mods.kernel);
+  const rules = companionRules(mods.kernel);
   const rejected = kernelBtfProblem(btfBytes, vmlinux, rules);
   if (rejected) {
     add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `the kernel (Linux ${rules} rules, module load) rejects the companion's .BTF: ${rejected}; the module loads without its BTF`, hint });
@@ -293,16 +293,11 @@ function checkCompanionFile(root: Root, mods: ModulesDir, module: string, file: 
   if (problem) add({ ...at, severity: 'error', code: 'companion-btf-invalid', message: `.BTF is not valid split BTF on this kernel's vmlinux BTF: ${problem}`, hint });
 }
 
-/** Whose BTF rules a kernel release follows: Linux 6.1's for 6.1.x, else the validator's current ones. */
-export function kernelRules(kernel: string): '6.1' | 'current' {
-  return /^6\.1(\.|$|-)/.test(kernel) ? '6.1' : 'current';
-}
-
 /**
  * What the kernel says when it loads a module with this `.BTF` (btf_parse_module: header, strings and
  * every record's meta checks, split on vmlinux), in its words: `[id] message (detail)`.
  */
-export function kernelBtfProblem(bytes: Uint8Array, base: Btf, kernel: '6.1' | 'current'): string | undefined {
+export function kernelBtfProblem(bytes: Uint8Array, base: Btf, kernel: KernelRules): string | undefined {
   const r = validateBtf(bytes, { base, mode: 'module', kernel });
   if (r.valid) return undefined;
   const e = r.errors[0];

@@ -12,7 +12,7 @@ export * from './settings.js';
 export * from './decide.js';
 export * from './modules.js';
 export * from './modprobe-d.js';
-// A module's sections are read with @kbtf/btf's ELF section reader (elfSection, elfSections).
+// A module's sections are read with @kbtf/binary's ELF reader (ElfFile); its BTF rules are @kbtf/btf's companionRules.
 export * from './modinfo.js';
 export * from './render.js';
 export * from './exec.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseBtf, writeBtf, type BtfType } from '@kbtf/btf';
-import { checkCompanion, kernelRules } from './check.js';
+import { checkCompanion } from './check.js';
 import { SHF_ALLOC } from '@kbtf/binary';
 import { makeElf, modinfo } from '../../../packages/binary/src/test-elf.js';
 
@@ -42,9 +42,5 @@ describe('checkCompanion', () => {
     expect(chk(ko(good, { info: { ...info, btf_companion_of: 'e100' } }))).toThrow(/btf_companion_of=e100, want e1000/);
     expect(chk(ko(good, { info: { ...info, vermagic: '6.12.95+deb12-amd64 SMP' } }))).toThrow(/not for 6\.1\.0-56-amd64/);
     expect(chk(ko(split([{ type: 2, offset: 0, size: 4 }])))).toThrow(/differs from the pruned BTF/);
-  });
-  it('uses 6.1\'s rules for 6.1 kernels only', () => {
-    expect(kernelRules('6.1.0-56-amd64')).toBe('6.1');
-    expect(kernelRules('6.12.95+deb12-amd64')).toBe('current');
   });
 });

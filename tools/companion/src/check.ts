@@ -5,7 +5,7 @@
  * kernel runs when a module loads (btf_parse_module: header, strings, every record's meta checks).
  */
 import { BadDataError, ElfFile, SHF_ALLOC } from '@kbtf/binary';
-import { parseBtf, validateBtf, type Btf } from '@kbtf/btf';
+import { companionRules, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
 import { COMPANION_MODINFO_KEY } from './stub.js';
 
 export interface CompanionCheck {
@@ -15,11 +15,6 @@ export interface CompanionCheck {
   vermagic: string;
   btfSize: number;
   vars: number;
-}
-
-/** The validator's rule set for a kernel release: exactly 6.1's for 6.1, else the current ones. */
-export function kernelRules(kver: string): '6.1' | 'current' {
-  return /^6\.1\./.test(kver) ? '6.1' : 'current';
 }
 
 /** Throws BadDataError on the first problem; returns what was checked. */
@@ -48,7 +43,7 @@ export function checkCompanion(ko: Uint8Array, source: string, expect: { of: str
   if (!vermagic.startsWith(`${expect.kver} `)) throw fail(`vermagic "${vermagic}" is not for ${expect.kver}`);
   if (elf.sections.some((s) => s.name === '.text' && s.size > 0)) throw fail('a companion has no code, but .text is not empty');
 
-  const v = validateBtf(btfBytes, { base: expect.base, mode: 'module', kernel: kernelRules(expect.kver) });
+  const v = validateBtf(btfBytes, { base: expect.base, mode: 'module', kernel: companionRules(expect.kver) });
   if (!v.valid) {
     const e = v.errors[0];
     throw fail(`the kernel would reject its BTF: [${e.typeId}] ${e.message}${e.detail ? ` (${e.detail})` : ''}`);
