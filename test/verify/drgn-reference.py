@@ -71,7 +71,10 @@ for c in cases:
         else:
             name, _, path = expr.partition('.')
             v = member_path(obj(name), path)
-        out.append({'expr': expr, 'value': str(v), 'address': None if v.address_ is None else hex(v.address_)})
+        if isinstance(v, int):  # sizeof() and friends give Python integers
+            out.append({'expr': expr, 'value': str(v), 'address': None})
+        else:
+            out.append({'expr': expr, 'value': str(v), 'address': None if v.address_ is None else hex(v.address_)})
     except Exception as e:  # a reference that drgn cannot compute is recorded as such
         out.append({'expr': expr, 'error': f'{type(e).__name__}: {e}'})
 json.dump({'tool': f'drgn {drgn.__version__}', 'dump': dump, 'kernel': kver, 'values': out}, sys.stdout, indent=1)

@@ -142,7 +142,8 @@ function declarator(t: KType, inner: string): string {
     case 'var':
       return declarator(btfType(t.btf, bt.type), inner);
     case 'func_proto': {
-      const params = bt.params.map((p) => (p.type === 0 ? '...' : typeName(btfType(t.btf, p.type)))).join(', ') || 'void';
+      // Parameter names where BTF has them (a function's own prototype), as drgn prints DWARF's.
+      const params = bt.params.map((p) => (p.type === 0 ? '...' : declarator(btfType(t.btf, p.type), p.name ?? ''))).join(', ') || 'void';
       return declarator(btfType(t.btf, bt.type), `${wrap(inner)}(${params})`);
     }
     case 'struct':
