@@ -81,6 +81,14 @@ export class Cursor {
     this.check(offset, 8, 'i64');
     return this.view.getBigInt64(offset, this.littleEndian);
   }
+  f32At(offset: number): number {
+    this.check(offset, 4, 'f32');
+    return this.view.getFloat32(offset, this.littleEndian);
+  }
+  f64At(offset: number): number {
+    this.check(offset, 8, 'f64');
+    return this.view.getFloat64(offset, this.littleEndian);
+  }
   /** A u64 that must fit in a JS number (offsets, sizes, counts). */
   u64NumberAt(offset: number, what = 'value'): number {
     const v = this.u64At(offset);

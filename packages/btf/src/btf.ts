@@ -115,6 +115,7 @@ export class Btf {
     const kinds = this.kinds;
     const offsets = this.offsets;
     const c = this.typeCursor;
+    // eslint-disable-next-line no-restricted-syntax -- hot path: scans every type of vmlinux BTF (100,000+) per lookup; offsets were bounds-checked once by indexTypes
     const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
     const le = this.littleEndian;
     for (let i = 0; i < kinds.length; i++) {
@@ -253,6 +254,7 @@ function indexTypes(c: Cursor, firstId: number): { offsets: Uint32Array; kinds: 
   let off = 0;
   const len = c.length;
   // Bounds are checked here once per record: read the info words without the cursor's checks.
+  // eslint-disable-next-line no-restricted-syntax -- hot path: indexes every type of a BTF blob at parse (npm run bench -- btf)
   const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
   const le = c.littleEndian;
   while (off < len) {

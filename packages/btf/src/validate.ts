@@ -123,12 +123,12 @@ function hostWords(types: Uint8Array, le: boolean): Uint32Array {
   }
   const w = new Uint32Array(Math.ceil(types.byteLength / 4));
   const full = types.byteLength & ~3;
-  const dv = new DataView(types.buffer, types.byteOffset, types.byteLength);
-  for (let o = 0; o < full; o += 4) w[o >>> 2] = dv.getUint32(o, le);
+  const c = new Cursor(types, { source: 'BTF types', littleEndian: le });
+  for (let o = 0; o < full; o += 4) w[o >>> 2] = c.u32At(o);
   if (full < types.byteLength) {
     const tail = new Uint8Array(4);
     tail.set(types.subarray(full));
-    w[full >>> 2] = new DataView(tail.buffer).getUint32(0, le);
+    w[full >>> 2] = new Cursor(tail, { littleEndian: le }).u32At(0);
   }
   return w;
 }

@@ -173,7 +173,9 @@ export class KernelMemory implements VirtualMemory {
   }
 }
 
+/** A view of bytes just read at their exact size (no bounds to check). */
 function view(b: Uint8Array): DataView {
+  // eslint-disable-next-line no-restricted-syntax -- hot path: every scalar read of kernel memory (member values, list walks, page-table-free reads) comes through here
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 

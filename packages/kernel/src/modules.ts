@@ -14,7 +14,7 @@
  *   `struct btf_module {list, module, btf}` (kernel/bpf/btf.c), at `btf->data`, `btf->data_size`.
  */
 import { createHash } from 'node:crypto';
-import { FaultError, NotFoundError } from '@kbtf/binary';
+import { Cursor, FaultError, NotFoundError } from '@kbtf/binary';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
@@ -234,9 +234,9 @@ function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
   const symtab = kernel.memory.read(ks.member('symtab').value(), count * ELF64_SYM_SIZE);
   const typetab = kernel.memory.read(ks.member('typetab').value(), count);
   const strtabAddr = ks.member('strtab').value();
-  const dv = new DataView(symtab.buffer, symtab.byteOffset, symtab.byteLength);
+  const c = new Cursor(symtab, { source: 'module symtab', littleEndian: true });
   let maxName = 0;
-  for (let i = 0; i < count; i++) maxName = Math.max(maxName, dv.getUint32(i * ELF64_SYM_SIZE, true));
+  for (let i = 0; i < count; i++) maxName = Math.max(maxName, c.u32At(i * ELF64_SYM_SIZE));
   // Everything up to the last name in one read, then the last name on its own (it may end the page).
   const strtab = kernel.memory.read(strtabAddr, maxName);
   const last = kernel.memory.cstring(strtabAddr + BigInt(maxName), KSYM_NAME_LEN);
@@ -245,15 +245,15 @@ function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
   const out: ModuleSymbol[] = [];
   for (let i = 0; i < count; i++) {
     const at = i * ELF64_SYM_SIZE;
-    const nameOff = dv.getUint32(at, true);
+    const nameOff = c.u32At(at);
     let name: string;
     if (nameOff === maxName) name = latin1.decode(last);
     else {
       const end = strtab.indexOf(0, nameOff);
       name = latin1.decode(strtab.subarray(nameOff, end < 0 ? strtab.length : end));
     }
-    const value = dv.getBigUint64(at + 8, true);
-    const size = dv.getBigUint64(at + 16, true);
+    const value = c.u64At(at + 8);
+    const size = c.u64At(at + 16);
     const t = String.fromCharCode(typetab[i]);
     const type = exported.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
     out.push({ name, value, size, type });
@@ -277,15 +277,15 @@ function exportedSymbols(kernel: Kernel, mod: KObject): Set<string> {
   const base = syms.value();
   const stride = sizeOfType(ksType);
   const table = kernel.memory.read(base, n * stride);
-  const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  const c = new Cursor(table, { source: 'module syms', littleEndian: true });
   const valueAt = offsetOf(ksType, rel ? 'value_offset' : 'value');
   const nameAt = offsetOf(ksType, rel ? 'name_offset' : 'name');
   const latin1 = new TextDecoder('latin1');
   for (let i = 0; i < n; i++) {
     const at = i * stride;
     const entry = base + BigInt(at);
-    const value = rel ? BigInt.asUintN(64, entry + BigInt(valueAt) + BigInt(dv.getInt32(at + valueAt, true))) : dv.getBigUint64(at + valueAt, true);
-    const nameAddr = rel ? BigInt.asUintN(64, entry + BigInt(nameAt) + BigInt(dv.getInt32(at + nameAt, true))) : dv.getBigUint64(at + nameAt, true);
+    const value = rel ? BigInt.asUintN(64, entry + BigInt(valueAt) + BigInt(c.i32At(at + valueAt))) : c.u64At(at + valueAt);
+    const nameAddr = rel ? BigInt.asUintN(64, entry + BigInt(nameAt) + BigInt(c.i32At(at + nameAt))) : c.u64At(at + nameAt);
     out.add(`${latin1.decode(kernel.memory.cstring(nameAddr, KSYM_NAME_LEN))}@${value}`);
   }
   return out;

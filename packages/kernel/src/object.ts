@@ -4,7 +4,7 @@
  * bigint, pointers as addresses, enums by name, bitfields extracted; members by name or path,
  * array indexes, pointer dereference, `container_of` and `list_for_each_entry` as in the kernel.
  */
-import { NotFoundError, UsageError, hex } from '@kbtf/binary';
+import { Cursor, NotFoundError, UsageError, hex } from '@kbtf/binary';
 import { parseMemberPath } from '@kbtf/btf';
 import type { KernelMemory } from './memory.js';
 import { pointerTo, shape, sizeOfType, typeName, type KType, type Shape } from './types.js';
@@ -85,9 +85,8 @@ export class KObject {
   float(): number {
     const s = this.shape;
     if (s.kind !== 'float') throw new UsageError(`${this.typeName} is not a floating type`);
-    const b = this.bytes();
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    return s.size === 4 ? dv.getFloat32(0, true) : dv.getFloat64(0, true);
+    const c = new Cursor(this.bytes(), { source: this.typeName, littleEndian: true });
+    return s.size === 4 ? c.f32At(0) : c.f64At(0);
   }
 
   /** The enumerator's name, or undefined when the value has none. */

@@ -15,7 +15,7 @@
  * and the protection-key bits (59–62). With AMD SME the encryption bit (`sme_me_mask`, VMCOREINFO
  * NUMBER(sme_mask), 4.14+) lies inside that range and is cleared too.
  */
-import { FaultError, hex } from '@kbtf/binary';
+import { Cursor, FaultError, hex } from '@kbtf/binary';
 import type { PhysicalMemory } from '@kbtf/vmcore';
 
 /** __START_KERNEL_map (arch/x86/include/asm/page_64_types.h). */
@@ -76,8 +76,7 @@ export function translateX86_64(mem: PhysicalMemory, paging: X86_64Paging, vaddr
     const entryAddr = table + index * BigInt(ENTRY_SIZE);
     let entry: bigint;
     try {
-      const b = mem.read(entryAddr, ENTRY_SIZE);
-      entry = new DataView(b.buffer, b.byteOffset, ENTRY_SIZE).getBigUint64(0, true);
+      entry = new Cursor(mem.read(entryAddr, ENTRY_SIZE), { source: 'page table', littleEndian: true }).u64At(0);
     } catch (err) {
       const reason = err instanceof FaultError ? err.reason : 'bad-data';
       throw new FaultError('virtual', vaddr, reason, `${LEVELS[level]} entry at physical ${hex(entryAddr)} unreadable`, { cause: err });

@@ -9,7 +9,7 @@
  * file; the result is a ByteSource that reads through that index. A later record overwrites an
  * earlier one where they overlap, as -R would.
  */
-import { BadDataError, UnsupportedError } from '@kbtf/binary';
+import { BadDataError, Cursor, UnsupportedError } from '@kbtf/binary';
 import type { ByteSource } from './source.js';
 
 export const FLAT_SIGNATURE = 'makedumpfile';
@@ -167,8 +167,8 @@ export class FlattenedSource implements ByteSource {
     this.name = inner.name;
     const head = inner.read(0, 32, 'flattened header');
     if (!isFlattened(head)) throw new BadDataError(inner.name, 0, 'not a flattened makedumpfile file');
-    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    this.header = { type: dv.getBigInt64(16, false), version: dv.getBigInt64(24, false) };
+    const c = new Cursor(head, { source: inner.name, littleEndian: false });
+    this.header = { type: c.i64At(16), version: c.i64At(24) };
     // makedumpfile's dump.h (and QEMU's copy): TYPE_FLAT_HEADER 1, VERSION_FLAT_HEADER 1, the only
     // ones ever written; makedumpfile -R refuses anything else.
     if (this.header.type !== TYPE_FLAT_HEADER) throw new BadDataError(inner.name, 16, `flattened header type ${this.header.type}, not ${TYPE_FLAT_HEADER}`);
@@ -234,9 +234,9 @@ function indexRecords(inner: ByteSource, progress?: Progress): { map: ExtentMap;
       bufAt = pos;
       buf = inner.read(pos, Math.min(lastLen > SCAN_CHUNK ? RECORD_HEADER : SCAN_CHUNK, inner.size - pos), 'flattened records');
     }
-    const dv = new DataView(buf.buffer, buf.byteOffset + (pos - bufAt), RECORD_HEADER);
-    const off = dv.getBigInt64(0, false);
-    const len = dv.getBigInt64(8, false);
+    const rec = new Cursor(buf, { source: inner.name, littleEndian: false, base: bufAt });
+    const off = rec.i64At(pos - bufAt);
+    const len = rec.i64At(pos - bufAt + 8);
     if (off === -1n && len === -1n) break;
     if (off < 0n || len < 0n || off > BigInt(Number.MAX_SAFE_INTEGER) || len > BigInt(inner.size)) {
       throw new BadDataError(inner.name, pos, `bad flattened record {offset ${off}, size ${len}}`);

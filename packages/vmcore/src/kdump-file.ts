@@ -134,6 +134,7 @@ export class KdumpFile {
     for (let first = 0; first < this.descCount; first += per) {
       const n = Math.min(per, this.descCount - first);
       const bytes = this.source.read(this.descOffset + first * PAGE_DESC_SIZE, n * PAGE_DESC_SIZE, 'page descriptors');
+      // eslint-disable-next-line no-restricted-syntax -- hot path: one pass over every page descriptor at open (millions in a large dump); the loop stays inside bytes
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0, rel = 0; i < n; i++, rel += PAGE_DESC_SIZE) {
         const o = dv.getInt32(rel + 4, true) * 2 ** 32 + dv.getUint32(rel, true);
@@ -167,6 +168,7 @@ export class KdumpFile {
       const want = Math.min(DESC_CHUNK, this.descCount - chunkIndex * DESC_CHUNK) * PAGE_DESC_SIZE;
       const len = Math.max(0, Math.min(want, this.source.size - at));
       const bytes = len > 0 ? this.source.read(at, len, 'page descriptors') : new Uint8Array(0);
+      // eslint-disable-next-line no-restricted-syntax -- hot path: the descriptor of every page read; bounds checked against chunk.byteLength below
       chunk = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       this.descCache.set(chunkIndex, chunk);
     }
