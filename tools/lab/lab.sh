@@ -26,7 +26,7 @@ FORCE=0
 INSTALL=1
 ZSTD=1
 # Bump when the set or format of the outputs changes: cached outputs are then rebuilt.
-OUTPUT_VERSION=2
+OUTPUT_VERSION=3
 MODE=one
 
 usage() {
@@ -130,7 +130,7 @@ ensure_packages() {
     || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
 }
 
-ensure_packages qemu-system-x86 makedumpfile busybox-static kmod cpio zstd
+ensure_packages qemu-system-x86 makedumpfile busybox-static kmod cpio zstd gcc libc6-dev
 command -v node >/dev/null || die "node is required (tools/lab/*.mjs)"
 
 # ---------------------------------------------------------------- kernel package
@@ -222,7 +222,7 @@ WORK=$OUT.tmp
 # Everything that changes the outputs; a re-run with the same config reuses them.
 CONFIG="v$OUTPUT_VERSION zstd=$ZSTD kver=$KVER variant=$VARIANT mem=$MEM smp=$SMP modules=$MODULES extra=$EXTRA_MODULES append=$APPEND"
 for f in "${KOS[@]}" "${CONFS[@]}"; do CONFIG="$CONFIG $(basename "$f"):$(sha256sum < "$f" | cut -c1-16)"; done
-CONFIG="$CONFIG tools:$(cat "$LAB_TOOLS"/guest-init.sh | sha256sum | cut -c1-16)"
+CONFIG="$CONFIG tools:$(cat "$LAB_TOOLS"/guest-init.sh "$LAB_TOOLS"/bpf-load.c | sha256sum | cut -c1-16)"
 
 if [ "$FORCE" = 0 ] && [ -f "$OUT/manifest.json" ]; then
   if grep -qF "\"config\": \"$CONFIG\"" "$OUT/manifest.json"; then
@@ -255,6 +255,8 @@ build_initramfs() {
   # kmod is linked against /lib64/ld-linux-x86-64.so.2 and /lib/x86_64-linux-gnu: both exist now.
   cp "$LAB_TOOLS/guest-init.sh" "$root/init"
   chmod 755 "$root/init"
+  # The guest's BPF loader (dynamic kallsyms, docs/lab.md): static, so it needs no library.
+  gcc -static -O2 -Wall -o "$root/bin/bpf-load" "$LAB_TOOLS/bpf-load.c" >&2 || die "cannot build tools/lab/bpf-load.c"
 
   for f in "${CONFS[@]}"; do cp "$f" "$root/etc/modprobe.d/"; cp "$f" "$b/modprobe.d/"; done
 

@@ -183,6 +183,9 @@ const truth = {
       return { name, size: Number(size), sha256 };
     }),
   dmesg_btf: lines('dmesg_btf').filter(Boolean),
+  // What the guest did to have dynamic kallsyms (BPF programs, kprobes): null when it did not try.
+  bpf_load: sections.has('bpf_load') ? { status: sections.get('bpf_load').status, lines: lines('bpf_load').filter(Boolean) } : null,
+  kprobes: sections.has('kprobes') ? { status: sections.get('kprobes').status, lines: lines('kprobes').filter(Boolean) } : null,
   kaslr_offset: kaslrOffset !== null ? hex(kaslrOffset) : null,
   phys_base: physBase !== null ? hex(physBase) : null,
   kernel_code_phys: codePhys !== null ? hex(codePhys) : null,
