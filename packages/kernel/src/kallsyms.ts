@@ -20,7 +20,7 @@
  * that puts `_stext` at VMCOREINFO's SYMBOL(_stext) wins. There are no sizes; /proc/kallsyms
  * order is table order (sorted by address by scripts/kallsyms.c).
  */
-import { BadDataError, FaultError, NotFoundError, UnsupportedError, hex } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, HOST_LE, NotFoundError, UnsupportedError, hex } from '@kbtf/binary';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import type { KernelMemory } from './memory.js';
 
@@ -232,9 +232,9 @@ interface Tokens {
 
 function readTokens(mem: KernelMemory, loc: KallsymsLocation): Tokens {
   const idx = mem.read(loc.tokenIndex, 256 * 2);
-  const dv = new DataView(idx.buffer, idx.byteOffset, idx.byteLength);
+  const c = new Cursor(idx, { source: 'kallsyms_token_index', littleEndian: true });
   const starts: number[] = [];
-  for (let i = 0; i < 256; i++) starts.push(dv.getUint16(i * 2, true));
+  for (let i = 0; i < 256; i++) starts.push(c.u16At(i * 2));
   const maxStart = Math.max(...starts);
   // Tokens are short (scripts/kallsyms.c merges pairs; a token rarely passes 20 bytes).
   const table = mem.read(loc.tokenTable, maxStart + 1);
@@ -366,8 +366,6 @@ interface Names {
   tokens: Tokens;
 }
 
-const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 type AddressOf = (i: number) => bigint;
 
 function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): { addressOf: AddressOf; encoding: KallsymsEncoding } {
@@ -376,6 +374,8 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
     const at = loc.addresses;
     candidates.push(['absolute', () => {
       const raw = mem.read(at, count * 8);
+      // Hot path: one address per symbol, read by index for every lookup of the table.
+      // eslint-disable-next-line no-restricted-syntax
       const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
       return (i) => dv.getBigUint64(i * 8, true);
     }]);
@@ -386,6 +386,8 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
     if (HOST_LE && raw.byteOffset % 4 === 0) offs = new Int32Array(raw.buffer, raw.byteOffset, count);
     else {
       offs = new Int32Array(count);
+      // Hot path: the whole offsets table (~170,000 entries) copied once, unaligned or big-endian host.
+      // eslint-disable-next-line no-restricted-syntax
       const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
       for (let i = 0; i < count; i++) offs[i] = dv.getInt32(i * 4, true);
     }

@@ -26,7 +26,7 @@ export interface KernelSymbolAt extends SymbolAt {
   module?: string;
 }
 
-/** The loaded name of the kernel's own companion (DESIGN.md §2). */
+/** The loaded name of the kernel's own companion (docs/design.md §2). */
 export const VMLINUX_COMPANION = 'vmlinux_btf';
 
 /** Taint letters by bit (kernel/panic.c taint_flags, 6.1: bits 0–18). */
