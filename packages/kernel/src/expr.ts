@@ -25,7 +25,7 @@
  *               then the loaded modules' BTF)
  */
 import { KbtfError, NotFoundError, UsageError } from '@kbtf/binary';
-import { kindNumber, parseBtf, type Btf } from '@kbtf/btf';
+import { kindNumber, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
 import { KObject, containerOf } from './object.js';
 import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './types.js';
@@ -515,8 +515,9 @@ export function moduleGlobal(kernel: Kernel, moduleName: string, name: string): 
   const companion = mods.find((x) => fold(x.name) === `${folded}_btf`);
   if (!companion) throw new NotFoundError(`${moduleName}: companion ${folded}_btf is not loaded: no type for '${name}'`);
   if (!companion.btfBytes) throw new NotFoundError(`${moduleName}: companion ${folded}_btf has no BTF in btf_modules`);
-  const btf = parseBtf(companion.btfBytes, { base: kernel.btf, source: `${folded}_btf BTF` });
-  const varId = btf.findAllByName(name, 'var')[0];
+  const btf = companion.btf()!; // parsed once per dump (KernelModule caches it)
+  // The companion's own types only (a scan of its kinds column), not vmlinux's 100,000 below it.
+  const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
   if (varId === undefined) throw new NotFoundError(`${folded}_btf has no variable '${name}'`);
   const sym = mod.symbols.find((s) => s.name === name);
   if (!sym) throw new NotFoundError(`${moduleName} has no symbol '${name}'`);
