@@ -9,8 +9,9 @@ start=$(date +%s)
 say() { echo "=== $* ($(( $(date +%s) - start ))s)" >&2; }
 
 # Real tools the tests check kbtf against (bpftool, gcc, kmod, makedumpfile, zstd, python3-lzo for
-# LZO test pages), lintian for the packages, plus what the lab needs (it installs its own too).
-PKGS="bpftool gcc make binutils kmod makedumpfile zstd xz-utils python3-lzo qemu-system-x86 busybox-static cpio debootstrap lintian"
+# LZO test pages, drgn for typed lookups, GNU time for the hostile-input limits), lintian for the
+# packages, plus what the lab needs (it installs its own too).
+PKGS="bpftool gcc make binutils kmod makedumpfile zstd xz-utils python3-lzo python3-drgn time qemu-system-x86 busybox-static cpio debootstrap lintian"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
 if [ -n "$missing" ]; then

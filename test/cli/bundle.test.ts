@@ -91,7 +91,7 @@ describe('the built CLI (bundle + code cache)', () => {
     const dumps = [fixture, fixture];
     const r = kbtf(['verify', '--json', '--jobs', '2', ...dumps]);
     expect(r.code).toBe(0);
-    expect(r.stderr.trim()).toBe('2 dumps: 2 complete, 0 incomplete, 0 unreadable');
+    expect(r.stderr.trim()).toBe('2 dumps: 2 self-contained, 0 not self-contained, 0 unreadable (policy: 2 complete, 0 incomplete)');
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
     const one = await runCli(['verify', '--json', fixture]);

@@ -115,7 +115,7 @@ describe('the packaged CLI, extracted alone', () => {
     const env = { ...process.env, KBTF_COMPILE_CACHE: '0', NO_COLOR: '1' };
     const r = run(kbtf(), ['verify', '--report', join(dir, 'r.json'), dump], env, x);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^verdict: complete$/m);
+    expect(r.stdout).toMatch(/^policy: complete$/m);
     // the --json document, timings aside
     const untimed = (text: string) => JSON.stringify({ ...(JSON.parse(text) as object), timings: undefined });
     expect(untimed(readFileSync(join(dir, 'r.json'), 'utf8'))).toBe(untimed(run(kbtf(), ['verify', '--json', dump], env, x).stdout));
@@ -148,7 +148,7 @@ describe('the packaged CLI, extracted alone', () => {
     expect(underTree(n18, [node, kbtf(), '--version'], env, true).stdout.trim()).toBe(version);
     const v = underTree(n18, [node, kbtf(), 'verify', '--jobs', '2', dump, dump], env, true);
     expect(v.stderr).toBe('');
-    expect(v.stdout).toMatch(/2 dumps: 2 complete, 0 incomplete, 0 unreadable/);
+    expect(v.stdout).toMatch(/2 dumps: 2 self-contained, 0 not self-contained, 0 unreadable \(policy: 2 complete, 0 incomplete\)/);
     expect(v.code).toBe(0);
     const p = underTree(n18, [node, kbtf(), 'policy', 'show', '--root', policyRoot()], env, true);
     expect(p.stdout).toMatch(/^mode\s+always\s+\[policy \(\/etc\/kbtf\/policy\.yaml:2\)\]/m);

@@ -1,5 +1,5 @@
 /**
- * Resolving a companion's variables against the dump (DESIGN.md §2, verified on Debian 6.1 for all
+ * Resolving a companion's variables against the dump (docs/design.md §2, verified on Debian 6.1 for all
  * 28,000 VARs): for every resident VAR, section base + DATASEC offset = the symbol's address.
  * - module companion `M_btf`: section bases from `M`'s `sect_attrs` (/sys/module/M/sections), the
  *   symbol and its real st_size from `M`'s own `mod->kallsyms`; per-CPU variables live at

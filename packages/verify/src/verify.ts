@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { KbtfError, hex } from '@kbtf/binary';
-import { validateBtf, parseBtf, type Btf } from '@kbtf/btf';
+import { companionRules, validateBtf, parseBtf, type Btf } from '@kbtf/btf';
 import { Kernel, VMLINUX_COMPANION, type KernelModule } from '@kbtf/kernel';
 import { decide, foldName, isCompanion, formatSource, type Settings } from '@kbtf/policy';
 import { openVmcore, type OpenedVmcore } from '@kbtf/vmcore';
@@ -115,7 +115,7 @@ function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<strin
       parseError = err;
     }
     const bytes = parsed?.bytes ?? options.vmlinuxBtf ?? kernel.vmlinuxBtfBytes();
-    const v = validateBtf(bytes, { mode: 'module' });
+    const v = validateBtf(bytes, { mode: 'module', kernel: companionRules(kernel.release()) });
     if (!v.valid) return fail('vmlinux-btf', `invalid: [${v.errors[0].typeId}] ${v.errors[0].message}`);
     if (!parsed) throw parseError;
     vmlinuxBtf = parsed;
@@ -249,7 +249,7 @@ function checkModule(kernel: Kernel, vmlinuxBtf: Btf, m: KernelModule, settings:
     ? { status: 'ok', size: m.btfBytes.length, sha256: m.btfSha256 }
     : { status: m.btfError ? 'unreadable' : 'absent', detail: m.btfError ? excludedByLevel(m.btfError, dumpLevel) : 'not in btf_modules' };
   if (m.btfBytes) {
-    const v = validateBtf(m.btfBytes, { base: vmlinuxBtf, mode: 'module' });
+    const v = validateBtf(m.btfBytes, { base: vmlinuxBtf, mode: 'module', kernel: companionRules(kernel.release()) });
     if (!v.valid) Object.assign(btf, { status: 'invalid', detail: `[${v.errors[0].typeId}] ${v.errors[0].message}` });
   }
   const d = decide(settings, m.name);
@@ -292,7 +292,8 @@ function checkCompanion(
   }
   r.btfSize = companion.btfBytes.length;
   r.btfSha256 = createHash('sha256').update(companion.btfBytes).digest('hex');
-  const v = validateBtf(companion.btfBytes, { base: vmlinuxBtf, mode: 'module' });
+  // The dump's kernel's rules (docs/btf.md): the same answer the policy check and the builder use.
+  const v = validateBtf(companion.btfBytes, { base: vmlinuxBtf, mode: 'module', kernel: companionRules(kernel.release()) });
   if (!v.valid) {
     r.status = 'btf-invalid';
     r.detail = `[${v.errors[0].typeId}] ${v.errors[0].message}`;
