@@ -6,19 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { KbtfError } from '@kbtf/binary';
 import { formatC, formatRaw, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
-import { TestBtf } from '../../packages/btf/src/test-builder.js';
+import { TestBtf, rng } from '../../packages/btf/src/test-builder.js';
 import { labKernels, labModuleBtf, labVmlinuxBtf } from './lab-btf.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0x00ffffff, 0x0fffffff, 12, 24];
 

@@ -116,3 +116,15 @@ export function nestedStructs(n: number): Uint8Array {
   for (let i = 0; i < n; i++) b.struct(`s${i}`, 4, [['m', i === n - 1 ? 1 : i + 3, 0]]);
   return b.build();
 }
+
+/** A seeded pseudo-random generator (mulberry32) in [0, 1), for deterministic fuzzing and mutation. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

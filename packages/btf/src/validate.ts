@@ -1,5 +1,6 @@
 /**
- * The kernel's BTF checks (kernel/bpf/btf.c, Linux 6.1), in the kernel's words.
+ * The kernel's BTF checks (kernel/bpf/btf.c, Linux 6.1 and 6.18), in the kernel's words; checked
+ * blob by blob against the running kernel's BPF_BTF_LOAD by test/btf/kernel-oracle.test.ts.
  *
  * Phases, as the kernel runs them:
  *   btf_parse_hdr       header size, unsupported header bytes, magic, version, flags, section layout
@@ -24,7 +25,7 @@ import {
   KIND_INT, KIND_MAX, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR,
   KIND_VOLATILE, detectByteOrder, extraSize, infoKind, infoKindFlag, infoVlen,
 } from './wire.js';
-export { nameValid };
+export { nameValid, sectionNameValid };
 import { KIND_NAMES } from './types.js';
 import type { StringTable } from './strings.js';
 import { resolveAll } from './validate-resolve.js';
@@ -54,14 +55,19 @@ export interface ValidateOptions {
   /** Stop after this many errors (default 100). */
   maxErrors?: number;
   /**
-   * Whose rules: '6.1' exactly as Linux 6.1, or 'current' (default): 6.1 plus what later kernels
-   * accept and real kernels emit — kind_flag on TYPE_TAG and DECL_TAG (Linux 6.14, "attribute" tags,
-   * a kind_flag DECL_TAG must have component_idx -1). companionRules(release) picks one for a kernel.
+   * Whose rules: '6.1' exactly as Linux 6.1 (stable 6.1.y, as Debian ships it), or 'current'
+   * (default): as the running 6.18 kernel checks, i.e. 6.1 plus kind_flag on TYPE_TAG and DECL_TAG
+   * (the "BTF: arbitrary __attribute__ encoding" series of 2025: attribute tags, a DECL_TAG with
+   * kind_flag may name a member or argument like any DECL_TAG). The resolver is the same for both.
+   * companionRules(release) picks one for a kernel.
    */
   kernel?: KernelRules;
 }
 
-/** KSYM_NAME_LEN in Linux 6.1. */
+/**
+ * KSYM_NAME_LEN (Linux 6.1 and later). btf_name_valid_identifier/_section look at most this many
+ * characters and then want the NUL: a name may be KSYM_NAME_LEN characters long.
+ */
 const KSYM_NAME_LEN = 512;
 const BTF_INT_MASK = 0x0fffffff;
 
@@ -133,25 +139,40 @@ function hostWords(types: Uint8Array, le: boolean): Uint32Array {
   return w;
 }
 
-/** Byte classes of a valid name (btf_name_valid_identifier): 1 may start a name, 2 may continue it. */
+/**
+ * Byte classes of a valid name (btf_name_valid_identifier: __btf_name_char_ok with the kernel's
+ * Latin-1 ctype, where 0xc0–0xff but for × and ÷ are letters): 1 may start a name, 2 may continue it.
+ */
+const IDENT_FIRST = /[A-Za-z_.\xc0-\xd6\xd8-\xf6\xf8-\xff]/;
 const NAME_CHAR = new Uint8Array(256);
 for (let ch = 0; ch < 256; ch++) {
   const c = String.fromCharCode(ch);
-  if (/[A-Za-z_.]/.test(c)) NAME_CHAR[ch] = 3;
+  if (IDENT_FIRST.test(c)) NAME_CHAR[ch] = 3;
   else if (/[0-9]/.test(c)) NAME_CHAR[ch] = 2;
 }
 
-/** A valid name starts at b[i]: [A-Za-z_.][A-Za-z0-9_.]*, shorter than KSYM_NAME_LEN, NUL-ended if `mustEnd`. */
-function scanName(b: Uint8Array, i: number, mustEnd: boolean): boolean {
-  if (!(NAME_CHAR[b[i]] & 1)) return false;
+/**
+ * The kernel's isprint (lib/ctype.c, Latin-1): 0x20–0x7e and 0xa0–0xff. Used for DATASEC names
+ * (btf_name_valid_section), bit 4 of NAME_CHAR.
+ */
+for (let ch = 0; ch < 256; ch++) if ((ch >= 0x20 && ch <= 0x7e) || ch >= 0xa0) NAME_CHAR[ch] |= 4;
+
+/**
+ * A valid name starts at b[i], at most KSYM_NAME_LEN characters, NUL-ended if `mustEnd`:
+ * identifier (btf_name_valid_identifier) [A-Za-z_.][A-Za-z0-9_.]*; section
+ * (btf_name_valid_section) printable characters.
+ */
+function scanName(b: Uint8Array, i: number, mustEnd: boolean, section = false): boolean {
+  if (!(NAME_CHAR[b[i]] & (section ? 4 : 1))) return false;
   const first = i;
   const n = b.length;
+  const ok = section ? 4 : 3;
   for (i++; i < n; i++) {
     const ch = b[i];
-    if (ch === 0) return i - first < KSYM_NAME_LEN;
-    if (!NAME_CHAR[ch]) return false;
+    if (ch === 0) return i - first <= KSYM_NAME_LEN;
+    if (!(NAME_CHAR[ch] & ok)) return false;
   }
-  return !mustEnd && i - first < KSYM_NAME_LEN;
+  return !mustEnd && i - first <= KSYM_NAME_LEN;
 }
 
 /**
@@ -176,14 +197,21 @@ export class Names {
     const e = this.own.indexOf(0, rel);
     return Buffer.from(this.own.buffer, this.own.byteOffset + rel, (e < 0 ? this.own.length : e) - rel).toString('latin1');
   }
-  /** `nameValid(str(off))`: a C identifier (dots allowed) shorter than KSYM_NAME_LEN. */
+  /** `nameValid(str(off))`: a C identifier (dots allowed) of at most KSYM_NAME_LEN characters. */
   nameOk(off: number): boolean {
+    return this.scan(off, false);
+  }
+  /** btf_name_valid_section (DATASEC names): `sectionNameValid(str(off))`. */
+  sectionOk(off: number): boolean {
+    return this.scan(off, true);
+  }
+  private scan(off: number, section: boolean): boolean {
     if (!this.valid(off)) return false;
-    if (off >= this.start) return scanName(this.own, off - this.start, false);
+    if (off >= this.start) return scanName(this.own, off - this.start, false, section);
     let t = this.base;
     while (t && off < t.start) t = t.base;
     if (!t || off - t.start >= t.bytes.length) return false;
-    return scanName(t.bytes, off - t.start, true); // tryGet: a base string needs its NUL
+    return scanName(t.bytes, off - t.start, true, section); // tryGet: a base string needs its NUL
   }
   /** `!!str(off)`: a valid offset of a non-empty string. */
   nonEmpty(off: number): boolean {
@@ -316,8 +344,14 @@ export function validateBtf(bytes: Uint8Array, opts: ValidateOptions = {}): Vali
 }
 
 function nameValid(s: string | undefined): boolean {
-  if (s === undefined || s.length === 0 || s.length >= KSYM_NAME_LEN) return false;
-  return /^[A-Za-z_.][A-Za-z0-9_.]*$/.test(s);
+  if (s === undefined || s.length === 0 || s.length > KSYM_NAME_LEN) return false;
+  return /^[A-Za-z_.\xc0-\xd6\xd8-\xf6\xf8-\xff][A-Za-z0-9_.\xc0-\xd6\xd8-\xf6\xf8-\xff]*$/.test(s);
+}
+
+/** btf_name_valid_section on a decoded (latin1) string. */
+function sectionNameValid(s: string | undefined): boolean {
+  if (s === undefined || s.length === 0 || s.length > KSYM_NAME_LEN) return false;
+  return /^[\x20-\x7e\xa0-\xff]+$/.test(s);
 }
 
 /**
@@ -524,7 +558,7 @@ function metaDatasec(w: Uint32Array, i: number, names: Names): Meta {
   const st = w[i + 2];
   if (!st) return ['size == 0'];
   if (infoKindFlag(info)) return ['Invalid btf_info kind_flag'];
-  if (!nameOff || !names.nameOk(nameOff)) return ['Invalid name'];
+  if (!nameOff || !names.sectionOk(nameOff)) return ['Invalid name'];
   let lastEnd = 0;
   let sum = 0;
   const vlen = infoVlen(info);
@@ -559,7 +593,7 @@ function metaDeclTag(w: Uint32Array, i: number, names: Names, tagFlags: boolean)
   if (infoVlen(info)) return ['vlen != 0'];
   if (kflag && !tagFlags) return ['Invalid btf_info kind_flag'];
   const comp = w[i + 3] | 0;
-  if (comp < -1 || (kflag && comp !== -1)) return ['Invalid component_idx'];
+  if (comp < -1) return ['Invalid component_idx'];
   return undefined;
 }
 
