@@ -18,7 +18,7 @@ export default tseslint.config(
   // `eslint-disable-next-line no-restricted-syntax -- hot path: why` comment. Tests and their
   // builders of synthetic inputs (test-*.ts, test/) may write bytes as they like.
   {
-    files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts', 'tools/*/src/**/*.ts'],
+    files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
     ignores: ['packages/binary/src/**', '**/*.test.ts', '**/test-*.ts'],
     rules: {
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='DataView']", message: 'Read binary input through Cursor (@kbtf/binary); a measured hot path may use a DataView with an eslint-disable comment saying why.' }],

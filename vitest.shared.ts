@@ -6,10 +6,10 @@ import { readdirSync, existsSync, readFileSync } from 'node:fs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 
-/** `@kbtf/<name>` → its src/index.ts, for every workspace directory (packages/*, apps/*, tools/*). */
+/** `@kbtf/<name>` → its src/index.ts, for every workspace directory (packages/*, apps/*). */
 function workspaceAliases(): { find: RegExp; replacement: string }[] {
   const out: { find: RegExp; replacement: string }[] = [];
-  for (const group of ['packages', 'apps', 'tools']) {
+  for (const group of ['packages', 'apps']) {
     for (const dir of readdirSync(resolve(root, group))) {
       const src = resolve(root, group, dir, 'src/index.ts');
       const pkg = resolve(root, group, dir, 'package.json');

@@ -23,7 +23,7 @@ export function labJson<T = unknown>(variant: string, file: string): T {
   return JSON.parse(readFileSync(labPath(variant, file), 'utf8')) as T;
 }
 
-/** Lab outputs made with the companions loaded, one per kernel series (tools/companion/lab-companions.sh). */
+/** Lab outputs made with the companions loaded, one per kernel series (tools/lab/lab-companions.sh). */
 export const companionLabKeys = ['6.1-companions', '6.12-companions'] as const;
 
 /**

@@ -32,11 +32,11 @@ say "build"
 npx nx run-many -t build --output-style=static >&2
 for series in 6.1 6.12; do
   say "companions + lab: $series-companions"
-  bash tools/companion/lab-companions.sh "$series" >&2
+  bash tools/lab/lab-companions.sh "$series" >&2
 done
 # The same 6.1 guest with three companions left out: kbtf verify must name exactly those.
 say "companions + lab: 6.1-companions-partial"
-KBTF_COMPANIONS_WITHOUT="xfs e1000 overlay" bash tools/companion/lab-companions.sh 6.1 >&2
+KBTF_COMPANIONS_WITHOUT="xfs e1000 overlay" bash tools/lab/lab-companions.sh 6.1 >&2
 # The real host (docs/deploy.md): a Debian 13 image with kbtf and its companion package installed by
 # apt, crashed and captured by kdump-tools, verified at its next boot; then the same image with one
 # companion removed. host.sh installs what it needs (debootstrap, e2fsprogs) and caches the image.

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import { companionLabKeys, labJson, labKernel } from '../lab.js';
 import { ElfFile } from '@kbtf/binary';
-import { checkCompanion, type SummaryFile } from '../../tools/companion/src/index.js';
+import { checkCompanion, type SummaryFile } from '@kbtf/companion';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 const companionsRoot = join(cache, 'companions');

@@ -1,6 +1,6 @@
 /**
  * `kbtf companion package` end to end, on the companions the lab built and booted for its 6.1 kernel
- * (tools/companion/lab-companions.sh; the release comes from the lab's manifest, never a literal):
+ * (tools/lab/lab-companions.sh; the release comes from the lab's manifest, never a literal):
  *
  *   kbtf companion package --kernel KVER --deps --vmlinux --no-download ext4 loop e1000 --output DIR
  *
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { labKernel, repoRoot } from '../lab.js';
-import type { PackageResult } from '../../tools/companion/src/index.js';
+import type { PackageResult } from '@kbtf/companion';
 
 const key = '6.1-companions';
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
@@ -34,7 +34,7 @@ function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {})
 }
 
 function need(path: string): string {
-  if (!existsSync(path)) throw new Error(`missing ${path}: run the lab's companion step first (bash tools/companion/lab-companions.sh 6.1)`);
+  if (!existsSync(path)) throw new Error(`missing ${path}: run the lab's companion step first (bash tools/lab/lab-companions.sh 6.1)`);
   return path;
 }
 

@@ -2,13 +2,13 @@
  * Every VAR of a built module companion sits in the DATASEC of its symbol's section, at the symbol's
  * st_value, as the module's own ELF symbol table (the -dbg file) says. pahole 1.30 gets this wrong
  * when a relocatable object has non-zero sh_addr (Debian 6.12's -dbg modules); the builder realigns
- * (tools/companion/src/datasec.ts). Runs on the companions CI builds (tools/test.sh).
+ * (packages/companion/src/datasec.ts). Runs on the companions CI builds (tools/test.sh).
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { elfSection, parseBtf } from '@kbtf/btf';
-import { objectSymbols } from '../../tools/companion/src/datasec.js';
+import { objectSymbols } from '../../packages/companion/src/datasec.js';
 import { openElfFile } from '@kbtf/binary';
 import { companionLabKeys, labKernel } from '../lab.js';
 

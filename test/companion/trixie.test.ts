@@ -1,6 +1,6 @@
 /**
  * Companions for a Debian 13 (trixie) kernel, built on the bookworm host through the trixie tree
- * (tools/companion/src/suite.ts): packages fetched by the tree's apt, stubs built by its kbuild
+ * (packages/companion/src/suite.ts): packages fetched by the tree's apt, stubs built by its kbuild
  * and gcc-14. The real-host lab (tools/lab/host.sh) builds them with `kbtf companion package`;
  * this suite checks, without a guest, what decides whether that kernel's loader takes them:
  *
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import { ElfFile } from '@kbtf/binary';
-import { checkCompanion, readModule, type SummaryFile } from '../../tools/companion/src/index.js';
+import { checkCompanion, readModule, type SummaryFile } from '@kbtf/companion';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 const root = join(cache, 'companions');

@@ -232,7 +232,7 @@ describe('kbtf check on kdump-configured trees (real Debian 13 image of the lab 
     expect(kdumpCodes(codes)).toEqual(['warning:kdump-missing']);
     expect(code).toBe(0);
     const chroot = join(kbtfCache, 'trixie');
-    if (!existsSync(join(chroot, 'usr/lib/modules', KVER, 'modules.dep'))) throw new Error(`no trixie chroot with ${KVER} at ${chroot} (tools/companion builds it)`);
+    if (!existsSync(join(chroot, 'usr/lib/modules', KVER, 'modules.dep'))) throw new Error(`no trixie chroot with ${KVER} at ${chroot} (kbtf companion build makes it)`);
     const plain = await check(chroot, '--kernel', KVER);
     expect(plain.report.kdump.configured).toBe(false);
     expect(kdumpCodes(plain.codes)).toEqual(['warning:kdump-missing']);

@@ -2,7 +2,7 @@
 // - The plain lab images ship no companions: with mode always, check must report exactly the
 //   modules the guest actually loaded (its own /proc/modules) as lacking companions, resolving
 //   dependencies and softdeps the way kmod did in the guest.
-// - The companion lab images (tools/companion/lab-companions.sh: the real companions in the image's
+// - The companion lab images (tools/lab/lab-companions.sh: the real companions in the image's
 //   module tree, kbtf modprobe-config's output in /etc/modprobe.d): the modules reported as lacking
 //   companions must be exactly the guest's parent modules (truth.json, not *_btf) that have no
 //   `<name>_btf` loaded, and every companion in the image must pass the file checks (vermagic,

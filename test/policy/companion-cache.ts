@@ -1,6 +1,6 @@
 /**
- * The real companions built by `kbtf companion build` (tools/companion; CI runs
- * tools/companion/lab-companions.sh before the tests) and the kernels they were built for, from
+ * The real companions built by `kbtf companion build` (packages/companion; CI runs
+ * tools/lab/lab-companions.sh before the tests) and the kernels they were built for, from
  * $KBTF_CACHE (default /var/cache/kbtf). A missing cache is a test failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,7 @@ export interface CachedKernel {
 export function cachedKernel(series: string): CachedKernel {
   const base = join(kbtfCache, 'companions/lib/modules');
   const kver = labKernel(`${series}-companions`);
-  const hint = `(run: bash tools/companion/lab-companions.sh ${series}, see docs/companions.md)`;
+  const hint = `(run: bash tools/lab/lab-companions.sh ${series}, see docs/companions.md)`;
   const k: CachedKernel = {
     kver,
     modules: join(kbtfCache, 'kernels', kver, 'image/lib/modules', kver),

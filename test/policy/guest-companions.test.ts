@@ -1,4 +1,4 @@
-// In the companion lab guests (tools/companion/lab-companions.sh: stock Debian kernels booted with
+// In the companion lab guests (tools/lab/lab-companions.sh: stock Debian kernels booted with
 // btf_companions=always, the real companions in the initramfs' module tree, and the kmod config
 // that `kbtf modprobe-config` rendered in /etc/modprobe.d), modules loaded through kmod bring their
 // companions with them:

@@ -335,7 +335,7 @@ build_packages() {
   # Cached by kernel, module set and the companion builder's sources.
   local src key dir
   # (file contents, so that uncommitted edits count too)
-  src=$(cd "$REPO" && git ls-files -z tools/companion/src apps/kbtf/src/commands/companion.ts packages/btf/src packages/policy/src \
+  src=$(cd "$REPO" && git ls-files -z packages/companion/src apps/kbtf/src/commands/companion.ts packages/btf/src packages/policy/src \
     | xargs -0 sha256sum | sha256sum | cut -c1-12)
   key=$(echo "$KVER $(tr '\n' ' ' < "$DISC/modules.txt") $src $PKG_VERSION" | sha256sum | cut -c1-12)
   dir=$CACHE/host/companions-$key

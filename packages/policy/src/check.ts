@@ -123,7 +123,7 @@ export function checkRoot(root: Root, options: CheckOptions = {}): CheckReport {
         file: mods.depFile,
         module: m.name,
         message: `${m.name} (${m.why}) has no companion ${m.name}-btf in modules.dep`,
-        hint: `build ${m.name}-btf.ko (tools/companion) and install it under ${mods.dir}/, then run depmod ${mods.kernel}`,
+        hint: `build ${m.name}-btf.ko (kbtf companion build) and install it under ${mods.dir}/, then run depmod ${mods.kernel}`,
       });
       continue;
     }

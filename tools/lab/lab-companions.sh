@@ -4,8 +4,8 @@
 # test/companion/companions.test.ts checks:
 #   $KBTF_CACHE/companions/lib/modules/KVER/updates/kbtf/*-btf.ko, $KBTF_CACHE/companions/kbtf-companions-KVER.json
 #   .lab/SERIES-companions/ (truth.json, dumps; see docs/lab.md)
-# Usage: bash tools/companion/lab-companions.sh 6.1|6.12 [extra lab.sh options]
-#        KBTF_FIXTURE=1 bash tools/companion/lab-companions.sh 6.1 --force   (regenerates the fixture)
+# Usage: bash tools/lab/lab-companions.sh 6.1|6.12 [extra lab.sh options]
+#        KBTF_FIXTURE=1 bash tools/lab/lab-companions.sh 6.1 --force   (regenerates the fixture)
 # Needs the CLI built (npm run build) and root (apt-get download, debootstrap, depmod, QEMU).
 set -euo pipefail
 
