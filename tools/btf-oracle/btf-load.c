@@ -1,5 +1,6 @@
 /*
- * btf-load: hand each BTF file named on the command line to the running kernel's BTF verifier
+ * btf-load: hand each BTF file named on the command line (or, with no arguments, on each line of
+ * standard input) to the running kernel's BTF verifier
  * (bpf(BPF_BTF_LOAD) with a level-1 log) and print one JSON object per file, in order:
  *   {"file":"…","accepted":true|false,"errno":N,"log":"last non-empty log line","head":"…"}
  * where head is the last line starting with "[" up to the last line: the "[id] KIND name details"
@@ -57,11 +58,21 @@ static const char *head_line(const char *log, const char *last) {
 	return out;
 }
 
+/* The next file name: argv[*i], or a line of stdin when there are no arguments; NULL at the end. */
+static const char *next_name(int argc, char **argv, int *i) {
+	static char line[4096];
+	if (argc > 1) return *i < argc ? argv[(*i)++] : NULL;
+	if (!fgets(line, sizeof line, stdin)) return NULL;
+	line[strcspn(line, "\n")] = 0;
+	return line;
+}
+
 int main(int argc, char **argv) {
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
+	int arg = 1;
+	for (const char *name; (name = next_name(argc, argv, &arg));) {
+		FILE *f = fopen(name, "rb");
 		if (!f) {
-			fprintf(stderr, "btf-load: %s: %s\n", argv[i], strerror(errno));
+			fprintf(stderr, "btf-load: %s: %s\n", name, strerror(errno));
 			return 2;
 		}
 		size_t n = fread(blob, 1, MAX_BLOB, f);
@@ -82,7 +93,7 @@ int main(int argc, char **argv) {
 		}
 		if (fd >= 0) close(fd);
 		printf("{\"file\":");
-		json_str(argv[i]);
+		json_str(name);
 		printf(",\"accepted\":%s,\"errno\":%d,\"log\":", fd >= 0 ? "true" : "false", err);
 		const char *last = fd >= 0 ? "" : last_line(logbuf);
 		json_str(last);
