@@ -11,7 +11,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '@kbtf/binary';
 import { buildCompanions, type CompanionJob, type CompanionResult } from './build.js';
-import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from './kernel.js';
+import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from './debian-cache.js';
 import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
 import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
 import { ensureTreeKbuild, kernelSuite, treeFetcher, type KernelToolchain } from './suite.js';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElfFile, NotFoundError, openElfFile, runChecked, withContext } from '@kbtf/binary';
 import { parseBtf } from '@kbtf/btf';
-import { checkBuildId, readModule } from './kernel.js';
+import { checkBuildId, readModule } from './debian-cache.js';
 import { encodeBtf, type Pahole } from './pahole.js';
 import { pruneCompanionBtf, type PruneStats } from './prune.js';
 import { buildStubs, checkHeaders, checkModuleName, companionName, VMLINUX } from './stub.js';

@@ -12,7 +12,7 @@
  */
 export * from './log.js';
 export * from './pahole.js';
-export * from './kernel.js';
+export * from './debian-cache.js';
 export * from './stub.js';
 export * from './prune.js';
 export * from './check.js';

@@ -29,7 +29,7 @@ import { BadDataError, ElfFile, NotFoundError, UsageError, openElfFile, runCheck
 import { parseBtf } from '@kbtf/btf';
 import { buildForKernel, companionDir, readSummaryFile, resolveEntries, type KernelBuildOptions } from './batch.js';
 import { checkCompanion } from './check.js';
-import { KernelTree, readModule } from './kernel.js';
+import { KernelTree, readModule } from './debian-cache.js';
 import { silent } from './log.js';
 import { companionName, VMLINUX } from './stub.js';
 import { suiteFetcher } from './suite.js';

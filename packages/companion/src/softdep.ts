@@ -15,7 +15,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeModuleName } from './kernel.js';
+import { normalizeModuleName } from './debian-cache.js';
 import { companionName, VMLINUX } from './stub.js';
 
 export interface Softdeps {

@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { NotFoundError, ToolError, UnsupportedError, run, runChecked } from '@kbtf/binary';
-import { hostFetcher, type DebFetcher } from './kernel.js';
+import { hostFetcher, type DebFetcher } from './debian-cache.js';
 import { ensurePaholeTree } from './pahole.js';
 import { checkHeaders } from './stub.js';
 import { type Log, silent } from './log.js';

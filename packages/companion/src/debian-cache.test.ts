@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ElfFile } from '@kbtf/binary';
-import { checkBuildId } from './kernel.js';
+import { checkBuildId } from './debian-cache.js';
 import { buildIdNote, makeElf } from '../../../packages/binary/src/test-elf.js';
 
 const ID = '721ba523aee7021d40001edd1e3ff5ceb9541d86';
