@@ -192,7 +192,8 @@ function dense(): Uint8Array {
 /**
  * Seeded random type graphs that pass the per-type checks by construction, so the verdict is the
  * resolver's: after good()'s nine types, 4–12 records of reference kinds (modifiers, PTR, ARRAY,
- * STRUCT/UNION, VAR, DATASEC, DECL_TAG, FUNC, FUNC_PROTO) pointing at random ids of the blob.
+ * STRUCT/UNION, VAR, DATASEC, DECL_TAG, FUNC, FUNC_PROTO) pointing at random ids of the blob; every
+ * other graph `roomy`.
  */
 /** Member checks per member type (check_member / check_kflag_member), appended from type 10. */
 const MEMBERS: [string, (b: TestBtf) => void][] = [
@@ -240,12 +241,14 @@ const MEMBERS: [string, (b: TestBtf) => void][] = [
   ['FUNC of a FUNC_PROTO with a vararg', (b) => { b.func('f', 11); b.funcProto(1, [['a', 1], ['', 0]]); }],
 ];
 
-function randomGraph(r: () => number): Uint8Array {
+function randomGraph(r: () => number, roomy = false): Uint8Array {
   const b = good();
   const n = 4 + Math.floor(r() * 9);
   const end = 10 + n;
   const any = () => Math.floor(r() * end);
-  const some = () => 1 + Math.floor(r() * (end - 1));
+  // Roomy graphs point mostly at reference kinds (ids 10+) or sized types and give structs and
+  // sections room, so that more of them resolve and the loops and depth decide the verdict.
+  const some = () => (roomy && r() < 0.7 ? 10 + Math.floor(r() * n) : roomy ? [1, 3, 4, 5][Math.floor(r() * 4)] : 1 + Math.floor(r() * (end - 1)));
   for (let i = 0; i < n; i++) {
     const pick = Math.floor(r() * 13);
     if (pick === 0) b.ref(K.CONST, any());
@@ -256,12 +259,12 @@ function randomGraph(r: () => number): Uint8Array {
     else if (pick === 6) b.array(some(), r() < 0.8 ? 1 : some(), Math.floor(r() * 4));
     else if (pick === 7) {
       const m = 1 + Math.floor(r() * 3);
-      const size = 8 * (m + Math.floor(r() * 3));
+      const size = roomy ? 4096 : 8 * (m + Math.floor(r() * 3));
       b.struct(`s${i}`, size, Array.from({ length: m }, (_, j) => [`m${j}`, some(), j * 64] as [string, number, number]), { union: r() < 0.2 && m === 1 });
     } else if (pick === 8) b.var(`v${i}`, some());
-    else if (pick === 9) b.datasec(`.d${i}`, 64, [[some(), 0, 8 * (1 + Math.floor(r() * 4))]]);
-    else if (pick === 10) b.declTag('dt', some(), r() < 0.7 ? -1 : Math.floor(r() * 2));
-    else if (pick === 11) b.func(`f${i}`, some());
+    else if (pick === 9) b.datasec(`.d${i}`, roomy ? 8192 : 64, [[roomy ? 6 : some(), 0, roomy ? 8192 : 8 * (1 + Math.floor(r() * 4))]]);
+    else if (pick === 10) b.declTag('dt', roomy ? [4, 6, 9][Math.floor(r() * 3)] : some(), r() < 0.7 ? -1 : Math.floor(r() * 2));
+    else if (pick === 11) b.func(`f${i}`, roomy ? 8 : some());
     else b.funcProto(any(), [['a', some()]]);
   }
   return b.build();
@@ -298,7 +301,7 @@ function corpus(): Case[] {
   mutations(good().build(), 200 * n, 1).forEach((bytes, i) => cases.push({ name: `mutation good #${i}`, bytes }));
   mutations(dense(), 300 * n, 2).forEach((bytes, i) => cases.push({ name: `mutation dense #${i}`, bytes }));
   const r = rng(3);
-  for (let i = 0; i < 500 * n; i++) cases.push({ name: `random graph #${i}`, bytes: randomGraph(r) });
+  for (let i = 0; i < 500 * n; i++) cases.push({ name: `random graph #${i}`, bytes: randomGraph(r, i % 2 === 1) });
   // Mutations of the loop and quirk shapes: ids moved into and out of cycles.
   [...RESOLVE_QUIRKS, ...LOOPS].forEach(([name, add], j) => {
     mutations(withGood(add), 8 * n, 100 + j).forEach((bytes, i) => cases.push({ name: `mutation of ${name} #${i}`, bytes }));
