@@ -18,12 +18,12 @@
  * `kdump-collector-filter`, `kdump-compression`, `makedumpfile-kernel-unsupported` (warnings),
  * `kdump-collector-copy`, `makedumpfile-missing`, `makedumpfile-kernel-unknown` (info).
  */
-import type { Root } from './fs.js';
+import type { Root } from './root-tree.js';
 import { decide } from './decide.js';
 import { companionOf, foldName, isCompanion, VMLINUX, VMLINUX_COMPANION } from './names.js';
 import type { ModulesDir } from './modules.js';
 import type { Settings } from './settings.js';
-import { formatSource } from './source.js';
+import { formatSource } from './setting-source.js';
 import { UNIT_NAME, HOOK_PATH } from './wiring.js';
 import type { WiringReport } from './check-wiring.js';
 import type { Finding, LoadedModule, Severity } from './check.js';

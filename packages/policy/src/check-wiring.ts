@@ -17,7 +17,7 @@
  * - `install-in-initramfs` (error): a `kbtf hook` install line for an initramfs module, in a file
  *   mkinitramfs copies: the initramfs has no kbtf, so the module itself fails to load there.
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { companionOf, foldName } from './names.js';
 import { softdepFor, installFor, type ModprobeConfig } from './modprobe-d.js';
 import type { Softdep } from './modules.js';

@@ -20,7 +20,7 @@
  */
 import { parseBtf, btfBytesFromFile, companionRules, elfSection, validateBtf, type Btf, type KernelRules } from '@kbtf/btf';
 import { KbtfError } from '@kbtf/binary';
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { decide } from './decide.js';
 import { companionOf, foldName, isCompanion, matchesPattern, VMLINUX, VMLINUX_COMPANION } from './names.js';
 import { bootModules, readModulesDir, type ModulesDir } from './modules.js';
@@ -35,7 +35,7 @@ import { readModuleFile, modinfoOf, modinfoValue } from './modinfo.js';
 import { confFiles } from './conf-files.js';
 import { MODULES_LOAD_DIRS } from './modules.js';
 import { fnmatch } from './glob.js';
-import { formatSource } from './source.js';
+import { formatSource } from './setting-source.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -13,9 +13,9 @@
  * after it, as Debian's grub-mkconfig does).
  */
 import { BadDataError } from '@kbtf/binary';
-import { Root } from './fs.js';
-import type { Source } from './source.js';
-import { compareBytes } from './fs.js';
+import { Root } from './root-tree.js';
+import type { Source } from './setting-source.js';
+import { compareBytes } from './root-tree.js';
 
 export interface CmdlineParam {
   /** Name as written. */

@@ -3,7 +3,7 @@
  * names with the given suffix, the same basename in a higher directory replaces a lower one, a
  * symlink to /dev/null masks the basename, and the survivors are taken in basename order.
  */
-import { Root, compareBytes } from './fs.js';
+import { Root, compareBytes } from './root-tree.js';
 
 export interface ConfFiles {
   /** In-tree paths, in application order. */

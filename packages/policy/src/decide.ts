@@ -7,7 +7,7 @@
  */
 import { foldName, isCompanion, matchesPattern, VMLINUX } from './names.js';
 import type { Settings } from './settings.js';
-import type { Source } from './source.js';
+import type { Source } from './setting-source.js';
 
 export type DecisionReason = 'is-companion' | 'mode-off' | 'excluded' | 'mode-always' | 'included' | 'required' | 'on-demand';
 

@@ -1,9 +1,9 @@
 // @kbtf/policy — which companions a host loads, making kmod load them, and the pre-deploy check.
 // The user-facing spec is docs/policy.md; the contracts are docs/design.md §2–4.
-export * from './fs.js';
+export * from './root-tree.js';
 export * from './glob.js';
 export * from './names.js';
-export * from './source.js';
+export * from './setting-source.js';
 export * from './cmdline.js';
 export * from './sysctl.js';
 export * from './conf-files.js';

@@ -21,11 +21,11 @@
  * makedumpfile's options are read as its getopt_long does (makedumpfile.c main(), short options
  * "b:cDd:eEFfg:hi:lL:pRvXx:z", unambiguous prefixes of long options, `--opt=value`).
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { BadDataError } from '@kbtf/binary';
 import { lastParam, shellWord, MAX_SHELL_VALUE, type Cmdline } from './cmdline.js';
 import { readUnitWiring } from './wiring.js';
-import type { Source } from './source.js';
+import type { Source } from './setting-source.js';
 import { makedumpfileLatest, type MakedumpfileSupport } from './makedumpfile-versions.js';
 
 export const KDUMP_TOOLS_DEFAULTS = '/etc/default/kdump-tools';

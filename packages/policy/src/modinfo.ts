@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { BadDataError, ElfFile, NotFoundError, type Modinfo } from '@kbtf/binary';
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 
 /**
  * The most a module may decompress to. Debian's largest (amdgpu, 6.12) is ~25 MiB uncompressed; a

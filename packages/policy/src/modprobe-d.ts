@@ -12,12 +12,12 @@
  *   module-init-tools does"), so an earlier file's softdep for M hides a later one.
  * The kernel command line adds `modprobe.blacklist=a,b` (names not folded).
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { confFiles } from './conf-files.js';
 import { foldName } from './names.js';
 import { fnmatch } from './glob.js';
 import { parseSoftdepArgs, type Softdep } from './modules.js';
-import type { Location } from './source.js';
+import type { Location } from './setting-source.js';
 import type { Cmdline } from './cmdline.js';
 import { paramEq } from './cmdline.js';
 

@@ -8,10 +8,10 @@
  */
 import { release } from 'node:os';
 import { BadDataError, NotFoundError, UsageError } from '@kbtf/binary';
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { confFiles } from './conf-files.js';
 import { moduleNameFromPath, foldName } from './names.js';
-import type { Location } from './source.js';
+import type { Location } from './setting-source.js';
 
 export interface ModuleEntry {
   /** Folded name. */

@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import type { z as Zod } from 'zod';
 import { BadDataError, UnsupportedError } from '@kbtf/binary';
-import { Root } from './fs.js';
-import type { Source } from './source.js';
+import { Root } from './root-tree.js';
+import type { Source } from './setting-source.js';
 
 export const POLICY_PATHS = ['/etc/kbtf/policy.yaml', '/run/kbtf/policy.yaml', '/usr/lib/kbtf/policy.yaml'];
 export const POLICY_VERSION = 1;

@@ -16,13 +16,13 @@
  * Output is a pure function of the settings and the trees: sorted by module name, no timestamps,
  * so rendering twice gives the same bytes and writing is skipped when nothing changed.
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { decide, type Decision } from './decide.js';
 import { companionOf, isCompanion, VMLINUX, VMLINUX_COMPANION, foldName } from './names.js';
 import type { ModulesDir, Softdep } from './modules.js';
 import { readModprobeConfig, softdepFor } from './modprobe-d.js';
 import type { Settings } from './settings.js';
-import { formatSource } from './source.js';
+import { formatSource } from './setting-source.js';
 
 export const DEFAULT_MODPROBE_OUTPUT = '/run/modprobe.d/kbtf.conf';
 export const DEFAULT_MODULES_LOAD_OUTPUT = '/run/modules-load.d/kbtf.conf';

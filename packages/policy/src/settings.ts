@@ -3,11 +3,11 @@
  * default (`on-demand`). Each value carries the source that set it. An invalid value is reported
  * and ignored, so the next source decides.
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { type Cmdline, lastParam, readCmdline, cmdlineFromString } from './cmdline.js';
 import { readBtfSysctl, type SysctlWarning } from './sysctl.js';
 import { readPolicy, policySource, MODES, type Mode, type PolicyFile } from './policy-file.js';
-import { DEFAULT_SOURCE, type Source, type Sourced } from './source.js';
+import { DEFAULT_SOURCE, type Source, type Sourced } from './setting-source.js';
 
 export const CMDLINE_MODE = 'btf_companions';
 export const CMDLINE_EXCLUDE = 'btf_companions.exclude';

@@ -10,7 +10,7 @@
  * changing nothing) and reports that plan; a companion kmod cannot resolve is a failure. With
  * `modprobeArgs` (`-d ROOT -S KVER -C ROOT/etc/modprobe.d`) the dry run works on a root tree.
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { decide, type Decision } from './decide.js';
 import { companionOf, isCompanion, foldName, VMLINUX, VMLINUX_COMPANION } from './names.js';
 import type { ModulesDir } from './modules.js';

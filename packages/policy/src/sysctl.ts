@@ -13,10 +13,10 @@
  *   set it (the value still counts), keys may use `.` or `/` as separator (if the first separator is
  *   `/`, `/` and `.` swap), and keys may be globs (systemd ≥ 245).
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { confFiles, type ConfFiles } from './conf-files.js';
 import { fnmatch, isGlob } from './glob.js';
-import type { Source } from './source.js';
+import type { Source } from './setting-source.js';
 
 export const SYSCTL_DIRS = ['/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d'];
 export const SYSCTL_CONF = '/etc/sysctl.conf';

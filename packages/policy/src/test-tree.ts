@@ -2,7 +2,7 @@
 // path to a symlink target ('/dev/null' masks); `exec` lists files made executable (0755).
 import { Volume, createFsFromVolume } from 'memfs';
 import { posix } from 'node:path';
-import { Root, type FileSystem } from './fs.js';
+import { Root, type FileSystem } from './root-tree.js';
 
 export function memTree(files: Record<string, string | Uint8Array>, links: Record<string, string> = {}, dir = '/tree', exec: string[] = []): Root {
   const vol = new Volume();

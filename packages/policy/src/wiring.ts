@@ -16,11 +16,11 @@
  * A file in `/run` is not wiring: it does not survive a reboot. The unit and the hook run
  * `/usr/bin/kbtf`; without it in the tree neither does anything.
  */
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { foldName } from './names.js';
 import { fnmatch } from './glob.js';
 import type { ModulesDir } from './modules.js';
-import type { Location } from './source.js';
+import type { Location } from './setting-source.js';
 
 export const UNIT_NAME = 'kbtf-modprobe-config.service';
 export const KBTF_PROGRAM = '/usr/bin/kbtf';

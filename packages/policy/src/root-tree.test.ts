@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Root } from './fs.js';
+import { Root } from './root-tree.js';
 import { writeIfChanged } from './render.js';
 
 describe('Root paths', () => {
