@@ -9,7 +9,7 @@ import { parseBtf, writeBtf, type BtfType } from '@kbtf/btf';
 import { readDynamicSymbols, type DynamicKsymsContext } from './dynamic-ksyms.js';
 import { KernelMemory } from './memory.js';
 import { SparseMemory } from './test-memory.js';
-import { parseTypeName } from './types.js';
+import { parseTypeName } from './ktype.js';
 
 const m = (name: string, type: number, bitOffset: number) => ({ name, type, bitOffset, bitfieldSize: 0 });
 /** The layouts of include/linux/bpf.h and kernel/trace/ftrace.c, shortened names. */

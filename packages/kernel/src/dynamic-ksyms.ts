@@ -32,7 +32,7 @@
 import { BadDataError, KbtfError, hex, withContext } from '@kbtf/binary';
 import type { KernelMemory } from './memory.js';
 import { KObject, containerOf } from './object.js';
-import { shape, type KType } from './types.js';
+import { shape, type KType } from './ktype.js';
 
 /** KSYM_NAME_LEN (512 since 6.1): names are strscpy'd into a buffer this long. */
 const KSYM_NAME_LEN = 512;

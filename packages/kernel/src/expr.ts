@@ -28,7 +28,7 @@ import { KbtfError, NotFoundError, UsageError } from '@kbtf/binary';
 import { kindNumber, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
 import { KObject, containerOf } from './object.js';
-import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './types.js';
+import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './ktype.js';
 
 type Token = { kind: 'ident' | 'number' | 'punct' | 'module'; text: string; pos: number };
 

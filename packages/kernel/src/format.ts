@@ -7,7 +7,7 @@
  */
 import { FaultError, hex } from '@kbtf/binary';
 import { KObject } from './object.js';
-import { shape, typeName, type KType } from './types.js';
+import { shape, typeName, type KType } from './ktype.js';
 
 const COLUMNS = 80;
 const MAX_STRING = 4096;

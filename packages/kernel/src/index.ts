@@ -3,7 +3,7 @@ export * from './arch.js';
 export * from './x86_64.js';
 export * from './memory.js';
 export * from './kallsyms.js';
-export * from './types.js';
+export * from './ktype.js';
 export * from './object.js';
 export * from './bootstrap.js';
 export * from './kernel.js';

@@ -13,7 +13,7 @@ import { readKallsyms, kallsymsLocation, type Kallsyms, type SymbolAt } from './
 import { KernelMemory } from './memory.js';
 import { readModules, type KernelModule } from './modules.js';
 import { KObject } from './object.js';
-import { arrayOf, btfType, parseTypeName, sizeOfType, type KType } from './types.js';
+import { arrayOf, btfType, parseTypeName, sizeOfType, type KType } from './ktype.js';
 
 export interface KernelOptions {
   /** vmlinux BTF bytes to use instead of the copy in the dump (e.g. /sys/kernel/btf/vmlinux). */

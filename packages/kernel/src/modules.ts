@@ -18,7 +18,7 @@ import { Cursor, FaultError, NotFoundError } from '@kbtf/binary';
 import { parseBtf, type Btf } from '@kbtf/btf';
 import type { Kernel } from './kernel.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
-import { findTypeId, shape, sizeOfType, type KType } from './types.js';
+import { findTypeId, shape, sizeOfType, type KType } from './ktype.js';
 
 /** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
 const ELF64_SYM_SIZE = 24;

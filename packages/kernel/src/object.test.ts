@@ -4,7 +4,7 @@ import { SparseMemory } from './test-memory.js';
 import { KernelMemory } from './memory.js';
 import { KObject, containerOf, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { formatObject } from './format.js';
-import { btfType, parseTypeName, pointerTo, typeName } from './types.js';
+import { btfType, parseTypeName, pointerTo, typeName } from './ktype.js';
 
 /** A tiny BTF with what the object layer must handle: bitfields, enums, char arrays, anonymous unions, lists. */
 const TYPES: BtfType[] = [

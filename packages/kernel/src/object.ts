@@ -7,7 +7,7 @@
 import { Cursor, NotFoundError, UsageError, hex } from '@kbtf/binary';
 import { parseMemberPath } from '@kbtf/btf';
 import type { KernelMemory } from './memory.js';
-import { pointerTo, shape, sizeOfType, typeName, type KType, type Shape } from './types.js';
+import { pointerTo, shape, sizeOfType, typeName, type KType, type Shape } from './ktype.js';
 
 const MAX_STRING = 1 << 20;
 

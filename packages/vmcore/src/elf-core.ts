@@ -20,7 +20,7 @@ import { machineByElf, parsePrStatus, type Machine } from './machine.js';
 import { NT_PRSTATUS, parseNotes, vmcoreInfoText } from './notes.js';
 import { PhysicalReader, pushRange, type StateRun } from './physical.js';
 import type { ByteSource } from './source.js';
-import type { ElfNote, HeaderFields, PageCounts, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './types.js';
+import type { ElfNote, HeaderFields, PageCounts, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './contract.js';
 import { parseVmcoreInfo } from './vmcoreinfo.js';
 
 export const ELF_MAGIC = 0x7f454c46; // "\x7fELF" read big-endian

@@ -1,4 +1,4 @@
-export * from './types.js';
+export * from './contract.js';
 export { openVmcore, openVmcoreSource, type OpenOptions, type OpenedVmcore } from './open.js';
 export { parseVmcoreInfo } from './vmcoreinfo.js';
 export { FileSource, MemorySource, type ByteSource } from './source.js';

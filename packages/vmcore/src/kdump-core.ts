@@ -13,7 +13,7 @@ import { LruCache } from './lru.js';
 import { machineByName, parsePrStatus } from './machine.js';
 import { NT_PRSTATUS, vmcoreInfoText } from './notes.js';
 import { PhysicalReader, pushRange, type StateRun } from './physical.js';
-import type { ElfNote, HeaderFields, PageCounts, PageState, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './types.js';
+import type { ElfNote, HeaderFields, PageCounts, PageState, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './contract.js';
 import { parseVmcoreInfo } from './vmcoreinfo.js';
 
 interface DescriptorScan {

@@ -14,7 +14,7 @@ import { DUMP_DH_COMPRESSED_INCOMPLETE, readDiskDumpHeader, readSubHeader, type 
 import { LruCache } from './lru.js';
 import { parseNotes } from './notes.js';
 import type { ByteSource } from './source.js';
-import type { ElfNote } from './types.js';
+import type { ElfNote } from './contract.js';
 
 export const PAGE_DESC_SIZE = 24;
 /** Descriptors read per chunk (768 bytes: small enough for random access, one read per 32 pages). */

@@ -15,7 +15,7 @@
  */
 import { BadDataError, Cursor, UnsupportedError } from '@kbtf/binary';
 import type { ByteSource } from './source.js';
-import type { HeaderFields } from './types.js';
+import type { HeaderFields } from './contract.js';
 
 export const KDUMP_SIGNATURE = 'KDUMP   ';
 export const DISK_DUMP_HEADER_SIZE = 464;

@@ -8,7 +8,7 @@
  * (arch/x86/include/asm/user_64.h), arm64 struct user_pt_regs (x0..x30, sp, pc, pstate).
  */
 import { Cursor } from '@kbtf/binary';
-import type { PrStatus } from './types.js';
+import type { PrStatus } from './contract.js';
 
 export interface Machine {
   name: string;

@@ -6,7 +6,7 @@
  * PT_NOTE of each CPU) ends the list.
  */
 import { Cursor } from '@kbtf/binary';
-import type { ElfNote } from './types.js';
+import type { ElfNote } from './contract.js';
 
 export const NT_PRSTATUS = 1;
 export const NT_PRFPREG = 2;

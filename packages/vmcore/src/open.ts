@@ -12,7 +12,7 @@ import { KdumpCore } from './kdump-core.js';
 import { KdumpFile } from './kdump-file.js';
 import { KDUMP_SIGNATURE } from './kdump-header.js';
 import { FileSource, type ByteSource } from './source.js';
-import type { HeaderFields, Vmcore, VmcoreDetails } from './types.js';
+import type { HeaderFields, Vmcore, VmcoreDetails } from './contract.js';
 
 export interface OpenOptions {
   /** Decoded pages (kdump) or file blocks (ELF) kept in the LRU cache; default 1024. */

@@ -6,7 +6,7 @@
  * address that cannot be served raises a FaultError naming it and the reason.
  */
 import { FaultError, UsageError } from '@kbtf/binary';
-import type { PageState, PhysRange } from './types.js';
+import type { PageState, PhysRange } from './contract.js';
 
 export interface StateRun {
   state: PageState;

@@ -9,7 +9,7 @@
  * Unknown lines are kept in `other`; malformed values are kept there too rather than thrown on,
  * because a dump with one odd line is still worth reading.
  */
-import type { VmcoreInfo } from './types.js';
+import type { VmcoreInfo } from './contract.js';
 
 const KEYED = /^(SYMBOL|OFFSET|SIZE|LENGTH|NUMBER)\((.+)\)$/;
 
