@@ -17,6 +17,7 @@ export * from './stub.js';
 export * from './prune.js';
 export * from './check.js';
 export * from './build.js';
+export * from './build-request.js';
 export * from './batch.js';
 export * from './softdep.js';
 export * from './suite.js';

@@ -269,12 +269,6 @@ export class Kernel {
   close(): void {
     this.vmcore.close();
   }
-
-  /** Parse a hex or decimal address argument. */
-  static parseAddress(text: string): bigint {
-    if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) throw new UsageError(`bad address '${text}'`);
-    return BigInt(text);
-  }
 }
 
 /**

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { runHook } from './hook.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kmsgLogger, runHook, wantsCompanion } from './hook.js';
 import type { Runner } from './exec.js';
+import { memTree } from './test-tree.js';
 
 function recorder(codes: Record<string, number> = {}) {
   const calls: string[][] = [];
@@ -55,5 +59,40 @@ describe('kbtf hook', () => {
     const r = recorder();
     expect((await runHook('loop', [], { run: r.run, wantsCompanion: () => false, log: () => {} })).companion).toBe('not-selected');
     expect(r.calls).toHaveLength(1);
+  });
+});
+
+describe('wantsCompanion: the settings select the module and modules.dep has its companion', () => {
+  const K = '6.1.0-56-amd64';
+  const dep = { [`/lib/modules/${K}/modules.dep`]: 'kernel/fs/ext4/ext4.ko:\nkernel/drivers/block/loop.ko:\nupdates/kbtf/ext4-btf.ko:\n' };
+  it('loads a selected module\'s companion that modules.dep has', () => {
+    const root = memTree({ ...dep, '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\n' });
+    expect(wantsCompanion(root, 'ext4')).toBe(true);
+    expect(wantsCompanion(root, 'loop')).toBe(false); // no loop-btf.ko
+    expect(wantsCompanion(root, 'ext4-btf')).toBe(false); // a companion has none
+  });
+  it('follows the policy: excluded, off', () => {
+    expect(wantsCompanion(memTree({ ...dep, '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\nexclude: [ext4]\n' }), 'ext4')).toBe(false);
+    expect(wantsCompanion(memTree({ ...dep, '/etc/kbtf/policy.yaml': 'version: 1\nmode: off\n' }), 'ext4')).toBe(false);
+  });
+  it('throws when modules.dep is missing (runHook logs it and loads the module anyway)', () => {
+    expect(() => wantsCompanion(memTree({ '/etc/kbtf/policy.yaml': 'version: 1\nmode: always\n' }), 'ext4', K)).toThrow(/modules/);
+  });
+});
+
+describe('kmsgLogger', () => {
+  it('writes each message to stderr and to the kernel log at KERN_WARNING', () => {
+    const kmsg = join(mkdtempSync(join(tmpdir(), 'kbtf-kmsg-')), 'kmsg');
+    const stderr: string[] = [];
+    const log = kmsgLogger((t) => stderr.push(t), kmsg);
+    log('kbtf hook: companion loop-btf of loop failed to load (modprobe exit 1)');
+    log('second');
+    expect(stderr).toEqual(['kbtf hook: companion loop-btf of loop failed to load (modprobe exit 1)\n', 'second\n']);
+    expect(readFileSync(kmsg, 'utf8')).toBe('<4>kbtf hook: companion loop-btf of loop failed to load (modprobe exit 1)\n<4>second\n');
+  });
+  it('without a writable kernel log, stderr only and no throw', () => {
+    const stderr: string[] = [];
+    kmsgLogger((t) => stderr.push(t), '/nonexistent/kbtf/kmsg')('m');
+    expect(stderr).toEqual(['m\n']);
   });
 });

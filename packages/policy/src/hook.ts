@@ -11,8 +11,13 @@
  * or a policy that cannot be read, is logged to stderr and /dev/kmsg and never fails the module's
  * load. Programs run through execFile: no shell ever sees the name.
  */
+import { appendFileSync } from 'node:fs';
 import { UsageError } from '@kbtf/binary';
-import { isStrictModuleName, isCompanion, foldName } from './names.js';
+import { decide } from './decide.js';
+import type { Root } from './root-tree.js';
+import { readModulesDir } from './modules.js';
+import { companionOf, isStrictModuleName, isCompanion, foldName } from './names.js';
+import { readSettings } from './settings.js';
 import type { Runner } from './exec.js';
 
 export const MAX_PARAM_LENGTH = 1024;
@@ -78,4 +83,36 @@ function hasControl(s: string): boolean {
     if (c < 0x20 || c === 0x7f) return true;
   }
   return false;
+}
+
+/**
+ * The hook's rule for MODULE's companion: the root's settings select MODULE (decide) and the
+ * kernel's modules.dep has the companion (a selected module without one is no failure). Read afresh
+ * on each call: a hook runs once per module load. Throws when the settings or modules.dep cannot be
+ * read; runHook logs that and still loads the module.
+ */
+export function wantsCompanion(root: Root, module: string, kernel?: string): boolean {
+  const companion = companionOf(module);
+  if (companion === undefined) return false;
+  if (!decide(readSettings(root, { kernel }), module).load) return false;
+  return readModulesDir(root, kernel).modules.has(companion);
+}
+
+/** The kernel log level of the hook's messages (KERN_WARNING, include/linux/kern_levels.h). */
+export const KMSG_WARNING = '<4>';
+
+/**
+ * The hook's log: each message to `stderr` and to the kernel log (`kmsg`, /dev/kmsg, at
+ * KERN_WARNING), so that a companion that failed at boot shows in dmesg beside the module's own
+ * messages. Writing the kernel log is best effort: not root, or no /dev/kmsg, leaves stderr only.
+ */
+export function kmsgLogger(stderr: (text: string) => void, kmsg = '/dev/kmsg'): (message: string) => void {
+  return (message) => {
+    stderr(`${message}\n`);
+    try {
+      appendFileSync(kmsg, `${KMSG_WARNING}${message}\n`);
+    } catch {
+      /* not root, or no /dev/kmsg */
+    }
+  };
 }

@@ -8,7 +8,7 @@
  * A dry run asks the real modprobe what it would do (`modprobe -n -v -- M-btf`: kmod resolves the
  * companion through modules.dep and the modprobe.d config and prints the insmod it would run,
  * changing nothing) and reports that plan; a companion kmod cannot resolve is a failure. With
- * `modprobeArgs` (`-d ROOT -S KVER -C ROOT/etc/modprobe.d`) the dry run works on a root tree.
+ * `modprobeArgs` (`-d ROOT -S KVER -C ROOT/etc/modprobe.d`, rootModprobeArgs) the dry run works on a root tree.
  */
 import { Root } from './root-tree.js';
 import { decide, type Decision } from './decide.js';
@@ -53,6 +53,18 @@ export interface SyncOptions {
   modprobeArgs?: string[];
   /** The loaded modules in /proc/modules format; default: the root's /proc/modules. */
   procModules?: string;
+}
+
+/**
+ * The modprobe arguments that make kmod work on a root tree instead of the running system:
+ * `-d ROOT` (its /lib/modules), `-S KVER` (that kernel's modules.dep), and `-C ROOT/etc/modprobe.d`
+ * when the tree has that directory (else kmod would read the host's). None for the live root.
+ */
+export function rootModprobeArgs(root: Root, kernel: string): string[] {
+  if (root.isLive) return [];
+  const args = ['-d', root.dir, '-S', kernel];
+  if (root.kind('/etc/modprobe.d') === 'dir') args.push('-C', root.path('/etc/modprobe.d'));
+  return args;
 }
 
 export async function syncCompanions(root: Root, settings: Settings, mods: ModulesDir, runner: Runner, options: SyncOptions = {}): Promise<SyncReport> {

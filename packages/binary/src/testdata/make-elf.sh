@@ -16,3 +16,5 @@ for f in elf64-x86_64.so elf32-i386.so; do
   LC_ALL=C readelf -W -S -s -n -p .modinfo "$f" > "$f.readelf"
 done
 LC_ALL=C readelf -W -S -s -n elf64-s390x-libacl.so > elf64-s390x-libacl.so.readelf
+# hexdump.test.ts: the first 1000 bytes of the x86_64 file as `hexdump -C -v` prints them (bsdextrautils).
+head -c 1000 elf64-x86_64.so | hexdump -C -v > elf64-x86_64.so.hexdump
