@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
 import { btfBytesFromFile, btfStats, formatC, formatJson, formatRawChunks, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
-import type { Command, CommandContext } from '../cli/command.js';
+import { defineCommand, type CommandContext, type OptionDecls } from '../cli/command.js';
 
 function readFile(ctx: CommandContext, file: string): Uint8Array {
   const path = resolve(ctx.cwd, file);
@@ -13,22 +13,24 @@ function oneFile(ctx: CommandContext): string {
   return ctx.args[0];
 }
 
-function loadBase(ctx: CommandContext): Btf | undefined {
+/** `--base FILE`: the base BTF of split BTF (a module's on vmlinux), for every subcommand. */
+const baseOption = { base: { type: 'string', short: 'B' } } as const satisfies OptionDecls;
+
+function loadBase(ctx: CommandContext<typeof baseOption>): Btf | undefined {
   const base = ctx.values.base;
   if (base === undefined) return undefined;
-  if (typeof base !== 'string') throw new UsageError('--base takes a FILE');
   return parseBtf(btfBytesFromFile(readFile(ctx, base), base), { source: base });
 }
 
-const dump: Command = {
+const dump = defineCommand({
   name: 'dump',
   summary: 'print BTF: raw (bpftool format), c (a header), json',
   usage: ['btf dump FILE [--base FILE] [--format raw|c|json]'],
-  options: { base: { type: 'string', short: 'B' }, format: { type: 'string', short: 'f' } },
+  options: { ...baseOption, format: { type: 'string', short: 'f' } },
   help: '`raw` matches `bpftool btf dump file FILE format raw` line for line (with --base: `bpftool --base-btf`).',
   async run(ctx) {
     const file = oneFile(ctx);
-    const format = (ctx.values.format as string | undefined) ?? (ctx.out.json ? 'json' : 'raw');
+    const format = ctx.values.format ?? (ctx.out.json ? 'json' : 'raw');
     if (!['raw', 'c', 'json'].includes(format)) throw new UsageError(`unknown --format '${format}' (raw, c, json)`);
     const base = loadBase(ctx);
     const btf = parseBtf(btfBytesFromFile(readFile(ctx, file), file), { base, source: file });
@@ -37,13 +39,13 @@ const dump: Command = {
     else for (const chunk of formatRawChunks(btf)) ctx.out.stdout.write(chunk);
     return 0;
   },
-};
+});
 
-const validate: Command = {
+const validate = defineCommand({
   name: 'validate',
   summary: "check BTF by the kernel's rules (exit 0 valid, 1 invalid, 2 unreadable)",
   usage: ['btf validate FILE [--base FILE] [--mode full|module] [--kernel current|6.1] [--json]'],
-  options: { base: { type: 'string', short: 'B' }, mode: { type: 'string' }, kernel: { type: 'string' } },
+  options: { ...baseOption, mode: { type: 'string' }, kernel: { type: 'string' } },
   help: [
     '--mode full (default): what the kernel checks on BPF_BTF_LOAD (adds type resolution: loops, sizes, members).',
     '--mode module: what the kernel checks when a module (a companion) loads.',
@@ -51,8 +53,8 @@ const validate: Command = {
   ].join('\n'),
   async run(ctx) {
     const file = oneFile(ctx);
-    const mode = (ctx.values.mode as string | undefined) ?? 'full';
-    const kernel = (ctx.values.kernel as string | undefined) ?? 'current';
+    const mode = ctx.values.mode ?? 'full';
+    const kernel = ctx.values.kernel ?? 'current';
     if (mode !== 'full' && mode !== 'module') throw new UsageError(`unknown --mode '${mode}' (full, module)`);
     if (kernel !== 'current' && kernel !== '6.1') throw new UsageError(`unknown --kernel '${kernel}' (current, 6.1)`);
     const base = loadBase(ctx);
@@ -62,13 +64,13 @@ const validate: Command = {
     else for (const e of r.errors) ctx.out.line(`${file}: invalid: [${e.typeId}] ${e.message}${e.detail ? ` (${e.detail})` : ''}`);
     return r.valid ? 0 : 1;
   },
-};
+});
 
-const stats: Command = {
+const stats = defineCommand({
   name: 'stats',
   summary: 'count types per kind and section sizes',
   usage: ['btf stats FILE [--base FILE] [--json]'],
-  options: { base: { type: 'string', short: 'B' } },
+  options: baseOption,
   async run(ctx) {
     const file = oneFile(ctx);
     const base = loadBase(ctx);
@@ -82,11 +84,11 @@ const stats: Command = {
     for (const [k, n] of Object.entries(s.kinds).sort((a, b) => b[1] - a[1])) ctx.out.line(`  ${k.padEnd(11)} ${n}`);
     return 0;
   },
-};
+});
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'btf',
   summary: 'read, check and print BTF (raw blobs or ELF .BTF)',
   usage: ['btf dump FILE [--base FILE] [--format raw|c|json]', 'btf validate FILE [--base FILE]', 'btf stats FILE'],
   subcommands: { dump, validate, stats },
-};
+});

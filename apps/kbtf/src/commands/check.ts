@@ -1,8 +1,8 @@
 import { MAX_OBJECT_FILE, readRegularFile } from '@kbtf/binary';
 import { Root, checkRoot } from '@kbtf/policy';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'check',
   summary: 'pre-deploy check: will this root tree load companions and keep them in crash dumps?',
   usage: ['check [--root DIR] [--kernel KVER] [--cmdline STR] [--list FILE]... [--all] [--vmlinux-btf FILE] [--json]'],
@@ -27,12 +27,12 @@ Exit 0 no error findings, 1 error findings, 2 unusable input.`,
     'vmlinux-btf': { type: 'string' },
   },
   async run({ values, out }) {
-    const root = new Root((values.root as string | undefined) ?? '/');
-    const btfPath = values['vmlinux-btf'] as string | undefined;
+    const root = new Root(values.root ?? '/');
+    const btfPath = values['vmlinux-btf'];
     const report = checkRoot(root, {
-      kernel: values.kernel as string | undefined,
-      cmdline: values.cmdline as string | undefined,
-      lists: values.list as string[] | undefined,
+      kernel: values.kernel,
+      cmdline: values.cmdline,
+      lists: values.list,
       all: !!values.all,
       vmlinuxBtf: btfPath ? readRegularFile(btfPath, MAX_OBJECT_FILE, 'vmlinux BTF') : undefined,
       vmlinuxBtfSource: btfPath,
@@ -52,4 +52,4 @@ Exit 0 no error findings, 1 error findings, 2 unusable input.`,
     }
     return report.errors ? 1 : 0;
   },
-};
+});

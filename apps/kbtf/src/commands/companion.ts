@@ -1,15 +1,10 @@
-import { ElfFile, UsageError } from '@kbtf/binary';
+import { UsageError } from '@kbtf/binary';
 import {
-  buildCompanions, buildForKernel, cacheDir, companionDir, ensurePaholeTree, formatSummary, headersDir,
-  KernelTree, kernelSuite, kernelToolchain, moduleFileName, packageCompanions, probePahole, readModule, resolvePahole, suiteFetcher,
-  summaryRows, treePaholeArgv, checkHeaders, type CompanionResult,
+  buildRequested, cacheDir, ensurePaholeTree, formatSummary, headersDir, KernelTree, kernelSuite, kernelToolchain,
+  packageCompanions, probePahole, suiteFetcher, summaryRows, treePaholeArgv, type CompanionResult,
 } from '@kbtf/companion';
 import { VERSION } from '../version.js';
-import type { Command, CommandContext } from '../cli/command.js';
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
+import { defineCommand, type CommandContext } from '../cli/command.js';
 
 function progress(ctx: CommandContext): (m: string) => void {
   return (m) => ctx.out.stderr.write(`kbtf: ${m}\n`);
@@ -37,7 +32,7 @@ function report(ctx: CommandContext, kver: string, outDir: string, results: Comp
   return 0;
 }
 
-const build: Command = {
+const build = defineCommand({
   name: 'build',
   summary: 'build M-btf.ko companions (and vmlinux-btf.ko) for a Debian kernel from its -dbg DWARF',
   usage: [
@@ -84,45 +79,16 @@ Exit: 0 built; 2 refused (pahole too old, headers missing, DWARF build-id mismat
   },
   async run(ctx) {
     const v = ctx.values;
-    const cache = str(v.cache) ?? cacheDir(ctx.env);
-    const log = progress(ctx);
-    const download = !v['no-download'];
-    if (str(v.module) || str(v.dwarf)) {
-      const module = str(v.module);
-      const dwarf = str(v.dwarf);
-      const vmlinuxBtf = str(v['vmlinux-btf']);
-      if (!module || !dwarf || !vmlinuxBtf) throw new UsageError('companion build: file mode needs --module, --dwarf and --vmlinux-btf');
-      if (ctx.args.length > 0 || v.all || v.deps || v.vmlinux) throw new UsageError('companion build: file mode takes no module names, --all, --deps or --vmlinux');
-      const kver = str(v.kernel) ?? vermagicRelease(ElfFile.fromBytes(await readModule(module), module, { littleEndian64: true }));
-      const headers = str(v.headers) ?? headersDir(kver);
-      checkHeaders(headers, kver);
-      const pahole = await resolvePahole(cache, str(v.pahole), download, log);
-      const outDir = str(v.out) ?? '.';
-      const results = await buildCompanions([{ of: moduleFileName(module), module, dwarf }], {
-        kver, headers, vmlinuxBtf, pahole, outDir, workDir: str(v.work), log,
-      });
-      return report(ctx, kver, outDir, results);
-    }
-    const kver = str(v.kernel);
-    if (!kver) throw new UsageError('companion build: --kernel KVER is required (or file mode: --module/--dwarf/--vmlinux-btf)');
-    if (ctx.args.length === 0 && !v.all && !v.vmlinux) throw new UsageError('companion build: name modules, or give --all or --vmlinux');
-    const out = str(v.out) ?? `${cache}/companions`;
-    const results = await buildForKernel({
-      cache, kver, modules: ctx.args, all: !!v.all, deps: !!v.deps, vmlinux: !!v.vmlinux, out,
-      headers: str(v.headers), pahole: str(v.pahole), download, workDir: str(v.work), log,
+    const { kver, outDir, results } = await buildRequested({
+      cache: v.cache ?? cacheDir(ctx.env), modules: ctx.args, kernel: v.kernel, all: v.all, deps: v.deps, vmlinux: v.vmlinux,
+      out: v.out, headers: v.headers, pahole: v.pahole, download: !v['no-download'], workDir: v.work,
+      module: v.module, dwarf: v.dwarf, vmlinuxBtf: v['vmlinux-btf'], log: progress(ctx),
     });
-    return report(ctx, kver, companionDir(out, kver), results);
+    return report(ctx, kver, outDir, results);
   },
-};
+});
 
-/** `vermagic=6.1.0-56-amd64 SMP preempt mod_unload modversions` â†’ `6.1.0-56-amd64`. */
-function vermagicRelease(elf: ElfFile): string {
-  const vm = elf.modinfo().get('vermagic')?.[0];
-  if (!vm) throw new UsageError(`${elf.source} has no vermagic: pass --kernel KVER`);
-  return vm.split(' ')[0];
-}
-
-const provision: Command = {
+const provision = defineCommand({
   name: 'provision',
   summary: "fetch what companion builds for a kernel need: trixie's pahole, the image and -dbg packages",
   usage: ['companion provision --kernel KVER [--cache DIR] [--json]'],
@@ -135,9 +101,9 @@ the packages come through the trixie tree's apt, and make and linux-headers-KVER
 installed into the tree, never on the host.`,
   options: { kernel: { type: 'string' }, cache: { type: 'string' } },
   async run(ctx) {
-    const kver = str(ctx.values.kernel);
+    const kver = ctx.values.kernel;
     if (!kver) throw new UsageError('companion provision: --kernel KVER is required');
-    const cache = str(ctx.values.cache) ?? cacheDir(ctx.env);
+    const cache = ctx.values.cache ?? cacheDir(ctx.env);
     const log = progress(ctx);
     const tree = await ensurePaholeTree(cache, { log });
     const pahole = await probePahole(treePaholeArgv(tree));
@@ -163,9 +129,9 @@ installed into the tree, never on the host.`,
     }
     return headersOk ? 0 : 1;
   },
-};
+});
 
-const pkg: Command = {
+const pkg = defineCommand({
   name: 'package',
   summary: 'build the Debian package kbtf-companions-KVER_VERSION_amd64.deb of a kernel\'s companions',
   usage: ['companion package --kernel KVER [--output DIR] [MODULE... | --all] [--deps] [--vmlinux] [--json]'],
@@ -208,17 +174,17 @@ Exit: 0 written; 2 refused (unknown module, headers or packages missing, â€¦) â€
   },
   async run(ctx) {
     const v = ctx.values;
-    const kver = str(v.kernel);
+    const kver = v.kernel;
     if (!kver) throw new UsageError('companion package: --kernel KVER is required');
     if (ctx.args.length === 0 && !v.all && !v.vmlinux) throw new UsageError('companion package: name modules, or give --all or --vmlinux');
     kernelSuite(kver); // refuses a kernel of a release it cannot build for, before anything else
-    const cache = str(v.cache) ?? cacheDir(ctx.env);
+    const cache = v.cache ?? cacheDir(ctx.env);
     const env = ctx.env;
-    const maintainer = str(v.maintainer) ?? (env.DEBFULLNAME && env.DEBEMAIL ? `${env.DEBFULLNAME} <${env.DEBEMAIL}>` : undefined);
+    const maintainer = v.maintainer ?? (env.DEBFULLNAME && env.DEBEMAIL ? `${env.DEBFULLNAME} <${env.DEBEMAIL}>` : undefined);
     const r = await packageCompanions({
       cache, kver, modules: ctx.args, all: !!v.all, deps: !!v.deps, vmlinux: !!v.vmlinux,
-      companions: str(v.companions), output: str(v.output) ?? '.', version: VERSION, maintainer,
-      headers: str(v.headers), pahole: str(v.pahole), download: !v['no-download'], workDir: str(v.work), log: progress(ctx),
+      companions: v.companions, output: v.output ?? '.', version: VERSION, maintainer,
+      headers: v.headers, pahole: v.pahole, download: !v['no-download'], workDir: v.work, log: progress(ctx),
     });
     if (ctx.out.json) ctx.out.document(r);
     else {
@@ -229,11 +195,11 @@ Exit: 0 written; 2 refused (unknown module, headers or packages missing, â€¦) â€
     }
     return 0;
   },
-};
+});
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'companion',
   summary: 'build companion modules (M-btf.ko, vmlinux-btf.ko) from a Debian kernel\'s DWARF',
   usage: ['companion build ...', 'companion package ...', 'companion provision ...'],
   subcommands: { build, package: pkg, provision },
-};
+});

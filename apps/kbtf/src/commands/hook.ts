@@ -1,8 +1,7 @@
-import { appendFileSync } from 'node:fs';
-import { Root, readSettings, readModulesDir, decide, companionOf, runHook, realRunner, validateHookArgs } from '@kbtf/policy';
-import type { Command } from '../cli/command.js';
+import { Root, kmsgLogger, runHook, realRunner, validateHookArgs, wantsCompanion } from '@kbtf/policy';
+import { defineCommand } from '../cli/command.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'hook',
   summary: 'modprobe.d install helper: load MODULE, then its companion (never failing MODULE)',
   usage: ['hook MODULE [PARAM...]'],
@@ -16,24 +15,13 @@ ignores install lines of modules that have a softdep.`,
     const [module, ...params] = args;
     validateHookArgs(module, params);
     const root = new Root('/');
-    const log = (message: string) => {
-      out.stderr.write(`${message}\n`);
-      try {
-        appendFileSync('/dev/kmsg', `<4>${message}\n`);
-      } catch {
-        /* not root, or no /dev/kmsg */
-      }
-    };
     const r = await runHook(module, params, {
       run: realRunner(env),
-      log,
+      log: kmsgLogger((text) => out.stderr.write(text)),
       modprobe: env.KBTF_MODPROBE || 'modprobe',
-      wantsCompanion(name) {
-        if (!decide(readSettings(root), name).load) return false;
-        return readModulesDir(root).modules.has(companionOf(name)!);
-      },
+      wantsCompanion: (name) => wantsCompanion(root, name),
     });
     if (out.json) out.document(r);
     return r.code;
   },
-};
+});

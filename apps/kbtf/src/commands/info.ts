@@ -1,9 +1,9 @@
 import { noteTypeName, openVmcore, type OpenedVmcore } from '@kbtf/vmcore';
 import { UsageError } from '@kbtf/binary';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
 /** `kbtf info VMCORE… [--json]`: what a dump is and what it holds. Several files = a --split set. */
-export const command: Command = {
+export const command = defineCommand({
   name: 'info',
   summary: 'describe a vmcore: format, headers, VMCOREINFO, release, page counts, compression',
   usage: ['info VMCORE [VMCORE…] [--json]'],
@@ -25,7 +25,7 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
 
 const hex = (v: bigint | undefined): string | null => (v === undefined ? null : v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
 

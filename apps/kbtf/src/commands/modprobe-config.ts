@@ -1,8 +1,8 @@
 import { UsageError } from '@kbtf/binary';
 import { Root, readSettings, readModulesDir, renderConfig, writeIfChanged, upToDate } from '@kbtf/policy';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'modprobe-config',
   summary: 'render the modprobe.d softdeps that make kmod load companions (and the vmlinux-btf load)',
   usage: ['modprobe-config [--root DIR] [--configured] [--kernel KVER] [--cmdline STR] [--output FILE] [--modules-load FILE] [--check] [--json]'],
@@ -19,14 +19,14 @@ grub.d) instead of /proc/cmdline, the sysctl.d files instead of /proc/sys; the i
 uses it (with --kernel, the kernel being packed).`,
   options: { root: { type: 'string' }, configured: { type: 'boolean' }, kernel: { type: 'string' }, cmdline: { type: 'string' }, output: { type: 'string', short: 'o' }, 'modules-load': { type: 'string' }, check: { type: 'boolean' } },
   async run({ values, out }) {
-    const dir = (values.root as string | undefined) ?? '/';
+    const dir = values.root ?? '/';
     const root = values.configured ? new ConfiguredRoot(dir) : new Root(dir);
     const host = new Root('/');
-    const output = values.output as string | undefined;
-    const modulesLoad = values['modules-load'] as string | undefined;
+    const output = values.output;
+    const modulesLoad = values['modules-load'];
     if (values.check && !output && !modulesLoad) throw new UsageError('modprobe-config: --check needs --output and/or --modules-load');
-    const settings = readSettings(root, { cmdline: values.cmdline as string | undefined, kernel: values.kernel as string | undefined, configuredCmdline: !root.isLive });
-    const mods = readModulesDir(root, values.kernel as string | undefined);
+    const settings = readSettings(root, { cmdline: values.cmdline, kernel: values.kernel, configuredCmdline: !root.isLive });
+    const mods = readModulesDir(root, values.kernel);
     const r = renderConfig(root, settings, mods, { ignoreFiles: output ? [output] : [] });
     const files: { path: string; status: string }[] = [];
     for (const [path, text] of [[output, r.modprobe], [modulesLoad, r.modulesLoad]] as const) {
@@ -43,7 +43,7 @@ uses it (with --kernel, the kernel being packed).`,
     }
     return differs ? 1 : 0;
   },
-};
+});
 
 /** A root read as a tree even when it is the running system's: no /proc/cmdline, no /proc/sys. */
 class ConfiguredRoot extends Root {

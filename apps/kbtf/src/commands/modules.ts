@@ -1,6 +1,6 @@
 import { UsageError } from '@kbtf/binary';
 import { openKernel, type KernelModule } from '@kbtf/kernel';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 import { table } from '../cli/output.js';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -21,7 +21,7 @@ function moduleJson(m: KernelModule, sections: boolean): Record<string, unknown>
   };
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'modules',
   summary: 'list the modules loaded in a vmcore, with their memory, symbols and BTF',
   usage: ['modules VMCORE [--sections] [--btf FILE] [--json]'],
@@ -34,7 +34,7 @@ Exit 0, or 2 when the dump cannot be read.`,
   options: { sections: { type: 'boolean' }, btf: { type: 'string' } },
   async run({ args, values, out }) {
     if (args.length !== 1) throw new UsageError('modules: give one VMCORE');
-    const kernel = openKernel(args[0], { btfPath: values.btf as string | undefined });
+    const kernel = openKernel(args[0], { btfPath: values.btf });
     try {
       const modules = kernel.modules();
       const sections = !!values.sections;
@@ -66,4 +66,4 @@ Exit 0, or 2 when the dump cannot be read.`,
       kernel.close();
     }
   },
-};
+});

@@ -1,7 +1,7 @@
 import { Root, readSettings, formatSource, decide } from '@kbtf/policy';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
-const show: Command = {
+const show = defineCommand({
   name: 'show',
   summary: 'print every effective companion setting and the source that set it',
   usage: ['policy show [--root DIR] [--cmdline STR] [--kernel KVER] [--module M]... [--json]'],
@@ -11,9 +11,9 @@ For --root other than /, the command line is the boot loader's configured one (B
 the decision for M (any spelling). See docs/policy.md.`,
   options: { root: { type: 'string' }, cmdline: { type: 'string' }, kernel: { type: 'string' }, module: { type: 'string', multiple: true } },
   async run({ values, out }) {
-    const root = new Root((values.root as string | undefined) ?? '/');
-    const s = readSettings(root, { cmdline: values.cmdline as string | undefined, kernel: values.kernel as string | undefined });
-    const decisions = ((values.module as string[] | undefined) ?? []).map((m) => decide(s, m));
+    const root = new Root(values.root ?? '/');
+    const s = readSettings(root, { cmdline: values.cmdline, kernel: values.kernel });
+    const decisions = (values.module ?? []).map((m) => decide(s, m));
     if (out.json) {
       out.document({
         mode: s.mode,
@@ -40,11 +40,11 @@ the decision for M (any spelling). See docs/policy.md.`,
     }
     return s.problems.some((p) => p.severity === 'error') ? 1 : 0;
   },
-};
+});
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'policy',
   summary: 'companion policy: effective settings and their sources',
   usage: ['policy show [--root DIR] [--cmdline STR] [--json]'],
   subcommands: { show },
-};
+});

@@ -1,8 +1,8 @@
 import { KbtfError, UsageError } from '@kbtf/binary';
 import { evaluate, exactSymbolizer, formatObject, openKernel } from '@kbtf/kernel';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'print',
   summary: 'print kernel variables and objects from a vmcore, the way drgn prints them',
   usage: ['print VMCORE EXPR... [--btf FILE] [--json]'],
@@ -32,7 +32,7 @@ Exit 0; 2 when any expression cannot be evaluated or the dump cannot be read.`,
   options: { btf: { type: 'string' } },
   async run({ args, values, out }) {
     if (args.length < 2) throw new UsageError('print: give a VMCORE and at least one expression');
-    const kernel = openKernel(args[0], { btfPath: values.btf as string | undefined });
+    const kernel = openKernel(args[0], { btfPath: values.btf });
     try {
       const symbolize = exactSymbolizer(kernel);
       let failed = 0;
@@ -57,7 +57,7 @@ Exit 0; 2 when any expression cannot be evaluated or the dump cannot be read.`,
       kernel.close();
     }
   },
-};
+});
 
 /** An expression named in a message, cut to a readable length. */
 function shorten(text: string): string {

@@ -1,7 +1,7 @@
-import { UsageError } from '@kbtf/binary';
+import { hexDump, parseAddress, UsageError } from '@kbtf/binary';
 import { Kernel } from '@kbtf/kernel';
 import { openVmcore, type OpenedVmcore } from '@kbtf/vmcore';
-import type { Command, CommandContext } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
 /**
  * `kbtf read VMCORE --phys ADDR LEN`: a hex dump of memory from a dump.
@@ -26,7 +26,7 @@ export const addressSpaces: AddressSpace[] = [
 /** Largest dump a `read` prints. */
 const MAX_LEN = 1 << 20;
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'read',
   summary: 'hex dump of memory from a vmcore',
   usage: addressSpaces.map((s) => `read VMCORE --${s.option} ADDR LEN [--json]`),
@@ -37,14 +37,16 @@ export const command: Command = {
     'lost), never zeros. --json: {space, address, length, hex}. Exit 2 on a fault or bad input.',
   ].join('\n'),
   options: Object.fromEntries(addressSpaces.map((s) => [s.option, { type: 'string' as const }])),
-  async run(ctx: CommandContext) {
-    const { args, values, out } = ctx;
-    const chosen = addressSpaces.filter((s) => values[s.option] !== undefined);
+  async run({ args, values, out }) {
+    const chosen = addressSpaces.flatMap((space) => {
+      const text = values[space.option];
+      return text === undefined ? [] : [{ space, text }];
+    });
     if (chosen.length !== 1) throw new UsageError(`read: give exactly one of ${addressSpaces.map((s) => `--${s.option}`).join(', ')} ADDR`);
-    const space = chosen[0];
+    const { space, text } = chosen[0];
     if (args.length !== 2) throw new UsageError(`read: usage: kbtf read VMCORE --${space.option} ADDR LEN`);
-    const addr = parseAddress(String(values[space.option]), 'ADDR');
-    const lenBig = parseAddress(args[1], 'LEN');
+    const addr = parseAddress(text, 'read: ADDR');
+    const lenBig = parseAddress(args[1], 'read: LEN');
     if (lenBig <= 0n || lenBig > BigInt(MAX_LEN)) throw new UsageError(`read: LEN must be 1..${MAX_LEN}`);
     const len = Number(lenBig);
     const core = openVmcore(args[0]);
@@ -57,27 +59,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
-
-/** Parse `0x…` hex or decimal into a non-negative bigint. */
-export function parseAddress(text: string, what: string): bigint {
-  const t = text.trim().replace(/_/g, '');
-  if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(t)) throw new UsageError(`read: ${what} '${text}' is not a number (0x hex or decimal)`);
-  const v = BigInt(t);
-  if (v >= 1n << 64n) throw new UsageError(`read: ${what} '${text}' does not fit in 64 bits`);
-  return v;
-}
-
-/** `ADDRESS: xx xx … |ascii|`, 16 bytes a line, addresses 16 hex digits. */
-export function hexDump(address: bigint, bytes: Uint8Array): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i < bytes.length; i += 16) {
-    const row = bytes.subarray(i, i + 16);
-    const hex = [...row].map((b) => b.toString(16).padStart(2, '0'));
-    const left = hex.slice(0, 8).join(' ');
-    const right = hex.slice(8).join(' ');
-    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
-    lines.push(`${(address + BigInt(i)).toString(16).padStart(16, '0')}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii}|`);
-  }
-  return lines;
-}
+});

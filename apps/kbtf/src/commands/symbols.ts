@@ -1,11 +1,11 @@
 import { KbtfError, UsageError } from '@kbtf/binary';
 import { openKernel, type KernelModule } from '@kbtf/kernel';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 
 /** Lines per write: /proc/kallsyms of a distribution kernel is ~150,000 lines. */
 const BATCH = 8192;
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'symbols',
   summary: 'list every kernel, module, BPF, ftrace and kprobe symbol in a vmcore, as /proc/kallsyms does',
   usage: ['symbols VMCORE [--module NAME] [--json]'],
@@ -20,9 +20,9 @@ Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a modu
   options: { module: { type: 'string' }, btf: { type: 'string' } },
   async run({ args, values, out }) {
     if (args.length !== 1) throw new UsageError('symbols: give one VMCORE');
-    const kernel = openKernel(args[0], { btfPath: values.btf as string | undefined });
+    const kernel = openKernel(args[0], { btfPath: values.btf });
     try {
-      const only = values.module as string | undefined;
+      const only = values.module;
       const rows: { address: bigint; type: string; name: string; module?: string }[] = [];
       const lines: string[] = [];
       const emit = (address: bigint, type: string, name: string, module?: string): void => {
@@ -71,4 +71,4 @@ Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a modu
       kernel.close();
     }
   },
-};
+});

@@ -1,10 +1,8 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { MAX_TEXT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
-import { Root, readSettings, readModulesDir, syncCompanions, realRunner, type SyncStatus } from '@kbtf/policy';
-import type { Command } from '../cli/command.js';
+import { Root, readSettings, readModulesDir, rootModprobeArgs, syncCompanions, realRunner, type SyncStatus } from '@kbtf/policy';
+import { defineCommand } from '../cli/command.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'sync',
   summary: 'load the companions of modules already loaded (from /proc/modules) with modprobe',
   usage: ['sync [--dry-run] [--json]', 'sync --dry-run --root DIR [--kernel KVER] [--cmdline STR] [--proc-modules FILE] [--json]'],
@@ -25,22 +23,15 @@ DIR/proc/modules).`,
     'proc-modules': { type: 'string' },
   },
   async run({ values, out, env }) {
-    const rootDir = (values.root as string | undefined) ?? '/';
-    const root = new Root(rootDir);
+    const root = new Root(values.root ?? '/');
     const dryRun = !!values['dry-run'];
     if (!root.isLive && !dryRun) throw new UsageError('sync: --root other than / needs --dry-run (loading would insert the tree\'s modules into the running kernel)');
-    const procFile = values['proc-modules'] as string | undefined;
-    const settings = readSettings(root, { kernel: values.kernel as string | undefined, cmdline: values.cmdline as string | undefined, configuredCmdline: !root.isLive });
-    const mods = readModulesDir(root, values.kernel as string | undefined);
-    const modprobeArgs: string[] = [];
-    if (!root.isLive) {
-      modprobeArgs.push('-d', rootDir, '-S', mods.kernel);
-      const conf = join(rootDir, 'etc/modprobe.d');
-      if (existsSync(conf) && statSync(conf).isDirectory()) modprobeArgs.push('-C', conf);
-    }
+    const procFile = values['proc-modules'];
+    const settings = readSettings(root, { kernel: values.kernel, cmdline: values.cmdline, configuredCmdline: !root.isLive });
+    const mods = readModulesDir(root, values.kernel);
     const report = await syncCompanions(root, settings, mods, realRunner(env), {
       dryRun,
-      modprobeArgs,
+      modprobeArgs: rootModprobeArgs(root, mods.kernel),
       procModules: procFile !== undefined ? new TextDecoder().decode(readRegularFile(procFile, MAX_TEXT_FILE, 'a saved /proc/modules')) : undefined,
     });
     if (out.json) out.document({ ...report, actions: report.actions.map(({ decision, ...a }) => ({ ...a, reason: decision.reason })) });
@@ -56,4 +47,4 @@ DIR/proc/modules).`,
     }
     return report.failed ? 1 : 0;
   },
-};
+});

@@ -2,10 +2,10 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
 import { btfBytesFromFile } from '@kbtf/btf';
 import { renderReport, renderSummary, verifyMany, verifyOne, type DumpOutcome } from '@kbtf/verify';
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 import { jsonReplacer } from '../cli/output.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'verify',
   summary: 'check that a vmcore holds kallsyms and all the BTF a debugger needs (companions included)',
   usage: ['verify VMCORE... [--policy FILE] [--cmdline STR] [--lookup EXPR]... [--exit-on self-contained|policy] [--jobs N] [--all-vars] [--vmlinux-btf FILE] [--report FILE] [--json]'],
@@ -51,18 +51,18 @@ Exit codes: 0 self-contained (--exit-on policy: complete), 1 not self-contained 
     const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`verify: --jobs must be a whole number from 1 to 64`);
     const options = {
-      cmdline: values.cmdline as string | undefined,
-      policyFile: values.policy as string | undefined,
-      lookups: (values.lookup as string[] | undefined) ?? [],
+      cmdline: values.cmdline,
+      policyFile: values.policy,
+      lookups: values.lookup ?? [],
       allVars: !!values['all-vars'],
-      vmlinuxBtf: values['vmlinux-btf'] ? btfBytesFromFile(readRegularFile(values['vmlinux-btf'] as string, MAX_OBJECT_FILE, 'vmlinux BTF')) : undefined,
+      vmlinuxBtf: values['vmlinux-btf'] ? btfBytesFromFile(readRegularFile(values['vmlinux-btf'], MAX_OBJECT_FILE, 'vmlinux BTF')) : undefined,
     };
-    const exitOn = (values['exit-on'] as string | undefined) ?? 'self-contained';
+    const exitOn = values['exit-on'] ?? 'self-contained';
     if (exitOn !== 'self-contained' && exitOn !== 'policy') throw new UsageError(`verify: --exit-on takes self-contained or policy, not '${exitOn}'`);
     const passed = (o: DumpOutcome) => (exitOn === 'policy' ? o.report!.verdict === 'complete' : o.report!.selfContained.verdict === 'self-contained');
     const code = (o: DumpOutcome) => (o.error ? 2 : passed(o) ? 0 : 1);
 
-    const report = values.report as string | undefined;
+    const report = values.report;
     if (report !== undefined && (report === '' || args.length !== 1)) throw new UsageError('verify: --report FILE takes one VMCORE');
     if (args.length === 1) {
       const o = verifyOne(args[0], options);
@@ -94,7 +94,7 @@ Exit codes: 0 self-contained (--exit-on policy: complete), 1 not self-contained 
     else out.line(summary);
     return Math.max(...results.map(code));
   },
-};
+});
 
 /** FILE written whole or not at all (temporary file beside it, then rename). */
 function writeReport(file: string, text: string): void {

@@ -1,7 +1,7 @@
-import type { Command } from '../cli/command.js';
+import { defineCommand } from '../cli/command.js';
 import { VERSION, CONTRACT_VERSION } from '../version.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'version',
   summary: 'print the version of kbtf and of the contracts it implements',
   usage: ['version [--json]'],
@@ -10,4 +10,4 @@ export const command: Command = {
     else out.line(`kbtf ${VERSION} (companion contract v${CONTRACT_VERSION}, settings contract v${CONTRACT_VERSION})`);
     return 0;
   },
-};
+});
