@@ -31,6 +31,7 @@ const hex = (v: bigint | undefined): string | null => (v === undefined ? null : 
 
 export function describe(core: OpenedVmcore) {
   const vi = core.vmcoreinfo;
+  const utsRelease = core.header['utsname.release']; // the kdump header's copy of uname -r
   return {
     path: core.path,
     format: core.format,
@@ -38,7 +39,7 @@ export function describe(core: OpenedVmcore) {
     fileSize: core.fileSize,
     pageSize: core.pageSize,
     incomplete: core.incomplete,
-    release: vi?.osRelease ?? (core.header['utsname.release'] as string | undefined) ?? null,
+    release: vi?.osRelease ?? (typeof utsRelease === 'string' ? utsRelease : null),
     kernelOffset: hex(vi?.kernelOffset),
     physBase: hex(core.physBase),
     compression: core.compression(),
