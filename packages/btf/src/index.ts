@@ -11,8 +11,9 @@
  *   vmlinux.memberPath(id, 'a.b[3].c') → { byteOffset, bitOffset, bitSize, bitfield, typeId }
  *   elfSection(elfBytes, '.BTF'), btfBytesFromFile(bytes)     // raw BTF or ELF with .BTF
  * Errors: BadDataError (BAD_DATA) for malformed input, NotFoundError for absent ids/names.
+ * The wire format (wire.ts: kind numbers, header, info words) stays inside the package: callers
+ * see BTF as the `BtfType` model, never as encoded words.
  */
-export * from './wire.js';
 export * from './types.js';
 export { StringTable } from './strings.js';
 export { Btf, parseBtf, decodeType, type ParseOptions } from './btf.js';
