@@ -4,20 +4,25 @@
  * MAX_RESOLVE_DEPTH modifiers or arrays is treated as a loop (BadDataError).
  */
 import { BadDataError, NotFoundError, UnsupportedError, UsageError } from '@kbtf/binary';
-import type { Btf } from './btf.js';
 import { MODIFIER_KINDS, type BtfType, type CompositeType, type Member } from './types.js';
+
+/** What these questions read of a Btf (btf.ts's class; declared here so the files do not import each other). */
+export interface TypeTable {
+  readonly source: string;
+  type(id: number): BtfType;
+}
 
 /** libbpf's MAX_RESOLVE_DEPTH. */
 export const MAX_RESOLVE_DEPTH = 32;
 /** x86_64 (and every 64-bit kernel BTF kbtf reads). */
 export const POINTER_SIZE = 8;
 
-function loop(btf: Btf, id: number, what: string): BadDataError {
+function loop(btf: TypeTable, id: number, what: string): BadDataError {
   return new BadDataError(btf.source, undefined, `type [${id}]: ${what}: reference chain longer than ${MAX_RESOLVE_DEPTH} (loop?)`);
 }
 
 /** Follow typedef/const/volatile/restrict/type_tag to the underlying type id (0 for void). */
-export function resolveId(btf: Btf, id: number): number {
+export function resolveId(btf: TypeTable, id: number): number {
   let cur = id;
   for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
     if (cur === 0) return 0;
@@ -29,7 +34,7 @@ export function resolveId(btf: Btf, id: number): number {
 }
 
 /** Size in bytes of a type (void, FUNC, FUNC_PROTO and FWD have none: UnsupportedError). */
-export function sizeOf(btf: Btf, id: number): number {
+export function sizeOf(btf: TypeTable, id: number): number {
   let cur = id;
   let mult = 1;
   for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
@@ -66,7 +71,7 @@ export function sizeOf(btf: Btf, id: number): number {
 }
 
 /** Alignment in bytes (libbpf btf__align_of: packed structs align to 1). */
-export function alignOf(btf: Btf, id: number, depth = 0): number {
+export function alignOf(btf: TypeTable, id: number, depth = 0): number {
   if (depth > MAX_RESOLVE_DEPTH) throw loop(btf, id, 'alignof');
   if (id === 0) throw new UnsupportedError(`${btf.source}: void has no alignment`);
   const t = btf.type(id);
@@ -131,7 +136,7 @@ export function parseMemberPath(path: string): (string | number)[] {
 }
 
 /** Find `name` among `t`'s members, searching anonymous struct/union members too. */
-export function findMember(btf: Btf, t: CompositeType, name: string, depth = 0): { member: Member; bitOffset: number } | undefined {
+export function findMember(btf: TypeTable, t: CompositeType, name: string, depth = 0): { member: Member; bitOffset: number } | undefined {
   if (depth > MAX_RESOLVE_DEPTH) throw loop(btf, t.id, 'member lookup');
   for (const m of t.members) {
     if (m.name === name) return { member: m, bitOffset: m.bitOffset };
@@ -147,7 +152,7 @@ export function findMember(btf: Btf, t: CompositeType, name: string, depth = 0):
 }
 
 /** Where `path` (`a.b[3].c`) lives inside type `typeId`. */
-export function memberPath(btf: Btf, typeId: number, path: string): MemberLocation {
+export function memberPath(btf: TypeTable, typeId: number, path: string): MemberLocation {
   const parts = parseMemberPath(path);
   let bit = 0;
   let cur = typeId;
@@ -178,7 +183,7 @@ export function memberPath(btf: Btf, typeId: number, path: string): MemberLocati
 }
 
 /** The name of `value` in enum type `typeId` (typedefs resolved), or undefined. */
-export function enumName(btf: Btf, typeId: number, value: number | bigint): string | undefined {
+export function enumName(btf: TypeTable, typeId: number, value: number | bigint): string | undefined {
   const t = btf.type(resolveId(btf, typeId));
   if (t.kind === 'enum') {
     const v = Number(value);
@@ -194,7 +199,7 @@ export function enumName(btf: Btf, typeId: number, value: number | bigint): stri
 }
 
 /** Element type, element size and count of an array type (typedefs resolved). */
-export function arrayInfo(btf: Btf, typeId: number): { elemType: number; elemSize: number; count: number } {
+export function arrayInfo(btf: TypeTable, typeId: number): { elemType: number; elemSize: number; count: number } {
   const t = btf.type(resolveId(btf, typeId));
   if (t.kind !== 'array') throw new UsageError(`${btf.source}: type [${typeId}] is ${t.kind}, not an array`);
   return { elemType: t.type, elemSize: sizeOf(btf, t.type), count: t.nelems };

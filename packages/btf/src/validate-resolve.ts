@@ -21,7 +21,20 @@
  * - a DATASEC entry whose VAR had to be resolved first is not size-checked (the DATASEC resumes
  *   at the next entry).
  */
-import type { RawTypes } from './validate.js';
+/**
+ * What the resolver reads of the types being checked: validate.ts's RawTypes (declared here, not
+ * imported, so that the two files do not import each other).
+ */
+export interface RawTypes {
+  readonly firstId: number;
+  readonly endId: number;
+  readonly names: { nameOk(off: number): boolean };
+  has(id: number): boolean;
+  u32(id: number, o: number): number;
+  i32(id: number, o: number): number;
+  kind(id: number): number;
+  str(off: number): string | undefined;
+}
 import {
   KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_DECL_TAG, KIND_ENUM, KIND_ENUM64, KIND_FLOAT, KIND_FUNC, KIND_FUNC_PROTO,
   KIND_FWD, KIND_INT, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR,

@@ -26,7 +26,7 @@ import type { Settings } from './settings.js';
 import { formatSource } from './setting-source.js';
 import { UNIT_NAME, HOOK_PATH } from './wiring.js';
 import type { WiringReport } from './check-wiring.js';
-import type { Finding, LoadedModule, Severity } from './check.js';
+import type { Finding, LoadedModule, Severity } from './finding.js';
 import { readKdump, KDUMP_CONF, KDUMP_TOOLS_DEFAULTS, type Collector, type KdumpFacts, type KdumpUnit } from './kdump.js';
 import { firstSupporting } from './makedumpfile-versions.js';
 

@@ -23,7 +23,7 @@ import { softdepFor, installFor, type ModprobeConfig } from './modprobe-d.js';
 import type { Softdep } from './modules.js';
 import { DEFAULT_MODPROBE_OUTPUT } from './render.js';
 import { HOOK_PATH, INITRAMFS_MODPROBE_DIRS, KBTF_PROGRAM, UNIT_NAME, type HookWiring, type InitramfsView, type UnitWiring } from './wiring.js';
-import type { Finding, LoadedModule } from './check.js';
+import type { Finding, LoadedModule } from './finding.js';
 
 export interface WiringReport {
   /** Persistent modprobe.d files (not the unit's /run rendering) with a softdep that loads a companion. */

@@ -28,6 +28,8 @@ import { readModprobeConfig, softdepFor, installFor, blacklisted, type ModprobeC
 import { UNIT_NAME, readUnitWiring, readHookWiring, readInitramfs } from './wiring.js';
 import { checkWiring, companionLoad, shadowsKbtf, type WiringReport } from './check-wiring.js';
 import { checkKdump } from './check-kdump.js';
+import type { Finding, LoadedModule } from './finding.js';
+export type { Finding, LoadedModule, Severity } from './finding.js';
 import type { KdumpFacts } from './kdump.js';
 import { readSettings, type Settings, type SettingsOptions } from './settings.js';
 import { renderConfig, DEFAULT_MODPROBE_OUTPUT, DEFAULT_MODULES_LOAD_OUTPUT } from './render.js';
@@ -37,19 +39,6 @@ import { MODULES_LOAD_DIRS } from './modules.js';
 import { fnmatch } from './glob.js';
 import { formatSource } from './setting-source.js';
 
-export type Severity = 'error' | 'warning' | 'info';
-
-export interface Finding {
-  severity: Severity;
-  code: string;
-  /** The file that caused it (in-tree path), or the closest one. */
-  file: string;
-  line?: number;
-  module?: string;
-  message: string;
-  hint: string;
-}
-
 export interface CheckOptions extends SettingsOptions {
   /** Check every module of modules.dep, not only those that load at boot. */
   all?: boolean;
@@ -58,11 +47,6 @@ export interface CheckOptions extends SettingsOptions {
   /** vmlinux BTF (raw BTF or an ELF with .BTF), a host path; else the tree's. */
   vmlinuxBtf?: Uint8Array;
   vmlinuxBtfSource?: string;
-}
-
-export interface LoadedModule {
-  name: string;
-  why: string;
 }
 
 export interface CheckReport {
