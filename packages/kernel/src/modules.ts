@@ -16,9 +16,22 @@
 import { createHash } from 'node:crypto';
 import { Cursor, FaultError, NotFoundError } from '@kbtf/binary';
 import { parseBtf, type Btf } from '@kbtf/btf';
-import type { Kernel } from './kernel.js';
+import type { Kallsyms } from './kallsyms.js';
+import type { KernelMemory } from './memory.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { findTypeId, shape, sizeOfType, type KType } from './ktype.js';
+
+/**
+ * What reading modules needs of the kernel (kernel.ts's Kernel; declared here so that the two files
+ * do not import each other).
+ */
+export interface ModuleContext {
+  readonly memory: KernelMemory;
+  readonly kallsyms: Kallsyms;
+  readonly btf: Btf;
+  type(name: string): KType;
+  bootstrapGlobal(name: string): KObject | undefined;
+}
 
 /** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
 const ELF64_SYM_SIZE = 24;
@@ -63,7 +76,7 @@ export class KernelModule {
   private btfCache?: Btf | null;
 
   constructor(
-    private readonly kernel: Kernel,
+    private readonly kernel: ModuleContext,
     /** The `struct module`. */
     readonly object: KObject,
     readonly name: string,
@@ -126,7 +139,7 @@ export class KernelModule {
   }
 }
 
-export function readModules(kernel: Kernel): KernelModule[] {
+export function readModules(kernel: ModuleContext): KernelModule[] {
   const moduleType = kernel.type('struct module');
   const btfByModule = readBtfModules(kernel);
   const out: KernelModule[] = [];
@@ -188,7 +201,7 @@ interface ModuleBtf {
   error?: string;
 }
 
-function readBtfModules(kernel: Kernel): Map<bigint, ModuleBtf> {
+function readBtfModules(kernel: ModuleContext): Map<bigint, ModuleBtf> {
   const out = new Map<bigint, ModuleBtf>();
   // CONFIG_DEBUG_INFO_BTF_MODULES=n: no btf_modules symbol, no module BTF.
   if (kernel.kallsyms.lookup('btf_modules') === undefined) return out;
@@ -227,7 +240,7 @@ function readBtfModules(kernel: Kernel): Map<bigint, ModuleBtf> {
 /** Key of the entry that records why the btf_modules walk stopped early. */
 const UNREACHED = -1n;
 
-function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
+function readModuleSymbols(kernel: ModuleContext, mod: KObject): ModuleSymbol[] {
   const ks = mod.member('kallsyms').deref();
   const count = Number(ks.member('num_symtab').value());
   if (count === 0) return [];
@@ -266,7 +279,7 @@ function readModuleSymbols(kernel: Kernel, mod: KObject): ModuleSymbol[] {
  * `struct kernel_symbol` is {value_offset, name_offset, namespace_offset} (s32, place-relative) with
  * CONFIG_HAVE_ARCH_PREL32_RELOCATIONS (x86_64, 4.19+), else {value, name, namespace} pointers.
  */
-function exportedSymbols(kernel: Kernel, mod: KObject): Set<string> {
+function exportedSymbols(kernel: ModuleContext, mod: KObject): Set<string> {
   const out = new Set<string>();
   const n = Number(mod.member('num_syms').value());
   if (n === 0) return out;
@@ -291,7 +304,7 @@ function exportedSymbols(kernel: Kernel, mod: KObject): Set<string> {
   return out;
 }
 
-function readSections(kernel: Kernel, mod: KObject): ModuleSection[] {
+function readSections(kernel: ModuleContext, mod: KObject): ModuleSection[] {
   const ptr = mod.member('sect_attrs');
   if (ptr.value() === 0n) return [];
   const attrs = ptr.deref();
