@@ -273,6 +273,7 @@ function indexTypes(c: Cursor, firstId: number): { offsets: Uint32Array; kinds: 
 }
 
 /** Decode the record at `off` into the public model. */
+// eslint-disable-next-line max-lines-per-function -- one switch over the BTF kinds, a case per kind record layout (wire.ts)
 export function decodeType(c: Cursor, strings: StringTable, off: number, id: number): BtfType {
   const nameOff = c.u32At(off);
   const info = c.u32At(off + 4);

@@ -56,6 +56,7 @@ export function verifyDump(path: string | string[], options: VerifyOptions = {})
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- temporary: one function per step next (issue 14)
 function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<string, number>, lap: (n: string, s: number) => number): VerifyReport {
   const steps: Step[] = [];
   const reasons: string[] = [];

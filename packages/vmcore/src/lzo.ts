@@ -15,6 +15,7 @@ const COPY_LITERAL = 1;
 const MATCH_NEXT = 2;
 
 /** Decompress `input`, which must expand to exactly `outLen` bytes. */
+// eslint-disable-next-line max-lines-per-function -- one decoder state machine (LOOP / COPY_LITERAL / MATCH_NEXT) mirroring lib/lzo/lzo1x_decompress_safe.c; its op/ip cursors are locals of the hot loop
 export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
   const out = new Uint8Array(outLen);
   const ipEnd = input.byteLength;
