@@ -72,308 +72,325 @@ class Failure {
   ) {}
 }
 
-// eslint-disable-next-line max-lines-per-function -- temporary: split into a class next (issue 14)
+/** btf_check_all_types: resolve every type of `raw`; the first error goes to `fail` and ends the walk. */
 export function resolveAll(raw: RawTypes, fail: (id: number, message: string, detail?: string) => void): void {
-  const first = raw.firstId;
-  const own = raw.endId - first;
-  const visit = new Uint8Array(own);
-  const resolvedIds = new Uint32Array(own);
-  const resolvedSizes = new Float64Array(own);
-  const stackId = new Uint32Array(MAX_RESOLVE_DEPTH);
-  const stackNext = new Uint32Array(MAX_RESOLVE_DEPTH);
-  let top = 0;
-  let mode = TBD;
-  const kindOf = (id: number): number => raw.kind(id);
-  const u32 = (id: number, o: number) => raw.u32(id, o);
-  /** env_type_is_resolved: the base's types count as resolved. */
-  const isResolved = (id: number) => id < first || visit[id - first] === RESOLVED;
+  const r = new Resolver(raw);
+  for (let id = raw.firstId; id < raw.endId; id++) {
+    try {
+      r.checkType(id);
+    } catch (e) {
+      if (!(e instanceof Failure)) throw e;
+      fail(e.id, e.message, e.detail);
+      return;
+    }
+  }
+}
 
+/**
+ * The state of btf_check_all_types (the kernel's btf_verifier_env): the visit states, resolved ids
+ * and sizes of the types being checked, the resolve stack and mode. Methods are btf.c's functions.
+ */
+class Resolver {
+  private readonly first: number;
+  private readonly visit: Uint8Array;
+  private readonly resolvedIds: Uint32Array;
+  private readonly resolvedSizes: Float64Array;
+  private readonly stackId = new Uint32Array(MAX_RESOLVE_DEPTH);
+  private readonly stackNext = new Uint32Array(MAX_RESOLVE_DEPTH);
+  private top = 0;
+  private mode = TBD;
   // The base (split BTF) was resolved when it loaded: its resolved ids and sizes are computed on
   // demand, following modifiers (bounded: a base is not re-validated here).
-  const baseIds = new Map<number, number>();
-  const baseSizes = new Map<number, number>();
-  function baseResolvedId(id: number): number {
-    const hit = baseIds.get(id);
+  private readonly baseIds = new Map<number, number>();
+  private readonly baseSizes = new Map<number, number>();
+  /** The size found by the last idSize call that returned non-zero. */
+  private sizeOut = 0;
+
+  constructor(private readonly raw: RawTypes) {
+    this.first = raw.firstId;
+    const own = raw.endId - raw.firstId;
+    this.visit = new Uint8Array(own);
+    this.resolvedIds = new Uint32Array(own);
+    this.resolvedSizes = new Float64Array(own);
+  }
+
+  /** btf_check_all_types' loop body for one type: resolve it if it needs it; check a FUNC_PROTO. */
+  checkType(id: number): void {
+    const k = this.kindOf(id);
+    if (needsResolve(k) && !this.isResolved(id)) this.resolve(id);
+    if (k === KIND_FUNC_PROTO) this.funcProtoCheck(id);
+  }
+
+  private kindOf(id: number): number {
+    return this.raw.kind(id);
+  }
+  private u32(id: number, o: number): number {
+    return this.raw.u32(id, o);
+  }
+  /** env_type_is_resolved: the base's types count as resolved. */
+  private isResolved(id: number): boolean {
+    return id < this.first || this.visit[id - this.first] === RESOLVED;
+  }
+
+  private baseResolvedId(id: number): number {
+    const hit = this.baseIds.get(id);
     if (hit !== undefined) return hit;
-    let t = u32(id, 8);
-    for (let i = 0; i <= MAX_RESOLVE_DEPTH && isModifier(kindOf(t)); i++) t = u32(t, 8);
-    baseIds.set(id, t);
+    let t = this.u32(id, 8);
+    for (let i = 0; i <= MAX_RESOLVE_DEPTH && isModifier(this.kindOf(t)); i++) t = this.u32(t, 8);
+    this.baseIds.set(id, t);
     return t;
   }
-  function baseArraySize(id: number, depth: number): number {
-    const hit = baseSizes.get(id);
+  private baseArraySize(id: number, depth: number): number {
+    const hit = this.baseSizes.get(id);
     if (hit !== undefined) return hit;
     let size = 0;
-    if (depth <= MAX_RESOLVE_DEPTH && idSize(u32(id, 12), depth + 1)) size = sizeOut * u32(id, 20);
+    if (depth <= MAX_RESOLVE_DEPTH && this.idSize(this.u32(id, 12), depth + 1)) size = this.sizeOut * this.u32(id, 20);
     if (size > U32_MAX) size = 0;
-    baseSizes.set(id, size);
+    this.baseSizes.set(id, size);
     return size;
   }
-  const resolvedId = (id: number) => (id === 0 ? 0 : id < first ? baseResolvedId(id) : resolvedIds[id - first]);
-  const resolvedSize = (id: number, depth: number) => (id < first ? baseArraySize(id, depth) : resolvedSizes[id - first]);
+  /** btf_type_id_resolve: one step through resolved_ids. */
+  private resolvedId(id: number): number {
+    return id === 0 ? 0 : id < this.first ? this.baseResolvedId(id) : this.resolvedIds[id - this.first];
+  }
+  private resolvedSize(id: number, depth: number): number {
+    return id < this.first ? this.baseArraySize(id, depth) : this.resolvedSizes[id - this.first];
+  }
 
-  /** The size found by the last idSize call that returned non-zero. */
-  let sizeOut = 0;
   /** btf_type_id_size: the sized type `id` stands for (0: none), its size in sizeOut. */
-  function idSize(id: number, depth = 0): number {
-    let k = kindOf(id);
+  private idSize(id: number, depth = 0): number {
+    let k = this.kindOf(id);
     if (noSize(k)) return 0;
     if (!hasSize(k) && k !== KIND_ARRAY && k !== KIND_PTR) {
       if (!isModifier(k) && k !== KIND_VAR) return 0;
-      id = resolvedId(id);
-      k = kindOf(id);
+      id = this.resolvedId(id);
+      k = this.kindOf(id);
       if (noSize(k)) return 0;
     }
-    if (hasSize(k)) sizeOut = u32(id, 8);
-    else if (k === KIND_ARRAY) sizeOut = resolvedSize(id, depth);
-    else if (k === KIND_PTR) sizeOut = 8;
+    if (hasSize(k)) this.sizeOut = this.u32(id, 8);
+    else if (k === KIND_ARRAY) this.sizeOut = this.resolvedSize(id, depth);
+    else if (k === KIND_PTR) this.sizeOut = 8;
     else return 0;
     return id;
   }
-  /** btf_type_id_resolve: one step through resolved_ids. */
-  const idResolve = (id: number) => resolvedId(id);
-  function intRegular(id: number): boolean {
-    const d = u32(id, 12);
+  private intRegular(id: number): boolean {
+    const d = this.u32(id, 12);
     const bits = d & 0xff;
     const bytes = Math.ceil(bits / 8);
     return bits % 8 === 0 && ((d >>> 16) & 0xff) === 0 && (bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16);
   }
 
   /** env_type_is_resolve_sink. */
-  function isSink(k: number): boolean {
-    if (mode === TBD) return !needsResolve(k);
-    if (mode === PTR_MODE) return !isModifier(k) && k !== KIND_PTR;
+  private isSink(k: number): boolean {
+    if (this.mode === TBD) return !needsResolve(k);
+    if (this.mode === PTR_MODE) return !isModifier(k) && k !== KIND_PTR;
     return !isModifier(k) && k !== KIND_ARRAY && !isStruct(k);
   }
   /** Whether `id` (of kind `k`) is to be pushed: not a sink and not resolved. */
-  const follow = (id: number, k: number) => !isSink(k) && !isResolved(id);
+  private follow(id: number, k: number): boolean {
+    return !this.isSink(k) && !this.isResolved(id);
+  }
 
   /** env_stack_push: 0, E2BIG or EEXIST (any type already VISITED or RESOLVED, or of the base). */
-  function push(id: number): number {
-    if (top === MAX_RESOLVE_DEPTH) return E2BIG;
-    if (id < first || visit[id - first] !== NOT_VISITED) return EEXIST;
-    visit[id - first] = VISITED;
-    stackId[top] = id;
-    stackNext[top] = 0;
-    top++;
-    if (mode === TBD) {
-      const k = kindOf(id);
-      if (k === KIND_PTR) mode = PTR_MODE;
-      else if (isStruct(k) || k === KIND_ARRAY) mode = STRUCT_MODE;
+  private push(id: number): number {
+    if (this.top === MAX_RESOLVE_DEPTH) return E2BIG;
+    if (id < this.first || this.visit[id - this.first] !== NOT_VISITED) return EEXIST;
+    this.visit[id - this.first] = VISITED;
+    this.stackId[this.top] = id;
+    this.stackNext[this.top] = 0;
+    this.top++;
+    if (this.mode === TBD) {
+      const k = this.kindOf(id);
+      if (k === KIND_PTR) this.mode = PTR_MODE;
+      else if (isStruct(k) || k === KIND_ARRAY) this.mode = STRUCT_MODE;
     }
     return 0;
   }
-  function popResolved(resolvedType: number, size: number): void {
-    const id = stackId[--top];
-    visit[id - first] = RESOLVED;
-    resolvedIds[id - first] = resolvedType;
-    resolvedSizes[id - first] = size;
+  /** env_stack_pop_resolved. */
+  private popResolved(resolvedType: number, size: number): void {
+    const id = this.stackId[--this.top];
+    this.visit[id - this.first] = RESOLVED;
+    this.resolvedIds[id - this.first] = resolvedType;
+    this.resolvedSizes[id - this.first] = size;
+  }
+  /** env_stack_set_next_member: resume the vertex on top at member `next`, then push `id`. */
+  private pushFromMember(next: number, id: number): number {
+    this.stackNext[this.top - 1] = next;
+    return this.push(id);
   }
 
   /** btf_modifier_resolve and btf_ptr_resolve (isPtr): 0 or a push error. */
-  function resolveRef(id: number, isPtr: boolean): number {
-    let next = u32(id, 8);
-    let nk = kindOf(next);
+  private resolveRef(id: number, isPtr: boolean): number {
+    let next = this.u32(id, 8);
+    let nk = this.kindOf(next);
     if (nk < 0 || sourceOnly(nk)) throw new Failure(id, 'Invalid type_id');
-    if (follow(next, nk)) return push(next);
+    if (this.follow(next, nk)) return this.push(next);
     if (isPtr && isModifier(nk)) {
-      const r = idResolve(next);
-      if (kindOf(r) === KIND_PTR && follow(r, KIND_PTR)) return push(r);
+      const r = this.resolvedId(next);
+      if (this.kindOf(r) === KIND_PTR && this.follow(r, KIND_PTR)) return this.push(r);
     }
-    const sized = idSize(next);
+    const sized = this.idSize(next);
     if (!sized) {
-      if (isResolved(next)) {
-        next = idResolve(next);
-        nk = kindOf(next);
+      if (this.isResolved(next)) {
+        next = this.resolvedId(next);
+        nk = this.kindOf(next);
       }
       if (nk !== 0 && nk !== KIND_FWD && nk !== KIND_FUNC_PROTO) throw new Failure(id, 'Invalid type_id');
     } else next = sized;
-    popResolved(next, 0);
+    this.popResolved(next, 0);
     return 0;
   }
 
-  function resolveVar(id: number): number {
-    const next = u32(id, 8);
-    const nk = kindOf(next);
+  /** btf_var_resolve. */
+  private resolveVar(id: number): number {
+    const next = this.u32(id, 8);
+    const nk = this.kindOf(next);
     if (nk < 0 || sourceOnly(nk)) throw new Failure(id, 'Invalid type_id');
-    if (follow(next, nk)) return push(next);
+    if (this.follow(next, nk)) return this.push(next);
     if (isModifier(nk)) {
-      const r = idResolve(next);
-      if (kindOf(r) === KIND_PTR && follow(r, KIND_PTR)) return push(r);
+      const r = this.resolvedId(next);
+      if (this.kindOf(r) === KIND_PTR && this.follow(r, KIND_PTR)) return this.push(r);
     }
-    const sized = idSize(next);
+    const sized = this.idSize(next);
     if (!sized) throw new Failure(id, 'Invalid type_id');
-    popResolved(sized, 0);
+    this.popResolved(sized, 0);
     return 0;
   }
 
-  function resolveArray(id: number): number {
-    const index = u32(id, 16);
-    const ik = kindOf(index);
+  /** btf_array_resolve. */
+  private resolveArray(id: number): number {
+    const index = this.u32(id, 16);
+    const ik = this.kindOf(index);
     if (noSize(ik) || sourceOnly(ik)) throw new Failure(id, 'Invalid index');
-    if (follow(index, ik)) return push(index);
-    const is = idSize(index);
-    if (!is || kindOf(is) !== KIND_INT || !intRegular(is)) throw new Failure(id, 'Invalid index');
-    const elem = u32(id, 12);
-    const ek = kindOf(elem);
+    if (this.follow(index, ik)) return this.push(index);
+    const is = this.idSize(index);
+    if (!is || this.kindOf(is) !== KIND_INT || !this.intRegular(is)) throw new Failure(id, 'Invalid index');
+    const elem = this.u32(id, 12);
+    const ek = this.kindOf(elem);
     if (noSize(ek) || sourceOnly(ek)) throw new Failure(id, 'Invalid elem');
-    if (follow(elem, ek)) return push(elem);
-    const es = idSize(elem);
+    if (this.follow(elem, ek)) return this.push(elem);
+    const es = this.idSize(elem);
     if (!es) throw new Failure(id, 'Invalid elem');
-    const esize = sizeOut;
-    if (kindOf(es) === KIND_INT && !intRegular(es)) throw new Failure(id, 'Invalid array of int');
-    const nelems = u32(id, 20);
+    const esize = this.sizeOut;
+    if (this.kindOf(es) === KIND_INT && !this.intRegular(es)) throw new Failure(id, 'Invalid array of int');
+    const nelems = this.u32(id, 20);
     if (nelems && esize > Math.floor(U32_MAX / nelems)) throw new Failure(id, 'Array size overflows U32_MAX');
-    popResolved(es, esize * nelems);
+    this.popResolved(es, esize * nelems);
     return 0;
   }
 
-  function resolveStruct(id: number, from: number): number {
-    const info = u32(id, 4);
+  /** btf_struct_resolve, resuming at member `from`. */
+  private resolveStruct(id: number, from: number): number {
+    const info = this.u32(id, 4);
     const kflag = infoKindFlag(info);
-    const size = u32(id, 8);
+    const size = this.u32(id, 8);
     if (from) {
       const p = 12 + 12 * (from - 1);
-      const msg = checkMember(size, u32(id, p + 4), u32(id, p + 8), kflag);
-      if (msg) throw new Failure(id, msg, memberDetail(raw, u32(id, p)));
+      const msg = this.checkMember(size, this.u32(id, p + 4), this.u32(id, p + 8), kflag);
+      if (msg) throw new Failure(id, msg, memberDetail(this.raw, this.u32(id, p)));
     }
     const vlen = infoVlen(info);
     for (let i = from, p = 12 + 12 * from; i < vlen; i++, p += 12) {
-      const mt = u32(id, p + 4);
-      const mk = kindOf(mt);
-      if (noSize(mk) || sourceOnly(mk)) throw new Failure(id, 'Invalid member', memberDetail(raw, u32(id, p)));
-      if (follow(mt, mk)) {
-        stackNext[top - 1] = i + 1;
-        return push(mt);
-      }
-      const msg = checkMember(size, mt, u32(id, p + 8), kflag);
-      if (msg) throw new Failure(id, msg, memberDetail(raw, u32(id, p)));
+      const mt = this.u32(id, p + 4);
+      const mk = this.kindOf(mt);
+      if (noSize(mk) || sourceOnly(mk)) throw new Failure(id, 'Invalid member', memberDetail(this.raw, this.u32(id, p)));
+      if (this.follow(mt, mk)) return this.pushFromMember(i + 1, mt);
+      const msg = this.checkMember(size, mt, this.u32(id, p + 8), kflag);
+      if (msg) throw new Failure(id, msg, memberDetail(this.raw, this.u32(id, p)));
     }
-    popResolved(0, 0);
+    this.popResolved(0, 0);
     return 0;
   }
 
-  function resolveDatasec(id: number, from: number): number {
-    mode = TBD;
-    const vlen = infoVlen(u32(id, 4));
+  /** btf_datasec_resolve, resuming at entry `from`. */
+  private resolveDatasec(id: number, from: number): number {
+    this.mode = TBD;
+    const vlen = infoVlen(this.u32(id, 4));
     for (let i = from, p = 12 + 12 * from; i < vlen; i++, p += 12) {
-      const vt = u32(id, p);
-      const vs = u32(id, p + 8);
-      if (kindOf(vt) !== KIND_VAR) throw new Failure(id, 'Not a VAR kind member', secDetail(vt, u32(id, p + 4), vs));
-      if (follow(vt, KIND_VAR)) {
-        stackNext[top - 1] = i + 1;
-        return push(vt);
-      }
-      if (!idSize(u32(vt, 8))) throw new Failure(id, 'Invalid type', secDetail(vt, u32(id, p + 4), vs));
-      if (vs < sizeOut) throw new Failure(id, 'Invalid size', secDetail(vt, u32(id, p + 4), vs));
+      const vt = this.u32(id, p);
+      const vs = this.u32(id, p + 8);
+      if (this.kindOf(vt) !== KIND_VAR) throw new Failure(id, 'Not a VAR kind member', secDetail(vt, this.u32(id, p + 4), vs));
+      if (this.follow(vt, KIND_VAR)) return this.pushFromMember(i + 1, vt);
+      if (!this.idSize(this.u32(vt, 8))) throw new Failure(id, 'Invalid type', secDetail(vt, this.u32(id, p + 4), vs));
+      if (vs < this.sizeOut) throw new Failure(id, 'Invalid size', secDetail(vt, this.u32(id, p + 4), vs));
     }
-    popResolved(0, 0);
+    this.popResolved(0, 0);
     return 0;
   }
 
-  function resolveFunc(id: number): number {
-    const proto = u32(id, 8);
-    if (kindOf(proto) !== KIND_FUNC_PROTO) throw new Failure(id, 'Invalid type_id');
-    const n = infoVlen(u32(proto, 4));
+  /** btf_func_resolve. */
+  private resolveFunc(id: number): number {
+    const proto = this.u32(id, 8);
+    if (this.kindOf(proto) !== KIND_FUNC_PROTO) throw new Failure(id, 'Invalid type_id');
+    const n = infoVlen(this.u32(proto, 4));
     for (let i = 0, p = 12; i < n; i++, p += 8) {
-      if (!u32(proto, p) && u32(proto, p + 4)) throw new Failure(id, `Invalid arg#${i + 1}`);
+      if (!this.u32(proto, p) && this.u32(proto, p + 4)) throw new Failure(id, `Invalid arg#${i + 1}`);
     }
-    popResolved(proto, 0);
+    this.popResolved(proto, 0);
     return 0;
   }
 
-  function resolveDeclTag(id: number): number {
-    const next = u32(id, 8);
-    const nk = kindOf(next);
+  /** btf_decl_tag_resolve. */
+  private resolveDeclTag(id: number): number {
+    const next = this.u32(id, 8);
+    const nk = this.kindOf(next);
     if (!(nk === KIND_FUNC || isStruct(nk) || nk === KIND_VAR || nk === KIND_TYPEDEF)) throw new Failure(id, 'Invalid type_id');
-    if (follow(next, nk)) return push(next);
-    const comp = raw.i32(id, 12);
+    if (this.follow(next, nk)) return this.push(next);
+    const comp = this.raw.i32(id, 12);
     if (comp !== -1) {
       if (nk === KIND_VAR || nk === KIND_TYPEDEF) throw new Failure(id, 'Invalid component_idx');
-      const target = isStruct(nk) ? next : u32(next, 8);
-      const vlen = raw.has(target) ? infoVlen(u32(target, 4)) : 0;
+      const target = isStruct(nk) ? next : this.u32(next, 8);
+      const vlen = this.raw.has(target) ? infoVlen(this.u32(target, 4)) : 0;
       if (comp >>> 0 >= vlen) throw new Failure(id, 'Invalid component_idx');
     }
-    popResolved(next, 0);
+    this.popResolved(next, 0);
     return 0;
   }
 
-  /** One step of the vertex on top of the stack. */
-  function step(): number {
-    const id = stackId[top - 1];
-    const k = kindOf(id);
-    if (isModifier(k)) return resolveRef(id, false);
-    if (k === KIND_PTR) return resolveRef(id, true);
-    if (k === KIND_VAR) return resolveVar(id);
-    if (k === KIND_ARRAY) return resolveArray(id);
-    if (isStruct(k)) return resolveStruct(id, stackNext[top - 1]);
-    if (k === KIND_DATASEC) return resolveDatasec(id, stackNext[top - 1]);
-    if (k === KIND_FUNC) return resolveFunc(id);
-    if (k === KIND_DECL_TAG) return resolveDeclTag(id);
+  /** One step of the vertex on top of the stack (the kind's ops->resolve). */
+  private step(): number {
+    const id = this.stackId[this.top - 1];
+    const k = this.kindOf(id);
+    if (isModifier(k)) return this.resolveRef(id, false);
+    if (k === KIND_PTR) return this.resolveRef(id, true);
+    if (k === KIND_VAR) return this.resolveVar(id);
+    if (k === KIND_ARRAY) return this.resolveArray(id);
+    if (isStruct(k)) return this.resolveStruct(id, this.stackNext[this.top - 1]);
+    if (k === KIND_DATASEC) return this.resolveDatasec(id, this.stackNext[this.top - 1]);
+    if (k === KIND_FUNC) return this.resolveFunc(id);
+    if (k === KIND_DECL_TAG) return this.resolveDeclTag(id);
     throw new Failure(id, 'Unsupported resolve');
   }
 
   /** btf_resolve: resolve `root` and everything it needs; loops and depth are logged on the root. */
-  function resolve(root: number): void {
-    mode = TBD;
-    top = 0;
-    push(root);
+  private resolve(root: number): void {
+    this.mode = TBD;
+    this.top = 0;
+    this.push(root);
     let err = 0;
-    while (!err && top) err = step();
+    while (!err && this.top) err = this.step();
     if (err === E2BIG) throw new Failure(root, `Exceeded max resolving depth:${MAX_RESOLVE_DEPTH}`);
     if (err === EEXIST) throw new Failure(root, 'Loop detected');
   }
 
   /** The check_member / check_kflag_member of the member's type (modifiers: of the type they size to). */
-  function checkMember(structSize: number, mt: number, raw32: number, kflag: boolean): string | undefined {
-    let k = kindOf(mt);
+  private checkMember(structSize: number, mt: number, raw32: number, kflag: boolean): string | undefined {
+    let k = this.kindOf(mt);
     let id = mt;
     if (isModifier(k)) {
-      id = idSize(mt);
+      id = this.idSize(mt);
       if (!id) return 'Invalid member';
-      k = kindOf(id);
+      k = this.kindOf(id);
     }
     const bitOff = kflag ? raw32 & 0xffffff : raw32;
     const bitfield = kflag ? raw32 >>> 24 : 0;
-    const bytesOff = Math.floor(bitOff / 8);
-    if (k === KIND_INT) {
-      const d = u32(id, 12);
-      const intBits = d & 0xff;
-      const intOff = (d >>> 16) & 0xff;
-      if (!kflag) {
-        if (U32_MAX - bitOff < intOff) return 'bits_offset exceeds U32_MAX';
-        const off = bitOff + intOff;
-        const copy = intBits + (off % 8);
-        if (copy > 128) return 'nr_copy_bits exceeds 128';
-        const bo = Math.floor(off / 8);
-        if (structSize < bo || structSize - bo < Math.ceil(copy / 8)) return 'Member exceeds struct_size';
-        return undefined;
-      }
-      if (!intRegular(id)) return 'Invalid member base type';
-      let nr = bitfield;
-      if (!nr) {
-        if (bitOff % 8) return 'Invalid member offset';
-        nr = intBits;
-      } else if (nr > intBits) return 'Invalid member bitfield_size';
-      const copy = nr + (bitOff % 8);
-      if (copy > 128) return 'nr_copy_bits exceeds 128';
-      if (structSize < bytesOff || structSize - bytesOff < Math.ceil(copy / 8)) return 'Member exceeds struct_size';
-      return undefined;
-    }
+    if (k === KIND_INT) return kflag ? this.checkIntKflag(structSize, id, bitOff, bitfield) : this.checkInt(structSize, id, bitOff);
     if (k === KIND_ENUM || k === KIND_ENUM64) {
-      if (kflag) {
-        let nr = bitfield;
-        if (!nr) {
-          if (bitOff % 8) return 'Member is not byte aligned';
-          nr = 32;
-        } else if (nr > 32) return 'Invalid member bitfield_size';
-        if (structSize < Math.ceil((bitOff + nr) / 8)) return 'Member exceeds struct_size';
-        return undefined;
-      }
+      if (kflag) return checkEnumKflag(structSize, bitOff, bitfield);
     } else if (bitfield) return 'Invalid member bitfield_size';
     // Struct, union, enum, float: their own size; PTR: 8; ARRAY: its resolved size (0 until resolved).
-    if (!idSize(id)) return 'Invalid member';
-    const size = sizeOut;
+    if (!this.idSize(id)) return 'Invalid member';
+    const size = this.sizeOut;
     if (k === KIND_FLOAT) {
       const alignBits = Math.min(8, size) * 8;
       if (bitOff % alignBits) return 'Member is not properly aligned';
@@ -381,47 +398,75 @@ export function resolveAll(raw: RawTypes, fail: (id: number, message: string, de
       return undefined;
     }
     if (bitOff % 8) return 'Member is not byte aligned';
-    if (structSize - bytesOff < size) return 'Member exceeds struct_size';
+    if (structSize - Math.floor(bitOff / 8) < size) return 'Member exceeds struct_size';
+    return undefined;
+  }
+
+  /** btf_int_check_member. */
+  private checkInt(structSize: number, id: number, bitOff: number): string | undefined {
+    const d = this.u32(id, 12);
+    const intBits = d & 0xff;
+    const intOff = (d >>> 16) & 0xff;
+    if (U32_MAX - bitOff < intOff) return 'bits_offset exceeds U32_MAX';
+    const off = bitOff + intOff;
+    const copy = intBits + (off % 8);
+    if (copy > 128) return 'nr_copy_bits exceeds 128';
+    const bo = Math.floor(off / 8);
+    if (structSize < bo || structSize - bo < Math.ceil(copy / 8)) return 'Member exceeds struct_size';
+    return undefined;
+  }
+
+  /** btf_int_check_kflag_member. */
+  private checkIntKflag(structSize: number, id: number, bitOff: number, bitfield: number): string | undefined {
+    const intBits = this.u32(id, 12) & 0xff;
+    if (!this.intRegular(id)) return 'Invalid member base type';
+    let nr = bitfield;
+    if (!nr) {
+      if (bitOff % 8) return 'Invalid member offset';
+      nr = intBits;
+    } else if (nr > intBits) return 'Invalid member bitfield_size';
+    const copy = nr + (bitOff % 8);
+    const bytesOff = Math.floor(bitOff / 8);
+    if (copy > 128) return 'nr_copy_bits exceeds 128';
+    if (structSize < bytesOff || structSize - bytesOff < Math.ceil(copy / 8)) return 'Member exceeds struct_size';
     return undefined;
   }
 
   /** btf_func_proto_check: return and argument types resolve (each its own btf_resolve) and have sizes. */
-  function funcProtoCheck(id: number): void {
-    const info = u32(id, 4);
-    const ret = u32(id, 8);
+  private funcProtoCheck(id: number): void {
+    const ret = this.u32(id, 8);
     if (ret) {
-      const rk = kindOf(ret);
+      const rk = this.kindOf(ret);
       if (rk < 0 || sourceOnly(rk)) throw new Failure(id, 'Invalid return type');
-      if (needsResolve(rk) && !isResolved(ret)) resolve(ret);
-      if (!idSize(ret)) throw new Failure(id, 'Invalid return type');
+      if (needsResolve(rk) && !this.isResolved(ret)) this.resolve(ret);
+      if (!this.idSize(ret)) throw new Failure(id, 'Invalid return type');
     }
-    let n = infoVlen(info);
+    let n = infoVlen(this.u32(id, 4));
     if (!n) return;
     const p0 = 12;
-    if (!u32(id, p0 + 8 * (n - 1) + 4)) {
-      if (u32(id, p0 + 8 * (n - 1))) throw new Failure(id, `Invalid arg#${n}`);
+    if (!this.u32(id, p0 + 8 * (n - 1) + 4)) {
+      if (this.u32(id, p0 + 8 * (n - 1))) throw new Failure(id, `Invalid arg#${n}`);
       n--;
     }
     for (let i = 0; i < n; i++) {
-      const at = u32(id, p0 + 8 * i + 4);
-      const an = u32(id, p0 + 8 * i);
-      const ak = kindOf(at);
+      const at = this.u32(id, p0 + 8 * i + 4);
+      const an = this.u32(id, p0 + 8 * i);
+      const ak = this.kindOf(at);
       if (ak < 0 || sourceOnly(ak)) throw new Failure(id, `Invalid arg#${i + 1}`);
-      if (an && !raw.names.nameOk(an)) throw new Failure(id, `Invalid arg#${i + 1}`);
-      if (needsResolve(ak) && !isResolved(at)) resolve(at);
-      if (!idSize(at)) throw new Failure(id, `Invalid arg#${i + 1}`);
+      if (an && !this.raw.names.nameOk(an)) throw new Failure(id, `Invalid arg#${i + 1}`);
+      if (needsResolve(ak) && !this.isResolved(at)) this.resolve(at);
+      if (!this.idSize(at)) throw new Failure(id, `Invalid arg#${i + 1}`);
     }
   }
+}
 
-  for (let id = first; id < raw.endId; id++) {
-    const k = kindOf(id);
-    try {
-      if (needsResolve(k) && !isResolved(id)) resolve(id);
-      if (k === KIND_FUNC_PROTO) funcProtoCheck(id);
-    } catch (e) {
-      if (!(e instanceof Failure)) throw e;
-      fail(e.id, e.message, e.detail);
-      return;
-    }
-  }
+/** btf_enum_check_kflag_member. */
+function checkEnumKflag(structSize: number, bitOff: number, bitfield: number): string | undefined {
+  let nr = bitfield;
+  if (!nr) {
+    if (bitOff % 8) return 'Member is not byte aligned';
+    nr = 32;
+  } else if (nr > 32) return 'Invalid member bitfield_size';
+  if (structSize < Math.ceil((bitOff + nr) / 8)) return 'Member exceeds struct_size';
+  return undefined;
 }
