@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Cursor } from '@kbtf/binary';
-import { Names, nameValid, sectionNameValid } from './validate.js';
+import { Names, nameValid, sectionNameValid } from './validate-names.js';
 import { StringTable } from './strings.js';
 
 /** A string section from strings: NUL first, each string NUL-terminated; offsets of each. */

@@ -1,4 +1,3 @@
-/* eslint-disable max-lines -- temporary: split next (issue 14) */
 /**
  * The kernel's BTF checks (kernel/bpf/btf.c, Linux 6.1 and 6.18), in the kernel's words; checked
  * blob by blob against the running kernel's BPF_BTF_LOAD by test/btf/kernel-oracle.test.ts.
@@ -26,9 +25,8 @@ import {
   KIND_INT, KIND_MAX, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR,
   KIND_VOLATILE, detectByteOrder, extraSize, infoKind, infoKindFlag, infoVlen,
 } from './wire.js';
-export { nameValid, sectionNameValid };
 import { KIND_NAMES } from './types.js';
-import type { StringTable } from './strings.js';
+import { Names } from './validate-names.js';
 import { resolveAll } from './validate-resolve.js';
 import type { KernelRules } from './rules.js';
 
@@ -65,11 +63,6 @@ export interface ValidateOptions {
   kernel?: KernelRules;
 }
 
-/**
- * KSYM_NAME_LEN (Linux 6.1 and later). btf_name_valid_identifier/_section look at most this many
- * characters and then want the NUL: a name may be KSYM_NAME_LEN characters long.
- */
-const KSYM_NAME_LEN = 512;
 const BTF_INT_MASK = 0x0fffffff;
 
 /**
@@ -140,87 +133,6 @@ function hostWords(types: Uint8Array, le: boolean): Uint32Array {
   return w;
 }
 
-/**
- * Byte classes of a valid name (btf_name_valid_identifier: __btf_name_char_ok with the kernel's
- * Latin-1 ctype, where 0xc0–0xff but for × and ÷ are letters): 1 may start a name, 2 may continue it.
- */
-const IDENT_FIRST = /[A-Za-z_.\xc0-\xd6\xd8-\xf6\xf8-\xff]/;
-const NAME_CHAR = new Uint8Array(256);
-for (let ch = 0; ch < 256; ch++) {
-  const c = String.fromCharCode(ch);
-  if (IDENT_FIRST.test(c)) NAME_CHAR[ch] = 3;
-  else if (/[0-9]/.test(c)) NAME_CHAR[ch] = 2;
-}
-
-/**
- * The kernel's isprint (lib/ctype.c, Latin-1): 0x20–0x7e and 0xa0–0xff. Used for DATASEC names
- * (btf_name_valid_section), bit 4 of NAME_CHAR.
- */
-for (let ch = 0; ch < 256; ch++) if ((ch >= 0x20 && ch <= 0x7e) || ch >= 0xa0) NAME_CHAR[ch] |= 4;
-
-/**
- * A valid name starts at b[i], at most KSYM_NAME_LEN characters, NUL-ended if `mustEnd`:
- * identifier (btf_name_valid_identifier) [A-Za-z_.][A-Za-z0-9_.]*; section
- * (btf_name_valid_section) printable characters.
- */
-function scanName(b: Uint8Array, i: number, mustEnd: boolean, section = false): boolean {
-  if (!(NAME_CHAR[b[i]] & (section ? 4 : 1))) return false;
-  const first = i;
-  const n = b.length;
-  const ok = section ? 4 : 3;
-  for (i++; i < n; i++) {
-    const ch = b[i];
-    if (ch === 0) return i - first <= KSYM_NAME_LEN;
-    if (!(NAME_CHAR[ch] & ok)) return false;
-  }
-  return !mustEnd && i - first <= KSYM_NAME_LEN;
-}
-
-/**
- * The string space of the blob being checked: its own section after the base's (split BTF).
- * `nameOk` and `nonEmpty` answer from the bytes what `nameValid(str(off))` and `!!str(off)` would.
- */
-export class Names {
-  constructor(
-    private readonly own: Uint8Array,
-    private readonly start: number,
-    private readonly base: StringTable | undefined,
-  ) {}
-  /** btf_name_offset_valid. */
-  valid(off: number): boolean {
-    return off <= BTF_MAX_NAME_OFFSET && (off < this.start || off - this.start < this.own.length);
-  }
-  /** The string at `off` (up to its NUL or the section end), undefined when the offset is invalid. */
-  str(off: number): string | undefined {
-    if (!this.valid(off)) return undefined;
-    if (off < this.start) return this.base?.tryGet(off);
-    const rel = off - this.start;
-    const e = this.own.indexOf(0, rel);
-    return Buffer.from(this.own.buffer, this.own.byteOffset + rel, (e < 0 ? this.own.length : e) - rel).toString('latin1');
-  }
-  /** `nameValid(str(off))`: a C identifier (dots allowed) of at most KSYM_NAME_LEN characters. */
-  nameOk(off: number): boolean {
-    return this.scan(off, false);
-  }
-  /** btf_name_valid_section (DATASEC names): `sectionNameValid(str(off))`. */
-  sectionOk(off: number): boolean {
-    return this.scan(off, true);
-  }
-  private scan(off: number, section: boolean): boolean {
-    if (!this.valid(off)) return false;
-    if (off >= this.start) return scanName(this.own, off - this.start, false, section);
-    let t = this.base;
-    while (t && off < t.start) t = t.base;
-    if (!t || off - t.start >= t.bytes.length) return false;
-    return scanName(t.bytes, off - t.start, true, section); // tryGet: a base string needs its NUL
-  }
-  /** `!!str(off)`: a valid offset of a non-empty string. */
-  nonEmpty(off: number): boolean {
-    if (!this.valid(off)) return false;
-    if (off >= this.start) return this.own[off - this.start] !== 0;
-    return !!this.base?.tryGet(off);
-  }
-}
 
 class Checker {
   readonly errors: ValidationError[] = [];
@@ -234,63 +146,74 @@ class Checker {
 }
 
 /** Validate a BTF blob by the kernel's rules. Never throws on bad input. */
-// eslint-disable-next-line max-lines-per-function -- temporary: split next (issue 14)
 export function validateBtf(bytes: Uint8Array, opts: ValidateOptions = {}): ValidationResult {
   const mode = opts.mode ?? 'full';
   const ck = new Checker(opts.maxErrors ?? 100);
   const result = (types = 0): ValidationResult => ({ valid: ck.errors.length === 0, errors: ck.errors, mode, types });
   const base = opts.base;
-
   // btf_parse (BPF load): BTF_MAX_SIZE.
   if (mode === 'full' && bytes.length > BTF_MAX_SIZE) {
     ck.fail(0, 'BTF too large', `${bytes.length} > ${BTF_MAX_SIZE} bytes (E2BIG)`);
     return result();
   }
-  // btf_parse_hdr
-  if (bytes.length < 8) {
-    ck.fail(0, 'hdr_len not found');
-    return result();
-  }
+  const h = parseHeader(bytes, opts, ck);
+  if (!h || !checkSecInfo(bytes.length, h, ck)) return result();
+  const strings = parseStrSec(bytes, h, base, ck);
+  if (!strings) return result();
+  // btf_parse_type_sec (BPF load only)
+  if (mode === 'full' && !checkTypeSec(h, base, ck)) return result();
+  const startStr = base ? base.strings.end : 0;
+  const firstId = base ? base.endId : 1;
+  const names = new Names(strings, startStr, base?.strings);
+  const words = hostWords(bytes.subarray(h.hdrLen + h.typeOff, h.hdrLen + h.typeOff + h.typeLen), h.le);
+  const offsets = checkAllMetas(words, h.typeLen, firstId, ck, names, (opts.kernel ?? 'current') === 'current');
+  if (offsets === undefined) return result();
+  const raw = new RawTypes(firstId, words, offsets, names, base);
+  if (!ck.errors.length && mode === 'full') resolveAll(raw, (id, m, d) => ck.fail(id, m, d));
+  if (!ck.errors.length) checkTypeTags(raw, ck);
+  return result(offsets.length);
+}
+
+/** The header fields the later phases read. */
+interface Header {
+  le: boolean;
+  hdrLen: number;
+  typeOff: number;
+  typeLen: number;
+  strOff: number;
+  strLen: number;
+}
+
+/** btf_parse_hdr: the header, or undefined after logging its error. */
+function parseHeader(bytes: Uint8Array, opts: ValidateOptions, ck: Checker): Header | undefined {
+  const fail = (msg: string): undefined => void ck.fail(0, msg);
+  if (bytes.length < 8) return fail('hdr_len not found');
   const le = detectByteOrder(bytes);
   const c = new Cursor(bytes, { littleEndian: le ?? true });
   const hdrLen = c.u32At(4);
-  if (bytes.length < hdrLen) {
-    ck.fail(0, 'btf_header not found');
-    return result();
-  }
+  if (bytes.length < hdrLen) return fail('btf_header not found');
   for (let i = BTF_HEADER_SIZE; i < hdrLen; i++) {
-    if (bytes[i] !== 0) {
-      ck.fail(0, 'Unsupported btf_header');
-      return result();
-    }
+    if (bytes[i] !== 0) return fail('Unsupported btf_header');
   }
   const h = (o: number) => (o + 4 <= Math.min(hdrLen, bytes.length) ? c.u32At(o) : 0);
   const typeOff = h(8);
   const typeLen = h(12);
   const strOff = h(16);
   const strLen = h(20);
-  if (le === undefined || (opts.littleEndian !== undefined && le !== opts.littleEndian) || c.u16At(0) !== BTF_MAGIC) {
-    ck.fail(0, 'Invalid magic');
-    return result();
-  }
-  if (c.u8At(2) !== BTF_VERSION) {
-    ck.fail(0, 'Unsupported version');
-    return result();
-  }
-  if (c.u8At(3) !== 0) {
-    ck.fail(0, 'Unsupported flags');
-    return result();
-  }
-  if (!base && bytes.length === hdrLen) {
-    ck.fail(0, 'No data');
-    return result();
-  }
-  // btf_check_sec_info: sections sorted by offset, no gaps, no overlap, nothing else.
+  if (le === undefined || (opts.littleEndian !== undefined && le !== opts.littleEndian) || c.u16At(0) !== BTF_MAGIC) return fail('Invalid magic');
+  if (c.u8At(2) !== BTF_VERSION) return fail('Unsupported version');
+  if (c.u8At(3) !== 0) return fail('Unsupported flags');
+  if (!opts.base && bytes.length === hdrLen) return fail('No data');
+  return { le, hdrLen, typeOff, typeLen, strOff, strLen };
+}
+
+/** btf_check_sec_info: sections sorted by offset, no gaps, no overlap, nothing else. */
+function checkSecInfo(size: number, h: Header, ck: Checker): boolean {
   const secs = [
-    { off: typeOff, len: typeLen },
-    { off: strOff, len: strLen },
+    { off: h.typeOff, len: h.typeLen },
+    { off: h.strOff, len: h.strLen },
   ].sort((a, b) => a.off - b.off || a.len - b.len);
-  const expected = bytes.length - hdrLen;
+  const expected = size - h.hdrLen;
   let total = 0;
   for (const s of secs) {
     const msg =
@@ -301,59 +224,41 @@ export function validateBtf(bytes: Uint8Array, opts: ValidateOptions = {}): Vali
       : undefined;
     if (msg) {
       ck.fail(0, msg);
-      return result();
+      return false;
     }
     total += s.len;
   }
   if (expected !== total) {
     ck.fail(0, 'Unsupported section found');
-    return result();
+    return false;
   }
-  // btf_parse_str_sec
-  const strStart = hdrLen + strOff;
+  return true;
+}
+
+/** btf_parse_str_sec: the string section's bytes, or undefined after logging its error. */
+function parseStrSec(bytes: Uint8Array, h: Header, base: Btf | undefined, ck: Checker): Uint8Array | undefined {
+  const strStart = h.hdrLen + h.strOff;
+  const strLen = h.strLen;
   if (strStart + strLen !== bytes.length) {
     ck.fail(0, 'String section is not at the end');
-    return result();
+    return undefined;
   }
   const strings = bytes.subarray(strStart, strStart + strLen);
   if (!(base && strLen === 0)) {
     if (strLen === 0 || strLen - 1 > BTF_MAX_NAME_OFFSET || strings[strLen - 1] !== 0 || (!base && strings[0] !== 0)) {
       ck.fail(0, 'Invalid string section');
-      return result();
+      return undefined;
     }
   }
-  // btf_parse_type_sec (BPF load only)
-  if (mode === 'full') {
-    if (typeOff & 3) {
-      ck.fail(0, 'Unaligned type_off');
-      return result();
-    }
-    if (!base && typeLen === 0) {
-      ck.fail(0, 'No type found');
-      return result();
-    }
-  }
-  const startStr = base ? base.strings.end : 0;
-  const firstId = base ? base.endId : 1;
-  const names = new Names(strings, startStr, base?.strings);
-  const words = hostWords(bytes.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen), le);
-  const offsets = checkAllMetas(words, typeLen, firstId, ck, names, (opts.kernel ?? 'current') === 'current');
-  if (offsets === undefined) return result();
-  const raw = new RawTypes(firstId, words, offsets, names, base);
-  if (!ck.errors.length && mode === 'full') resolveAll(raw, (id, m, d) => ck.fail(id, m, d));
-  if (!ck.errors.length) checkTypeTags(raw, ck);
-  return result(offsets.length);
+  return strings;
 }
 
-function nameValid(s: string | undefined): boolean {
-  if (s === undefined || s.length === 0 || s.length > KSYM_NAME_LEN) return false;
-  return /^[A-Za-z_.\xc0-\xd6\xd8-\xf6\xf8-\xff][A-Za-z0-9_.\xc0-\xd6\xd8-\xf6\xf8-\xff]*$/.test(s);
-}
-
-/** btf_name_valid_section on a decoded (latin1) string. */
-function sectionNameValid(s: string | undefined): boolean {
-  if (s === undefined || s.length === 0 || s.length > KSYM_NAME_LEN) return false;
-  return /^[\x20-\x7e\xa0-\xff]+$/.test(s);
+/** btf_parse_type_sec's checks before the records: aligned, not empty (but for split BTF). */
+function checkTypeSec(h: Header, base: Btf | undefined, ck: Checker): boolean {
+  if (h.typeOff & 3) ck.fail(0, 'Unaligned type_off');
+  else if (!base && h.typeLen === 0) ck.fail(0, 'No type found');
+  else return true;
+  return false;
 }
 
 /**
