@@ -56,167 +56,243 @@ export function verifyDump(path: string | string[], options: VerifyOptions = {})
   }
 }
 
-// eslint-disable-next-line max-lines-per-function -- temporary: one function per step next (issue 14)
-function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<string, number>, lap: (n: string, s: number) => number): VerifyReport {
-  const steps: Step[] = [];
-  const reasons: string[] = [];
-  const dumpLevel = numberField(vmcore.header['sub.dump_level']);
-  const report: VerifyReport = {
-    schema: REPORT_SCHEMA,
-    verdict: 'incomplete',
-    selfContained: { verdict: 'not-self-contained', missing: [], reasons: [] },
-    kernel: {},
-    dump: { path: vmcore.path, format: vmcore.format, size: vmcore.fileSize, incomplete: vmcore.incomplete, dumpLevel },
-    policy: { mode: 'unknown', source: 'none', exclude: [], vmlinux: false, cmdlineSource: 'none' },
-    steps,
-    modules: [],
-    vmlinux: { name: VMLINUX_COMPANION, wanted: false, why: 'not checked', status: 'not-wanted', state: 'missing', loaded: false },
-    lookups: [],
-    selfTest: [],
-    reasons,
-    timings,
-  };
-  const fail = (name: Step['name'], evidence: string) => {
-    steps.push({ name, status: 'fail', evidence });
-    reasons.push(`${name}: ${evidence}`);
-    report.selfContained.reasons.push(`${name}: ${evidence}`);
-    return report;
-  };
-
-  steps.push({
-    name: 'vmcore',
-    status: vmcore.incomplete ? 'warn' : 'ok',
-    evidence: `${vmcore.format}${dumpLevel !== undefined ? `, dump level ${dumpLevel}` : ''}${vmcore.incomplete ? ', marked incomplete by its writer' : ''}`,
-  });
-  const info = vmcore.vmcoreinfo;
-  if (!info) return fail('vmcoreinfo', 'no VMCOREINFO note or kdump sub-header in the dump');
-  steps.push({ name: 'vmcoreinfo', status: 'ok', evidence: `OSRELEASE=${info.osRelease ?? '?'}, ${info.symbols.size} symbols` });
-  report.kernel = { release: info.osRelease, buildId: info.buildId, kernelOffset: info.kernelOffset === undefined ? undefined : hex(info.kernelOffset) };
-
-  let t = now();
-  const kernel = new Kernel(vmcore, { vmlinuxBtf: options.vmlinuxBtf });
-  try {
-    const ks = kernel.kallsyms;
-    steps.push({ name: 'kallsyms', status: 'ok', evidence: `${ks.count} symbols, ${ks.encoding} encoding` });
-  } catch (err) {
-    return fail('kallsyms', message(err));
-  }
-  lap('kallsyms', t);
-
-  t = now();
-  let vmlinuxBtf: Btf;
-  try {
-    // The kernel reads and indexes the bytes once; they are validated from its copy. Bytes it cannot
-    // index are read again only to let the validator name the kernel's reason.
-    let parsed: Btf | undefined;
-    let parseError: unknown;
-    try {
-      parsed = kernel.btf;
-    } catch (err) {
-      parseError = err;
-    }
-    const bytes = parsed?.bytes ?? options.vmlinuxBtf ?? kernel.vmlinuxBtfBytes();
-    const v = validateBtf(bytes, { mode: 'module', kernel: companionRules(kernel.release()) });
-    if (!v.valid) return fail('vmlinux-btf', `invalid: [${v.errors[0].typeId}] ${v.errors[0].message}`);
-    if (!parsed) throw parseError;
-    vmlinuxBtf = parsed;
-    steps.push({ name: 'vmlinux-btf', status: 'ok', evidence: `${bytes.length} bytes, ${vmlinuxBtf.count} types${options.vmlinuxBtf ? ' (from a file)' : ', __start_BTF..__stop_BTF'}` });
-  } catch (err) {
-    return fail('vmlinux-btf', message(err));
-  }
-  lap('vmlinux-btf', t);
-
-  // The module walk first (reading globals may need it: companions type them), so that its time is
-  // its own; a failure is reported after the kernel fields, as the walk's step.
-  t = now();
-  let modules: KernelModule[] | undefined;
-  let modulesError: unknown;
-  try {
-    modules = kernel.modules();
-  } catch (err) {
-    modulesError = err;
-  }
-  lap('modules', t);
-  t = now();
-  let cmdlineError: unknown;
-  try {
-    report.kernel.cmdline = kernel.commandLine();
-  } catch (err) {
-    if (!(err instanceof KbtfError)) throw err;
-    cmdlineError = err;
-  }
-  const tainted = safe(() => kernel.taint().flags);
-  if (tainted !== undefined) report.kernel.tainted = tainted;
-  report.kernel.release = safe(() => kernel.release()) ?? report.kernel.release;
-  lap('kernel', t);
-
-  if (!modules) return fail('modules', message(modulesError));
-
-  // The policy the crashed kernel ran with: its own command line unless overridden. A line that
-  // cannot be read, or does not read as a kernel command line, is never taken as "no settings":
-  // that would judge a damaged dump by the default policy.
-  t = now();
-  if (options.cmdline === undefined) {
-    const bad = cmdlineError !== undefined ? `cannot read saved_command_line: ${message(cmdlineError)}` : implausibleCmdline(report.kernel.cmdline ?? '');
-    if (bad) return fail('policy', `${bad} (the crashed kernel's settings are unknown; give --cmdline to judge by a known one)`);
-  }
-  const cmdline = options.cmdline ?? report.kernel.cmdline ?? '';
-  let settings: Settings;
-  try {
-    settings = dumpSettings(cmdline, options.policyFile, options.cmdline !== undefined ? '--cmdline' : 'saved_command_line');
-  } catch (err) {
-    return fail('policy', message(err));
-  }
-  report.policy = {
-    mode: settings.mode.value,
-    source: formatSource(settings.mode.source),
-    exclude: settings.exclude.map((e) => e.pattern),
-    vmlinux: settings.vmlinux.value,
-    cmdlineSource: options.cmdline !== undefined ? '--cmdline' : report.kernel.cmdline !== undefined ? 'saved_command_line (dump)' : 'none',
-  };
-  steps.push({ name: 'policy', status: 'ok', evidence: `mode ${settings.mode.value} from ${report.policy.source}` });
-  lap('policy', t);
-
-  t = now();
-  const byName = new Map(modules.map((m) => [foldName(m.name), m]));
-  let modBtfBad = 0;
-  const picks = new Map<string, string>();
-  for (const m of modules) {
-    if (isCompanion(m.name) || foldName(m.name) === VMLINUX_COMPANION) continue;
-    const [r, pick] = checkModule(kernel, vmlinuxBtf, m, settings, byName.get(`${foldName(m.name)}_btf`), dumpLevel, options);
-    if (pick) picks.set(m.name, pick);
-    if (r.btf.status !== 'ok') modBtfBad++;
-    report.modules.push(r);
-  }
-  steps.push({ name: 'modules', status: modBtfBad ? 'fail' : 'ok', evidence: `${report.modules.length} modules (+${modules.length - report.modules.length} companions), ${modBtfBad} without valid BTF` });
-  report.vmlinux = checkVmlinux(kernel, vmlinuxBtf, settings, byName.get(VMLINUX_COMPANION), dumpLevel, options);
-  // A companion loaded without its module (modprobe M_btf by hand, or M unloaded since): nothing
-  // wants it, but a broken one is still evidence of a broken companion build.
-  const orphans = modules
-    .filter((m) => isCompanion(m.name) && foldName(m.name) !== VMLINUX_COMPANION && !byName.has(foldName(m.name).replace(/_btf$/, '')))
-    .map((m) => checkCompanion(kernel, vmlinuxBtf, foldName(m.name), true, 'loaded without its module', m, undefined, dumpLevel, options).result);
-  if (orphans.length) report.orphans = orphans;
-  lap('companions', t);
-
-  for (const m of report.modules) {
-    if (m.btf.status !== 'ok') reasons.push(`${m.name}: module BTF ${m.btf.status}${m.btf.detail ? ` (${m.btf.detail})` : ''}`);
-    if (isFailure(m.companion)) reasons.push(`${m.name}: companion ${m.companion.name} ${m.companion.status}${m.companion.detail ? ` (${m.companion.detail})` : ''}`);
-  }
-  for (const o of orphans) if (isFailure(o)) reasons.push(`orphan companion ${o.name}: ${o.status}${o.detail ? ` (${o.detail})` : ''}`);
-  if (isFailure(report.vmlinux)) reasons.push(`vmlinux: companion ${VMLINUX_COMPANION} ${report.vmlinux.status}${report.vmlinux.detail ? ` (${report.vmlinux.detail})` : ''}`);
-  const companionFailures = report.modules.filter((m) => isFailure(m.companion)).length + (isFailure(report.vmlinux) ? 1 : 0);
-  const wanted = report.modules.filter((m) => m.companion.wanted).length + (report.vmlinux.wanted ? 1 : 0);
-  steps.push({ name: 'companions', status: companionFailures ? 'fail' : 'ok', evidence: `${wanted} wanted by the policy, ${companionFailures} missing or failing` });
-
-  t = now();
-  report.lookups = (options.lookups ?? []).map((expr) => lookup(kernel, expr));
-  report.selfTest = [...SELF_TEST_LOOKUPS, ...[...picks].map(([m, v]) => `${m}:${v}`)].map((expr) => lookup(kernel, expr));
-  lap('lookups', t);
-  for (const l of report.lookups) if (l.status === 'failed') reasons.push(`lookup ${l.expr}: ${l.error}`);
-
-  report.verdict = reasons.length === 0 ? 'complete' : 'incomplete';
+function run(vmcore: OpenedVmcore, options: VerifyOptions, timings: Record<string, number>, lap: Lap): VerifyReport {
+  const v = new Verification(vmcore, options, timings, lap);
+  const report = v.report;
+  if (!v.vmcore()) return report;
+  const kernel = v.kallsyms();
+  if (!kernel) return report;
+  const vmlinuxBtf = v.vmlinuxBtf(kernel);
+  if (!vmlinuxBtf) return report;
+  const walk = v.moduleWalk(kernel);
+  const cmdlineError = v.kernelFields(kernel);
+  if (!walk.modules) return v.fail('modules', message(walk.error));
+  const settings = v.policy(cmdlineError);
+  if (!settings) return report;
+  const { picks, orphans } = v.modules(kernel, vmlinuxBtf, walk.modules, settings);
+  v.companions(orphans);
+  v.lookups(kernel, picks);
+  report.verdict = report.reasons.length === 0 ? 'complete' : 'incomplete';
   report.selfContained = selfContained(report);
   return report;
+}
+
+type Lap = (name: string, since: number) => number;
+
+/** One verify run: the report being written and a method per step, in the order they run. */
+class Verification {
+  readonly report: VerifyReport;
+  private readonly steps: Step[] = [];
+  private readonly reasons: string[] = [];
+  private readonly dumpLevel: number | undefined;
+
+  constructor(
+    private readonly dump: OpenedVmcore,
+    private readonly options: VerifyOptions,
+    timings: Record<string, number>,
+    private readonly lap: Lap,
+  ) {
+    this.dumpLevel = numberField(dump.header['sub.dump_level']);
+    this.report = {
+      schema: REPORT_SCHEMA,
+      verdict: 'incomplete',
+      selfContained: { verdict: 'not-self-contained', missing: [], reasons: [] },
+      kernel: {},
+      dump: { path: dump.path, format: dump.format, size: dump.fileSize, incomplete: dump.incomplete, dumpLevel: this.dumpLevel },
+      policy: { mode: 'unknown', source: 'none', exclude: [], vmlinux: false, cmdlineSource: 'none' },
+      steps: this.steps,
+      modules: [],
+      vmlinux: { name: VMLINUX_COMPANION, wanted: false, why: 'not checked', status: 'not-wanted', state: 'missing', loaded: false },
+      lookups: [],
+      selfTest: [],
+      reasons: this.reasons,
+      timings,
+    };
+  }
+
+  /** A failed step: its evidence is a reason; the report is returned as it stands. */
+  fail(name: Step['name'], evidence: string): VerifyReport {
+    this.steps.push({ name, status: 'fail', evidence });
+    this.reasons.push(`${name}: ${evidence}`);
+    this.report.selfContained.reasons.push(`${name}: ${evidence}`);
+    return this.report;
+  }
+
+  /** The vmcore and VMCOREINFO steps; false when the dump has no VMCOREINFO. */
+  vmcore(): boolean {
+    const { dump, dumpLevel } = this;
+    this.steps.push({
+      name: 'vmcore',
+      status: dump.incomplete ? 'warn' : 'ok',
+      evidence: `${dump.format}${dumpLevel !== undefined ? `, dump level ${dumpLevel}` : ''}${dump.incomplete ? ', marked incomplete by its writer' : ''}`,
+    });
+    const info = dump.vmcoreinfo;
+    if (!info) {
+      this.fail('vmcoreinfo', 'no VMCOREINFO note or kdump sub-header in the dump');
+      return false;
+    }
+    this.steps.push({ name: 'vmcoreinfo', status: 'ok', evidence: `OSRELEASE=${info.osRelease ?? '?'}, ${info.symbols.size} symbols` });
+    this.report.kernel = { release: info.osRelease, buildId: info.buildId, kernelOffset: info.kernelOffset === undefined ? undefined : hex(info.kernelOffset) };
+    return true;
+  }
+
+  /** The kallsyms step: the kernel, or undefined when its symbols cannot be read. */
+  kallsyms(): Kernel | undefined {
+    const t = now();
+    const kernel = new Kernel(this.dump, { vmlinuxBtf: this.options.vmlinuxBtf });
+    try {
+      const ks = kernel.kallsyms;
+      this.steps.push({ name: 'kallsyms', status: 'ok', evidence: `${ks.count} symbols, ${ks.encoding} encoding` });
+    } catch (err) {
+      this.fail('kallsyms', message(err));
+      return undefined;
+    }
+    this.lap('kallsyms', t);
+    return kernel;
+  }
+
+  /** The vmlinux-btf step: vmlinux BTF, valid by the kernel's module-load rules, or undefined. */
+  vmlinuxBtf(kernel: Kernel): Btf | undefined {
+    const t = now();
+    let vmlinuxBtf: Btf;
+    try {
+      // The kernel reads and indexes the bytes once; they are validated from its copy. Bytes it cannot
+      // index are read again only to let the validator name the kernel's reason.
+      let parsed: Btf | undefined;
+      let parseError: unknown;
+      try {
+        parsed = kernel.btf;
+      } catch (err) {
+        parseError = err;
+      }
+      const bytes = parsed?.bytes ?? this.options.vmlinuxBtf ?? kernel.vmlinuxBtfBytes();
+      const v = validateBtf(bytes, { mode: 'module', kernel: companionRules(kernel.release()) });
+      if (!v.valid) return void this.fail('vmlinux-btf', `invalid: [${v.errors[0].typeId}] ${v.errors[0].message}`);
+      if (!parsed) throw parseError;
+      vmlinuxBtf = parsed;
+      this.steps.push({ name: 'vmlinux-btf', status: 'ok', evidence: `${bytes.length} bytes, ${vmlinuxBtf.count} types${this.options.vmlinuxBtf ? ' (from a file)' : ', __start_BTF..__stop_BTF'}` });
+    } catch (err) {
+      return void this.fail('vmlinux-btf', message(err));
+    }
+    this.lap('vmlinux-btf', t);
+    return vmlinuxBtf;
+  }
+
+  /**
+   * The module walk, first (reading globals may need it: companions type them), so that its time is
+   * its own; a failure is reported after the kernel fields, as the walk's step.
+   */
+  moduleWalk(kernel: Kernel): { modules?: KernelModule[]; error?: unknown } {
+    const t = now();
+    let modules: KernelModule[] | undefined;
+    let error: unknown;
+    try {
+      modules = kernel.modules();
+    } catch (err) {
+      error = err;
+    }
+    this.lap('modules', t);
+    return { modules, error };
+  }
+
+  /** The kernel's command line, taint and release into the report; the command line's read error. */
+  kernelFields(kernel: Kernel): unknown {
+    const t = now();
+    const fields = this.report.kernel;
+    let cmdlineError: unknown;
+    try {
+      fields.cmdline = kernel.commandLine();
+    } catch (err) {
+      if (!(err instanceof KbtfError)) throw err;
+      cmdlineError = err;
+    }
+    const tainted = safe(() => kernel.taint().flags);
+    if (tainted !== undefined) fields.tainted = tainted;
+    fields.release = safe(() => kernel.release()) ?? fields.release;
+    this.lap('kernel', t);
+    return cmdlineError;
+  }
+
+  /**
+   * The policy step: the policy the crashed kernel ran with, from its own command line unless
+   * overridden. A line that cannot be read, or does not read as a kernel command line, is never taken
+   * as "no settings": that would judge a damaged dump by the default policy.
+   */
+  policy(cmdlineError: unknown): Settings | undefined {
+    const t = now();
+    const { options, report } = this;
+    if (options.cmdline === undefined) {
+      const bad = cmdlineError !== undefined ? `cannot read saved_command_line: ${message(cmdlineError)}` : implausibleCmdline(report.kernel.cmdline ?? '');
+      if (bad) return void this.fail('policy', `${bad} (the crashed kernel's settings are unknown; give --cmdline to judge by a known one)`);
+    }
+    const cmdline = options.cmdline ?? report.kernel.cmdline ?? '';
+    let settings: Settings;
+    try {
+      settings = dumpSettings(cmdline, options.policyFile, options.cmdline !== undefined ? '--cmdline' : 'saved_command_line');
+    } catch (err) {
+      return void this.fail('policy', message(err));
+    }
+    report.policy = {
+      mode: settings.mode.value,
+      source: formatSource(settings.mode.source),
+      exclude: settings.exclude.map((e) => e.pattern),
+      vmlinux: settings.vmlinux.value,
+      cmdlineSource: options.cmdline !== undefined ? '--cmdline' : report.kernel.cmdline !== undefined ? 'saved_command_line (dump)' : 'none',
+    };
+    this.steps.push({ name: 'policy', status: 'ok', evidence: `mode ${settings.mode.value} from ${report.policy.source}` });
+    this.lap('policy', t);
+    return settings;
+  }
+
+  /** The modules step (each module's BTF and companion), vmlinux's companion and orphan companions. */
+  modules(kernel: Kernel, vmlinuxBtf: Btf, modules: KernelModule[], settings: Settings): { picks: Map<string, string>; orphans: CompanionResult[] } {
+    const t = now();
+    const { report, dumpLevel, options } = this;
+    const byName = new Map(modules.map((m) => [foldName(m.name), m]));
+    let modBtfBad = 0;
+    const picks = new Map<string, string>();
+    for (const m of modules) {
+      if (isCompanion(m.name) || foldName(m.name) === VMLINUX_COMPANION) continue;
+      const [r, pick] = checkModule(kernel, vmlinuxBtf, m, settings, byName.get(`${foldName(m.name)}_btf`), dumpLevel, options);
+      if (pick) picks.set(m.name, pick);
+      if (r.btf.status !== 'ok') modBtfBad++;
+      report.modules.push(r);
+    }
+    this.steps.push({ name: 'modules', status: modBtfBad ? 'fail' : 'ok', evidence: `${report.modules.length} modules (+${modules.length - report.modules.length} companions), ${modBtfBad} without valid BTF` });
+    report.vmlinux = checkVmlinux(kernel, vmlinuxBtf, settings, byName.get(VMLINUX_COMPANION), dumpLevel, options);
+    // A companion loaded without its module (modprobe M_btf by hand, or M unloaded since): nothing
+    // wants it, but a broken one is still evidence of a broken companion build.
+    const orphans = modules
+      .filter((m) => isCompanion(m.name) && foldName(m.name) !== VMLINUX_COMPANION && !byName.has(foldName(m.name).replace(/_btf$/, '')))
+      .map((m) => checkCompanion(kernel, vmlinuxBtf, foldName(m.name), true, 'loaded without its module', m, undefined, dumpLevel, options).result);
+    if (orphans.length) report.orphans = orphans;
+    this.lap('companions', t);
+    return { picks, orphans };
+  }
+
+  /** The companions step: the reasons of modules, orphans and vmlinux that lack BTF or a companion. */
+  companions(orphans: CompanionResult[]): void {
+    const { report, reasons } = this;
+    for (const m of report.modules) {
+      if (m.btf.status !== 'ok') reasons.push(`${m.name}: module BTF ${m.btf.status}${m.btf.detail ? ` (${m.btf.detail})` : ''}`);
+      if (isFailure(m.companion)) reasons.push(`${m.name}: companion ${m.companion.name} ${m.companion.status}${m.companion.detail ? ` (${m.companion.detail})` : ''}`);
+    }
+    for (const o of orphans) if (isFailure(o)) reasons.push(`orphan companion ${o.name}: ${o.status}${o.detail ? ` (${o.detail})` : ''}`);
+    if (isFailure(report.vmlinux)) reasons.push(`vmlinux: companion ${VMLINUX_COMPANION} ${report.vmlinux.status}${report.vmlinux.detail ? ` (${report.vmlinux.detail})` : ''}`);
+    const companionFailures = report.modules.filter((m) => isFailure(m.companion)).length + (isFailure(report.vmlinux) ? 1 : 0);
+    const wanted = report.modules.filter((m) => m.companion.wanted).length + (report.vmlinux.wanted ? 1 : 0);
+    this.steps.push({ name: 'companions', status: companionFailures ? 'fail' : 'ok', evidence: `${wanted} wanted by the policy, ${companionFailures} missing or failing` });
+  }
+
+  /** The --lookup expressions and the self-test (SELF_TEST_LOOKUPS and a global of each companion). */
+  lookups(kernel: Kernel, picks: Map<string, string>): void {
+    const t = now();
+    const { report } = this;
+    report.lookups = (this.options.lookups ?? []).map((expr) => lookup(kernel, expr));
+    report.selfTest = [...SELF_TEST_LOOKUPS, ...[...picks].map(([m, v]) => `${m}:${v}`)].map((expr) => lookup(kernel, expr));
+    this.lap('lookups', t);
+    for (const l of report.lookups) if (l.status === 'failed') this.reasons.push(`lookup ${l.expr}: ${l.error}`);
+  }
 }
 
 /**
