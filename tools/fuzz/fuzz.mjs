@@ -206,9 +206,29 @@ function problems(r) {
 const DUMP_COMMANDS = [['info', dumpPath], ['verify', '--json', dumpPath], ['symbols', dumpPath], ['modules', '--json', dumpPath], ['print', dumpPath, 'init_uts_ns.name.release', 'jiffies_64']];
 const BTF_COMMANDS = [['btf', 'validate', btfPath], ['btf', 'dump', btfPath, '--format', 'raw'], ['btf', 'dump', btfPath, '--format', 'c']];
 
+/**
+ * What verify read, as its --all-vars report shows it: every module's and companion's variables
+ * (address, type, value) and every lookup. A structural mutation (header, descriptors, 2nd bitmap)
+ * after which verify still says `complete` must leave this unchanged: otherwise verify judged a dump
+ * complete while reading something else than the dump holds.
+ */
+function reading(report) {
+  // Not the steps that echo header fields (vmcore: format, dump level; vmcoreinfo: its size): a
+  // field nothing else depends on may change without changing what was read.
+  const out = (report.steps ?? []).filter((st) => st.name !== 'vmcore' && st.name !== 'vmcoreinfo').map((st) => `step ${st.name}: ${st.evidence}`);
+  for (const m of [...(report.modules ?? []), ...(report.vmlinux ? [{ name: 'vmlinux', companion: report.vmlinux }] : [])]) {
+    out.push(`${m.name}: btf ${m.btf?.sha256 ?? '-'} companion ${m.companion?.btfSha256 ?? '-'}`);
+    for (const v of m.companion?.problems ?? []) out.push(`${m.name}:${v.name}=${v.status}@${v.address}:${v.value}`);
+  }
+  for (const l of [...(report.selfTest ?? []), ...(report.lookups ?? [])]) out.push(`${l.expr}=${l.status}@${l.address}:${l.value}`);
+  return out;
+}
+const baseline = reading(JSON.parse((await runInProcess(['verify', '--json', '--all-vars', dumpPath])).stdout));
+
 const started = performance.now();
 const failures = [];
 const completeOnStructural = [];
+const changedOnComplete = [];
 const byFamily = {};
 let inputs = 0;
 let processRuns = 0;
@@ -264,10 +284,22 @@ for (let n = 0; n < COUNT && performance.now() - started < SECONDS * 1000; n++) 
       const p = problems(r);
       if (p.length) failures.push({ input: what, command: argv.join(' '), mode: asProcess ? 'process' : 'in-process', problems: p });
       if (argv[0] === 'verify' && r.code === 0 && STRUCTURAL.has(region)) {
+        let report;
         try {
-          if (JSON.parse(r.stdout).verdict === 'complete') completeOnStructural.push(what);
+          report = JSON.parse(r.stdout);
         } catch {
           /* not JSON: counted above if it matters */
+        }
+        if (report?.verdict === 'complete') {
+          completeOnStructural.push(what);
+          // Again with every variable listed (in-process: it is the reading compared, not the limits).
+          const all = await runInProcess(['verify', '--json', '--all-vars', dumpPath]);
+          const now = reading(JSON.parse(all.stdout));
+          const diff = now.find((x, i) => x !== baseline[i]) ?? (now.length !== baseline.length ? `${now.length} entries, not ${baseline.length}` : undefined);
+          if (diff !== undefined) {
+            changedOnComplete.push(what);
+            failures.push({ input: what, command: argv.join(' '), mode: asProcess ? 'process' : 'in-process', problems: [`verdict complete, but what verify read changed: ${diff.slice(0, 200)} (was ${String(baseline[now.indexOf(diff)] ?? '').slice(0, 200)})`] });
+          }
         }
       }
     }
@@ -284,13 +316,13 @@ const summary = {
   families: byFamily,
   failed: failures.length,
   failures,
-  completeOnStructural: { count: completeOnStructural.length, inputs: completeOnStructural.slice(0, 50) },
+  completeOnStructural: { count: completeOnStructural.length, changed: changedOnComplete.length, inputs: completeOnStructural.slice(0, 50) },
 };
 if (opt.json) console.log(JSON.stringify(summary, null, 2));
 else {
   for (const f of failures) console.log(`FAIL ${f.mode} kbtf ${f.command}\n  input: ${f.input}\n  ${f.problems.join('\n  ')}`);
   console.log(`families: ${Object.entries(byFamily).map(([k, v]) => `${k} ${v}`).join(', ')}; ${processRuns} runs as a process; seed ${summary.seed}`);
-  console.log(`verdict complete after a structural mutation: ${completeOnStructural.length}${completeOnStructural.length ? ` (e.g. ${completeOnStructural.slice(0, 3).join('; ')})` : ''}`);
+  console.log(`verdict complete after a structural mutation: ${completeOnStructural.length} (${changedOnComplete.length} with a changed reading)${completeOnStructural.length ? ` (e.g. ${completeOnStructural.slice(0, 3).join('; ')})` : ''}`);
   console.log(`fuzz: ${inputs} inputs in ${summary.seconds} s, ${failures.length} failed`);
 }
 process.exit(failures.length ? 1 : 0);
