@@ -29,3 +29,4 @@ export { formatJson } from './json.js';
 export { btfStats, type BtfStats } from './stats.js';
 export { formatC } from './cformat.js';
 export { companionRules, type KernelRules } from './rules.js';
+export { KSYM_NAME_LEN } from './validate-names.js';

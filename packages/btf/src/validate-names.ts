@@ -7,10 +7,11 @@ import { BTF_MAX_NAME_OFFSET } from './wire.js';
 import type { StringTable } from './strings.js';
 
 /**
- * KSYM_NAME_LEN (Linux 6.1 and later). btf_name_valid_identifier/_section look at most this many
- * characters and then want the NUL: a name may be KSYM_NAME_LEN characters long.
+ * KSYM_NAME_LEN (include/linux/kallsyms.h): 512 since Linux 6.1, 128 before; the one definition in
+ * kbtf (kallsyms and module symbols bound their names by it too). btf_name_valid_identifier/_section
+ * look at most this many characters and then want the NUL: a name may be KSYM_NAME_LEN characters long.
  */
-const KSYM_NAME_LEN = 512;
+export const KSYM_NAME_LEN = 512;
 
 /**
  * Byte classes of a valid name (btf_name_valid_identifier: __btf_name_char_ok with the kernel's

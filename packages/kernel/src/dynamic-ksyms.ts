@@ -30,12 +30,11 @@
  * MAX_ENTRIES is a BadDataError naming the list and the address; an unreadable entry a FaultError.
  */
 import { BadDataError, KbtfError, hex, withContext } from '@kbtf/binary';
+import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { KernelMemory } from './memory.js';
 import { KObject, containerOf } from './object.js';
 import { shape, type KType } from './ktype.js';
 
-/** KSYM_NAME_LEN (512 since 6.1): names are strscpy'd into a buffer this long. */
-const KSYM_NAME_LEN = 512;
 /** MODULE_NAME_LEN on 64-bit: 64 − sizeof(unsigned long). */
 const MODULE_NAME_LEN = 56;
 /** Entries any one list may have before it is called corrupt (a systemd host has a dozen BPF programs). */

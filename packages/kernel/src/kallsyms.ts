@@ -21,13 +21,12 @@
  * order is table order (sorted by address by scripts/kallsyms.c).
  */
 import { BadDataError, Cursor, FaultError, HOST_LE, NotFoundError, UnsupportedError, hex } from '@kbtf/binary';
+import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import type { KernelMemory } from './memory.js';
 
 export type KallsymsEncoding = 'absolute' | 'base-relative' | 'absolute-percpu' | 'place-relative';
 
-/** KSYM_NAME_LEN (include/linux/kallsyms.h): 512 since 6.1, 128 before. Bounds one entry. */
-const KSYM_NAME_LEN = 512;
 const MAX_ENTRY = 2 + KSYM_NAME_LEN;
 const WINDOW = 256 * 1024;
 /** A sanity cap on kallsyms_num_syms (Debian 6.1: ~150,000; allyesconfig: ~400,000). */

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Cursor, FaultError, NotFoundError } from '@kbtf/binary';
-import { parseBtf, type Btf } from '@kbtf/btf';
+import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
 import type { Kallsyms } from './kallsyms.js';
 import type { KernelMemory } from './memory.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
@@ -35,8 +35,6 @@ export interface ModuleContext {
 
 /** Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16, st_value u64, st_size u64. */
 const ELF64_SYM_SIZE = 24;
-/** MODULE_NAME_LEN − 1 is 55; symbol names are bounded by KSYM_NAME_LEN (512). */
-const KSYM_NAME_LEN = 512;
 
 export interface MemoryRegion {
   /** `core`, `init`, `data` (≤ 6.3) or `text`, `data`, `rodata`, `ro_after_init`, `init_text`, … */
