@@ -223,8 +223,7 @@ const cpuCountCache = new WeakMap<Kernel, number>();
 function possibleCpus(kernel: Kernel): number {
   let n = cpuCountCache.get(kernel);
   if (n === undefined) {
-    const b = kernel.memory.read(kernel.kallsyms.address('nr_cpu_ids'), 4);
-    n = Math.max(1, Math.min(8192, new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true)));
+    n = Math.max(1, Math.min(8192, kernel.memory.u32(kernel.kallsyms.address('nr_cpu_ids'))));
     cpuCountCache.set(kernel, n);
   }
   return n;
