@@ -1,6 +1,7 @@
 // @kbtf/kernel — from a vmcore's physical memory to kernel objects, with no DWARF. See docs/kernel.md.
 export * from './arch.js';
 export * from './x86_64.js';
+export * from './arm64.js';
 export * from './memory.js';
 export * from './kallsyms.js';
 export * from './ktype.js';

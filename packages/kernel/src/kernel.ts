@@ -49,7 +49,7 @@ export class Kernel {
     const info = vmcore.vmcoreinfo;
     if (!info) throw new UnsupportedError(`${vmcore.path}: no VMCOREINFO in the dump: cannot find the kernel`);
     this.vmcoreinfo = info;
-    this.arch = detectArch(info);
+    this.arch = detectArch(info, vmcore.machine);
     this.memory = new KernelMemory(vmcore, this.arch.translator(vmcore, info), vmcore.virtualSegments, this.arch.isKernelAddress);
   }
 

@@ -69,6 +69,8 @@ export interface Vmcore extends PhysicalMemory {
    * through the page tables.
    */
   readonly virtualSegments: readonly VirtualSegment[];
+  /** The machine the dump names (VmcoreDetails.machine), when its reader knows it. */
+  readonly machine?: string;
   close(): void;
 }
 

@@ -72,7 +72,10 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     if (vmPage !== undefined && vmPage !== this.pageSize) {
       throw new BadDataError(first.source.name, 428, `block_size ${this.pageSize} contradicts VMCOREINFO PAGESIZE=${vmPage}`);
     }
-    this.machine = first.header.utsname.machine || 'x86_64';
+    // An empty utsname.machine (or one no table knows) is taken from VMCOREINFO: only arm64 writes
+    // NUMBER(kimage_voffset) (arch/arm64/kernel/crash_core.c).
+    const uname = first.header.utsname.machine;
+    this.machine = machineByName(uname) ? uname : this.vmcoreinfo?.numbers.has('kimage_voffset') ? 'aarch64' : uname || 'x86_64';
     const arch = machineByName(this.machine);
     this.prstatus = arch
       ? this.notes.filter((n) => n.type === NT_PRSTATUS && n.name === 'CORE').flatMap((n, i) => parsePrStatus(n.desc, arch, true, i, first.source.name) ?? [])
