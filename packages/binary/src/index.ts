@@ -6,3 +6,4 @@ export * from './elf.js';
 export * from './process.js';
 export * from './address.js';
 export * from './hexdump.js';
+export * from './atomic-write.js';

@@ -7,7 +7,7 @@
  */
 import * as nodeFs from 'node:fs';
 import { posix } from 'node:path';
-import { NotFoundError, BadDataError, MAX_OBJECT_FILE, MAX_TEXT_FILE } from '@kbtf/binary';
+import { NotFoundError, BadDataError, MAX_OBJECT_FILE, MAX_TEXT_FILE, writeFileAtomic } from '@kbtf/binary';
 
 /** The subset of `node:fs` (synchronous) that policy needs; `memfs`'s `fs` satisfies it too. */
 export interface FileSystem {
@@ -131,22 +131,10 @@ export class Root {
       .sort(compareBytes);
   }
 
-  /** Write through a temporary file in the same directory and rename over the target. */
+  /** Write whole or not at all: a temporary file in the same directory renamed over the target. */
   writeAtomic(p: string, text: string): void {
-    const dir = posix.dirname(p);
-    this.fs.mkdirSync(this.path(dir), { recursive: true });
-    const tmp = posix.join(dir, `.${posix.basename(p)}.${process.pid}.${Date.now()}.tmp`);
-    this.fs.writeFileSync(this.path(tmp), text, { mode: 0o644 });
-    try {
-      this.fs.renameSync(this.path(tmp), this.path(p));
-    } catch (err) {
-      try {
-        this.fs.unlinkSync(this.path(tmp));
-      } catch {
-        /* already gone */
-      }
-      throw err;
-    }
+    this.fs.mkdirSync(this.path(posix.dirname(p)), { recursive: true });
+    writeFileAtomic(this.path(p), text, { mode: 0o644, fs: this.fs });
   }
 }
 

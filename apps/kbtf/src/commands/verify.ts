@@ -1,5 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
+import { MAX_OBJECT_FILE, readRegularFile, UsageError, writeFileAtomic } from '@kbtf/binary';
 import { btfBytesFromFile } from '@kbtf/btf';
 import { renderReport, renderSummary, verifyMany, verifyOne, type DumpOutcome } from '@kbtf/verify';
 import { defineCommand } from '../cli/command.js';
@@ -96,14 +95,11 @@ Exit codes: 0 self-contained (--exit-on policy: complete), 1 not self-contained 
   },
 });
 
-/** FILE written whole or not at all (temporary file beside it, then rename). */
+/** FILE written whole or not at all (writeFileAtomic); a failure is a USAGE error naming it. */
 function writeReport(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
+    writeFileAtomic(file, text);
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new UsageError(`verify: cannot write --report ${file}: ${(err as Error).message}`);
   }
 }
