@@ -7,9 +7,9 @@
  * (`updates/` is searched before `kernel/` by depmod's default search order; the names never clash.)
  * Copy the tree onto the target root and run `depmod <kver>`.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '@kbtf/binary';
+import { UsageError, writeFileAtomic } from '@kbtf/binary';
 import { buildCompanions, type CompanionJob, type CompanionResult } from './build.js';
 import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from './debian-cache.js';
 import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
@@ -159,8 +159,7 @@ function writeSummaryFile(out: string, kver: string, pahole: string, results: re
   };
   const file = summaryFile(out, kver);
   // Two builds for one kernel may finish together (the lab and an admin): each its own temporary name.
-  writeFileSync(`${file}.tmp-${process.pid}`, JSON.stringify(doc, null, 2) + '\n');
-  renameSync(`${file}.tmp-${process.pid}`, file);
+  writeFileAtomic(file, JSON.stringify(doc, null, 2) + '\n');
 }
 
 /** The summary of `<out>` for `kver`, or undefined when there is none (or it is unreadable). */

@@ -12,10 +12,10 @@
  *
  * Nothing is written to the output directory unless every step succeeded for every module.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ElfFile, NotFoundError, openElfFile, runChecked, withContext } from '@kbtf/binary';
+import { ElfFile, NotFoundError, openElfFile, runChecked, withContext, writeFileAtomic } from '@kbtf/binary';
 import { parseBtf } from '@kbtf/btf';
 import { checkBuildId, readModule } from './debian-cache.js';
 import { encodeBtf, type Pahole } from './pahole.js';
@@ -177,11 +177,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
     }
     // Every companion passed: now, and only now, write them.
     mkdirSync(opts.outDir, { recursive: true });
-    for (const r of results) {
-      const tmp = `${r.file}.tmp-${process.pid}`;
-      writeFileSync(tmp, readFileSync(join(work, 'ko', `${r.companion}.ko`)));
-      renameSync(tmp, r.file);
-    }
+    for (const r of results) writeFileAtomic(r.file, readFileSync(join(work, 'ko', `${r.companion}.ko`)));
     return results;
   } finally {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
