@@ -21,7 +21,9 @@
  *    `kprobe_insn_slots`, then of `kprobe_optinsn_slots` (CONFIG_OPTPROBES), each a
  *    `struct kprobe_insn_cache {…, sym, pages, …}` listing `struct kprobe_insn_page {list, insns, …}`:
  *    `cache->sym` ("kprobe_insn_page", "kprobe_optinsn_page") at `kip->insns`, 't',
- *    `[__builtin__kprobes]`. x86 has no arch_kprobe_get_kallsym().
+ *    `[__builtin__kprobes]`, one PAGE_SIZE each (alloc_insn_page: PAGE_SIZE on x86_64 and arm64; the
+ *    dump's page size, so 16/64 KiB on such arm64 kernels). Neither x86 nor arm64 has an
+ *    arch_kprobe_get_kallsym() (powerpc's optprobe template is the only one).
  *
  * s_show() prints a module-tagged line as "%px %c %s\t[%s]" with the type upper-cased when exported,
  * lower-cased otherwise, and skips empty names. Every layout comes from the dump's BTF; a kernel
@@ -39,8 +41,6 @@ import { shape, type KType } from './ktype.js';
 const MODULE_NAME_LEN = 56;
 /** Entries any one list may have before it is called corrupt (a systemd host has a dozen BPF programs). */
 export const MAX_ENTRIES = 1 << 20;
-/** x86_64 PAGE_SIZE: a kprobe instruction page is one page (alloc_insn_page → execmem_alloc(PAGE_SIZE)). */
-const PAGE_SIZE = 4096n;
 
 export type DynamicSource = 'ftrace_mod' | 'ftrace' | 'bpf' | 'kprobes';
 
@@ -219,7 +219,7 @@ function readKprobePages(ctx: DynamicKsymsContext, into: DynamicSymbol[]): void 
     let name: string | undefined;
     for (const kip of boundedListEntries(cache.member('pages'), pageType(), 'list', `${cacheName}.pages`)) {
       name ??= cname(cache.member('sym'));
-      into.push({ address: kip.member('insns').value(), type: 't', name, module: '__builtin__kprobes', size: PAGE_SIZE, source: 'kprobes' });
+      into.push({ address: kip.member('insns').value(), type: 't', name, module: '__builtin__kprobes', size: BigInt(ctx.memory.phys.pageSize), source: 'kprobes' });
     }
   }
 }

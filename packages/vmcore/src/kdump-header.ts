@@ -114,7 +114,8 @@ export function readDiskDumpHeader(source: ByteSource): DiskDumpHeader {
   if ((1 + h.subHdrSize + h.bitmapBlocks) * h.blockSize > source.size) {
     throw new BadDataError(source.name, 436, `bitmap_blocks ${h.bitmapBlocks} runs past end of file (${source.size})`);
   }
-  if (h.utsname.machine !== '' && !/^(x86_64|aarch64|arm64|ppc64le|ppc64|s390x|riscv64|loongarch64|mips64)$/.test(h.utsname.machine)) {
+  // QEMU writes "Unknown" for targets without ELF_MACHINE_UNAME (dump/dump.c); VMCOREINFO then decides.
+  if (h.utsname.machine !== '' && !/^(Unknown|x86_64|aarch64|arm64|ppc64le|ppc64|s390x|riscv64|loongarch64|mips64)$/.test(h.utsname.machine)) {
     throw new UnsupportedError(`${source.name}: kdump of machine '${h.utsname.machine}' (only 64-bit dumps are read)`);
   }
   return h;
