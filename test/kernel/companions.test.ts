@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
-import { expectedSymbols, pageState } from './page-state.js';
+import { expectedSymbols, expectExcluded } from './page-state.js';
 import { labJson, labPath } from '../lab.js';
 
 const VARIANTS = ['6.1-companions', '6.12-companions'] as const;
@@ -64,9 +64,7 @@ describe.each(VARIANTS)('lab %s', (variant) => {
       for (const b of truth.btf.filter((x) => x.name !== 'vmlinux')) {
         const m = doc.modules.find((x) => x.name === b.name)!;
         if (m.btf === null && filtered) {
-          const phys = /excluded \(physical (0x[0-9a-f]+)\)/.exec(m.btfError ?? '');
-          expect(phys, `${b.name}: ${m.btfError}`).not.toBeNull();
-          expect(pageState(path, BigInt(phys![1]))).toBe('excluded');
+          expectExcluded(path, m.btfError ?? '', b.name);
           continue;
         }
         expect(m.btf, b.name).toEqual({ size: b.size, sha256: b.sha256 });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
-import { expectedSymbols, pageState } from './page-state.js';
+import { expectedSymbols, expectExcluded } from './page-state.js';
 import { labJson, labPath, labVariants } from '../lab.js';
 
 
@@ -84,9 +84,7 @@ describe.each(labVariants)('lab %s', (variant) => {
         expect(m, b.name).toBeDefined();
         if (m!.btf === null && filtered) {
           // Only where the dump really lacks the page: the error names it, and the dump says excluded.
-          const phys = /excluded \(physical (0x[0-9a-f]+)\)/.exec(m!.btfError ?? '');
-          expect(phys, `${b.name}: ${m!.btfError}`).not.toBeNull();
-          expect(pageState(path, BigInt(phys![1])), b.name).toBe('excluded');
+          expectExcluded(path, m!.btfError ?? '', b.name);
           continue;
         }
         expect(m!.btf, b.name).toEqual({ size: b.size, sha256: b.sha256 });

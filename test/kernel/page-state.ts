@@ -17,6 +17,16 @@ export function pageState(path: string, paddr: bigint): string {
 }
 
 /**
+ * A fault `message` on a filtered dump ("… excluded (physical 0x…)") must name a page that the
+ * dump's own bitmap really excludes. `label` (a module name) prefixes the failure.
+ */
+export function expectExcluded(path: string, message: string, label?: string): void {
+  const phys = /excluded \(physical (0x[0-9a-f]+)\)/.exec(message);
+  expect(phys, label === undefined ? message : `${label}: ${message}`).not.toBeNull();
+  expect(pageState(path, BigInt(phys![1])), label).toBe('excluded');
+}
+
+/**
  * The lines of `kbtf symbols` a dump owes its guest's /proc/kallsyms. All of them, except on a
  * makedumpfile-filtered dump (`-d 31`) where a dynamic source's list (kprobe slots, BPF programs,
  * ftrace) lives in a page the dump's bitmap excludes: makedumpfile 1.7.2 does not support 6.12 and
@@ -31,9 +41,7 @@ export function expectedSymbols(path: string, kallsyms: string[], r: { code: num
     return kallsyms;
   }
   expect(r.code).toBe(2);
-  const phys = /excluded \(physical (0x[0-9a-f]+)\)/.exec(r.stderr);
-  expect(phys, r.stderr).not.toBeNull();
-  expect(pageState(path, BigInt(phys![1]))).toBe('excluded');
+  expectExcluded(path, r.stderr);
   const printed = new Set(r.stdout.split('\n'));
   return kallsyms.filter((l) => printed.has(l) || !/\t\[(bpf|__builtin__\w+)\]$/.test(l));
 }
