@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadDataError, UnsupportedError } from './errors.js';
-import { ElfFile, MAX_SECTIONS, SHF_ALLOC, SHT_NOBITS, parseModinfo } from './elf.js';
+import { EM_X86_64, ElfFile, MAX_SECTIONS, SHF_ALLOC, SHT_NOBITS, parseModinfo } from './elf.js';
 import { buildIdNote, makeElf, modinfo } from './test-elf.js';
 
 const ID = '721ba523aee7021d40001edd1e3ff5ceb9541d86';
@@ -68,6 +68,7 @@ describe('ElfFile on real files, against readelf', () => {
     it(`${file}: sections, symbols, build-id as readelf shows them`, () => {
       const { elf, readelf } = load(file);
       expect([elf.is64, elf.littleEndian]).toEqual(layout);
+      expect(elf.machine).toBe({ 'elf64-x86_64.so': EM_X86_64, 'elf32-i386.so': 3, 'elf64-s390x-libacl.so': 22 }[file]); // EM_386, EM_S390
       const rows = sectionRows(readelf);
       expect(rows.length).toBeGreaterThan(10);
       expect(elf.sections.map((s) => ({ index: s.index, name: s.name, offset: s.offset, size: s.size }))).toEqual(rows.map(({ type: _t, ...r }) => r));

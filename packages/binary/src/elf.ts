@@ -29,6 +29,9 @@ export const SHF_COMPRESSED = 0x800n;
 export const SHN_XINDEX = 0xffff;
 /** NT_GNU_BUILD_ID in a note named "GNU". */
 export const NT_GNU_BUILD_ID = 3;
+/** e_machine values of the kernels kbtf reads and builds for. */
+export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
 
 /**
  * Caps on counts a hostile header could make huge. A Debian 6.12 -dbg vmlinux has 78 sections and
@@ -94,6 +97,8 @@ export class ElfFile {
     readonly is64: boolean,
     readonly littleEndian: boolean,
     readonly sections: readonly ElfSection[],
+    /** e_machine (EM_X86_64, EM_AARCH64, …). */
+    readonly machine: number,
   ) {}
 
   /** An ELF image held in memory (zero-copy: section bytes are views of `bytes`). */
@@ -120,11 +125,12 @@ export class ElfFile {
       return new Cursor(bytes, { source, littleEndian: le, base: offset });
     };
     const hdr = at(0, is64 ? 64 : 52, 'ELF header');
+    const machine = hdr.u16At(0x12);
     const shoff = is64 ? hdr.u64NumberAt(0x28, 'e_shoff') : hdr.u32At(0x20);
     const shentsize = hdr.u16At(is64 ? 0x3a : 0x2e);
     let shnum = hdr.u16At(is64 ? 0x3c : 0x30);
     let shstrndx = hdr.u16At(is64 ? 0x3e : 0x32);
-    if (shoff === 0) return new ElfFile(source, read, is64, le, []);
+    if (shoff === 0) return new ElfFile(source, read, is64, le, [], machine);
     const minEnt = is64 ? 64 : 40;
     if (shentsize < minEnt) throw new BadDataError(source, is64 ? 0x3a : 0x2e, `e_shentsize ${shentsize} < ${minEnt}`);
     const header = (c: Cursor, o: number) =>
@@ -154,7 +160,7 @@ export class ElfFile {
       link: s.link,
       info: s.info,
     }));
-    return new ElfFile(source, read, is64, le, sections);
+    return new ElfFile(source, read, is64, le, sections, machine);
   }
 
   section(name: string): ElfSection | undefined {

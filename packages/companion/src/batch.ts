@@ -15,6 +15,8 @@ import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from '
 import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
 import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
 import { ensureTreeKbuild, kernelSuite, treeFetcher, type KernelToolchain } from './suite.js';
+import { buildTools, kernelArch } from './arch.js';
+import { foreignToolchain, isForeignKernel } from './foreign.js';
 import type { Log } from './log.js';
 
 export interface KernelBuildOptions {
@@ -65,10 +67,13 @@ export function resolveEntries(tree: KernelTree, opts: Pick<KernelBuildOptions, 
 /**
  * What building for `kver` needs from its Debian suite (suite.ts): the kbuild tree, the chroot the
  * stubs are built in (trixie kernels), and how packages are fetched. Refuses before any download
- * when the host's headers are missing; a trixie kernel's headers are installed into the trixie tree.
+ * when the host's headers are missing; a trixie kernel's headers are installed into the trixie tree,
+ * a foreign (arm64) kernel's unpacked into the cache (foreign.ts).
  */
 export async function kernelToolchain(opts: Pick<KernelBuildOptions, 'cache' | 'kver' | 'headers' | 'download' | 'log'>): Promise<KernelToolchain> {
   const download = opts.download ?? true;
+  // Another architecture (an arm64 kernel here): cross-built against headers unpacked in the cache.
+  if (isForeignKernel(opts.kver)) return foreignToolchain(opts);
   const suite = kernelSuite(opts.kver);
   if (suite === 'host') {
     const headers = opts.headers ?? headersDir(opts.kver);
@@ -89,6 +94,7 @@ export async function buildForKernel(opts: KernelBuildOptions): Promise<Companio
   const download = opts.download ?? true;
   // Refuse before any download when the headers are missing or pahole is too old.
   const toolchain = await kernelToolchain(opts);
+  const tools = buildTools(kernelArch(opts.kver), toolchain.headers);
   const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log);
 
   const tree = new KernelTree(opts.cache, opts.kver, opts.log, opts.modulesDir, toolchain.fetch);
@@ -107,6 +113,7 @@ export async function buildForKernel(opts: KernelBuildOptions): Promise<Companio
     kver: opts.kver,
     headers: toolchain.headers,
     chroot: toolchain.chroot,
+    tools,
     vmlinuxBtf,
     pahole,
     outDir: companionDir(opts.out, opts.kver),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ElfFile, UsageError } from '@kbtf/binary';
-import { buildMode, buildRequested, vermagicRelease, type BuildRequest } from './build-request.js';
+import { buildMode, buildRequested, moduleArch, vermagicRelease, type BuildRequest } from './build-request.js';
+import { AMD64, ARM64 } from './arch.js';
 import { makeElf, modinfo } from '../../../packages/binary/src/test-elf.js';
 
 const base: BuildRequest = { cache: '/nonexistent/kbtf-cache', modules: [], download: false };
@@ -42,5 +43,22 @@ describe('buildMode', () => {
       expect(() => buildMode({ ...base, ...r })).toThrow(message);
       await expect(buildRequested({ ...base, ...r })).rejects.toBeInstanceOf(UsageError);
     }
+  });
+});
+
+describe('moduleArch', () => {
+  const withMachine = (machine: number, info: Record<string, string>) => {
+    const b = makeElf([{ name: '.modinfo', data: modinfo(info) }]);
+    new DataView(b.buffer, b.byteOffset).setUint16(0x12, machine, true);
+    return ElfFile.fromBytes(b, 'm.ko', { littleEndian64: true });
+  };
+  it("is the release's, and the module must be of it", () => {
+    expect(moduleArch(withMachine(183, { name: 'loop' }), '6.1.0-57-arm64')).toBe(ARM64);
+    expect(moduleArch(withMachine(62, { name: 'loop' }), '6.1.0-57-amd64')).toBe(AMD64);
+    expect(() => moduleArch(withMachine(62, { name: 'loop' }), '6.1.0-57-arm64')).toThrow(/m\.ko: offset 0x12: e_machine 62 \(amd64\), but 6\.1\.0-57-arm64 is an arm64 kernel/);
+  });
+  it("a custom release: the module's machine, amd64 or arm64 only", () => {
+    expect(moduleArch(withMachine(183, { name: 'loop' }), '6.8.0-custom')).toBe(ARM64);
+    expect(() => moduleArch(withMachine(40, { name: 'loop' }), '6.8.0-custom')).toThrow(/e_machine 40: companions are built for amd64 and arm64 kernels/);
   });
 });

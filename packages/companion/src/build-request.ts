@@ -6,7 +6,9 @@
  *    into the cache, written to OUT/lib/modules/KVER/updates/kbtf.
  * A request mixing the two, or missing what its mode needs, is a UsageError before anything runs.
  */
-import { ElfFile, UsageError } from '@kbtf/binary';
+import { ElfFile, UnsupportedError, UsageError } from '@kbtf/binary';
+import { archOfMachine, buildTools, checkMachine, isForeign, kernelArchOf, type KernelArch } from './arch.js';
+import { ensureForeignHeaders } from './foreign.js';
 import { buildForKernel, companionDir, resolvePahole } from './batch.js';
 import { buildCompanions, type CompanionResult } from './build.js';
 import { moduleFileName, readModule } from './debian-cache.js';
@@ -69,15 +71,34 @@ export async function buildRequested(r: BuildRequest): Promise<BuildOutcome> {
 }
 
 async function buildFromFiles(r: BuildRequest, module: string, dwarf: string, vmlinuxBtf: string): Promise<BuildOutcome> {
-  const kver = r.kernel ?? vermagicRelease(ElfFile.fromBytes(await readModule(module), module, { littleEndian64: true }));
-  const headers = r.headers ?? headersDir(kver);
+  const elf = ElfFile.fromBytes(await readModule(module), module, { littleEndian64: true });
+  const kver = r.kernel ?? vermagicRelease(elf);
+  const arch = moduleArch(elf, kver);
+  // A foreign kernel's headers are unpacked into the cache (foreign.ts) unless given.
+  const headers = r.headers ?? (isForeign(arch) ? await ensureForeignHeaders(r.cache, kver, arch, r.download, r.log) : headersDir(kver));
   checkHeaders(headers, kver);
+  const tools = buildTools(arch, headers);
   const pahole = await resolvePahole(r.cache, r.pahole, r.download, r.log);
   const outDir = r.out ?? '.';
   const results = await buildCompanions([{ of: moduleFileName(module), module, dwarf }], {
-    kver, headers, vmlinuxBtf, pahole, outDir, workDir: r.workDir, log: r.log,
+    kver, headers, vmlinuxBtf, pahole, outDir, workDir: r.workDir, log: r.log, tools,
   });
   return { kver, outDir, results };
+}
+
+/**
+ * The architecture of a module file: its e_machine, which must be the one its kernel release names
+ * (`…-arm64` is EM_AARCH64); a release naming none (a custom kernel) takes the module's.
+ */
+export function moduleArch(elf: ElfFile, kver: string): KernelArch {
+  const named = kernelArchOf(kver);
+  if (named) {
+    checkMachine(elf, named, kver);
+    return named;
+  }
+  const arch = archOfMachine(elf.machine);
+  if (!arch) throw new UnsupportedError(`${elf.source}: e_machine ${elf.machine}: companions are built for amd64 and arm64 kernels`);
+  return arch;
 }
 
 /** The kernel release a module was built for: `vermagic=6.1.0-56-amd64 SMP preempt mod_unload modversions` → `6.1.0-56-amd64`. */

@@ -22,6 +22,7 @@ import { encodeBtf, type Pahole } from './pahole.js';
 import { pruneCompanionBtf, type PruneStats } from './prune.js';
 import { buildStubs, checkHeaders, checkModuleName, companionName, VMLINUX } from './stub.js';
 import { checkCompanion } from './check.js';
+import { checkMachine, kernelArch, nativeTools, type BuildTools } from './arch.js';
 import { type Log, silent } from './log.js';
 
 export interface CompanionJob {
@@ -44,6 +45,8 @@ export interface BuildOptions {
   outDir: string;
   /** Build the stubs inside this tree (chroot; a trixie kernel's kbuild, suite.ts). `headers` lies under it. */
   chroot?: string;
+  /** make arguments and objcopy for the kernel's architecture (arch.ts); default: the host's, native. */
+  tools?: BuildTools;
   /** Keep the work directory (raw/pruned BTF, stubs) here instead of a temporary one. */
   workDir?: string;
   log?: Log;
@@ -71,11 +74,14 @@ interface Prepared {
   job: CompanionJob;
   buildId?: string;
   moduleBtfSize: number;
+  /** The module's vermagic: a companion's must be the same. */
+  vermagic?: string;
 }
 
 /** Step 1: refuse early, with nothing built and nothing written. */
-export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildOptions, 'kver' | 'headers' | 'vmlinuxBtf'>): Promise<Prepared[]> {
+export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildOptions, 'kver' | 'headers' | 'vmlinuxBtf' | 'tools'>): Promise<Prepared[]> {
   checkHeaders(opts.headers, opts.kver);
+  const arch = opts.tools?.arch ?? kernelArch(opts.kver);
   if (!existsSync(opts.vmlinuxBtf)) throw new NotFoundError(`vmlinux BTF ${opts.vmlinuxBtf} not found`);
   const out: Prepared[] = [];
   for (const job of jobs) {
@@ -83,6 +89,7 @@ export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildO
     if (!existsSync(job.dwarf)) throw new NotFoundError(`DWARF for ${job.of} not found: ${job.dwarf}`);
     const dw = openElfFile(job.dwarf, { littleEndian64: true });
     try {
+      checkMachine(dw.elf, arch, opts.kver);
       if (job.of === VMLINUX) {
         out.push({ job, buildId: dw.elf.buildId(), moduleBtfSize: statSync(opts.vmlinuxBtf).size });
         continue;
@@ -90,9 +97,10 @@ export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildO
       if (!job.module) throw new NotFoundError(`no module file given for ${job.of}`);
       if (!existsSync(job.module)) throw new NotFoundError(`module file ${job.module} not found`);
       const mod = ElfFile.fromBytes(await readModule(job.module), job.module, { littleEndian64: true });
+      checkMachine(mod, arch, opts.kver);
       const buildId = checkBuildId(mod, dw.elf);
       const own = mod.section('.BTF');
-      out.push({ job, buildId, moduleBtfSize: own ? own.size : 0 });
+      out.push({ job, buildId, moduleBtfSize: own ? own.size : 0, vermagic: mod.modinfo().get('vermagic')?.[0] });
     } catch (err) {
       throw withContext(err, job.of);
     } finally {
@@ -104,7 +112,10 @@ export async function preflight(jobs: readonly CompanionJob[], opts: Pick<BuildO
 
 export async function buildCompanions(jobs: readonly CompanionJob[], opts: BuildOptions): Promise<CompanionResult[]> {
   const log = opts.log ?? silent;
-  const prepared = await preflight(jobs, opts);
+  const tools = opts.tools ?? nativeTools(kernelArch(opts.kver));
+  const prepared = await preflight(jobs, { ...opts, tools });
+  // Every module of a kernel has its vermagic: the stubs must come out with the same.
+  const vermagic = prepared.find((p) => p.vermagic)?.vermagic;
   const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'kbtf-companion-'));
   for (const d of ['raw', 'btf', 'stub', 'ko']) mkdirSync(join(work, d), { recursive: true });
   const stubTrees: string[] = [];
@@ -144,7 +155,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
     // Inside a tree, the stubs must be too: a scratch directory under its /tmp, removed after.
     const stubDir = opts.chroot ? mkdtempSync(join(opts.chroot, 'tmp', 'kbtf-stubs-')) : join(work, 'stub');
     if (opts.chroot) stubTrees.push(stubDir);
-    const stubs = await buildStubs(todo.map((p) => p.job.of), opts.headers, stubDir, opts.jobs ?? 2, undefined, opts.chroot);
+    const stubs = await buildStubs(todo.map((p) => p.job.of), opts.headers, stubDir, opts.jobs ?? 2, undefined, opts.chroot, tools.make);
     const results: CompanionResult[] = [];
     for (const p of todo) {
       const { of } = p.job;
@@ -154,12 +165,12 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
       // pahole >= 1.28 (the trixie tree has one), it also adds a distilled base, `.BTF.base`: the
       // 6.12 loader then reads .BTF as split on that base and relocates it (btf_relocate), which
       // would misread ours (split on the full vmlinux BTF). Drop it.
-      await runChecked('objcopy', [
+      await runChecked(tools.objcopy, [
         '--strip-debug', '--remove-section=.BTF', '--remove-section=.BTF.base', `--add-section=.BTF=${join(work, 'btf', `${of}.btf`)}`, stubs.get(of)!, ko,
       ]);
       const bytes = readFileSync(ko);
       try {
-        checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base });
+        checkCompanion(bytes, ko, { of, kver: opts.kver, btf: b.btf, base, arch: tools.arch, vermagic });
       } catch (err) {
         throw withContext(err, of);
       }

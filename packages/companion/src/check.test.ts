@@ -43,4 +43,20 @@ describe('checkCompanion', () => {
     expect(chk(ko(good, { info: { ...info, vermagic: '6.12.95+deb12-amd64 SMP' } }))).toThrow(/not for 6\.1\.0-56-amd64/);
     expect(chk(ko(split([{ type: 2, offset: 0, size: 4 }])))).toThrow(/differs from the pruned BTF/);
   });
+
+  it('arm64: EM_AARCH64 and the vermagic of 6.1.0-57-arm64 accepted; another machine or vermagic refused', () => {
+    const A = '6.1.0-57-arm64';
+    const armInfo = { ...info, vermagic: `${A} SMP mod_unload modversions aarch64` };
+    const aarch64 = (bytes: Uint8Array) => {
+      new DataView(bytes.buffer, bytes.byteOffset).setUint16(0x12, 183, true); // EM_AARCH64
+      return bytes;
+    };
+    const chk = (bytes: Uint8Array, vermagic?: string) => () => checkCompanion(bytes, 'e1000-btf.ko', { of: 'e1000', kver: A, btf: good, base, vermagic });
+    expect(chk(aarch64(ko(good, { info: armInfo })), armInfo.vermagic)()).toMatchObject({ vermagic: armInfo.vermagic, vars: 2 });
+    expect(chk(ko(good, { info: armInfo }))).toThrow(/e1000-btf\.ko: offset 0x12: e_machine 62 \(amd64\), but 6\.1\.0-57-arm64 is an arm64 kernel/);
+    expect(chk(aarch64(ko(good, { info: { ...armInfo, vermagic: `${A} SMP mod_unload modversions ` } })))).toThrow(/does not end with aarch64/);
+    expect(chk(aarch64(ko(good, { info: armInfo })), `${A} SMP preempt mod_unload modversions aarch64`)).toThrow(/but 6\.1\.0-57-arm64's modules have/);
+    // and an aarch64 companion is no amd64 kernel's
+    expect(() => checkCompanion(aarch64(ko(good)), 'x', { of: 'e1000', kver: KVER, btf: good, base })).toThrow(/e_machine 183 \(arm64\), but 6\.1\.0-56-amd64 is an amd64 kernel/);
+  });
 });

@@ -7,6 +7,7 @@
 import { BadDataError, ElfFile, SHF_ALLOC } from '@kbtf/binary';
 import { companionRules, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
 import { COMPANION_MODINFO_KEY } from './stub.js';
+import { checkMachine, kernelArch, type KernelArch } from './arch.js';
 
 export interface CompanionCheck {
   /** Module name the kernel will give it (`ext4_btf`). */
@@ -17,9 +18,22 @@ export interface CompanionCheck {
   vars: number;
 }
 
+export interface CompanionExpect {
+  of: string;
+  kver: string;
+  btf: Uint8Array;
+  base: Btf;
+  /** The kernel's architecture (default: by its release, arch.ts): the companion's e_machine and vermagic. */
+  arch?: KernelArch;
+  /** The kernel's own modules' vermagic, when known: the companion's must be equal. */
+  vermagic?: string;
+}
+
 /** Throws BadDataError on the first problem; returns what was checked. */
-export function checkCompanion(ko: Uint8Array, source: string, expect: { of: string; kver: string; btf: Uint8Array; base: Btf }): CompanionCheck {
+export function checkCompanion(ko: Uint8Array, source: string, expect: CompanionExpect): CompanionCheck {
   const elf = ElfFile.fromBytes(ko, source, { littleEndian64: true });
+  const arch = expect.arch ?? kernelArch(expect.kver);
+  checkMachine(elf, arch, expect.kver);
   const fail = (msg: string) => new BadDataError(source, undefined, msg);
   const sec = elf.section('.BTF');
   if (!sec) throw fail('no .BTF section');
@@ -41,6 +55,8 @@ export function checkCompanion(ko: Uint8Array, source: string, expect: { of: str
   if (name !== want) throw fail(`.modinfo name=${name}, want ${want}`);
   const vermagic = info.get('vermagic')?.[0] ?? '';
   if (!vermagic.startsWith(`${expect.kver} `)) throw fail(`vermagic "${vermagic}" is not for ${expect.kver}`);
+  if (expect.vermagic !== undefined && vermagic !== expect.vermagic) throw fail(`vermagic "${vermagic}", but ${expect.kver}'s modules have "${expect.vermagic}"`);
+  if (arch.vermagicArch && vermagic.trim().split(' ').at(-1) !== arch.vermagicArch) throw fail(`vermagic "${vermagic}" does not end with ${arch.vermagicArch}, as every ${arch.deb} module's does`);
   if (elf.sections.some((s) => s.name === '.text' && s.size > 0)) throw fail('a companion has no code, but .text is not empty');
 
   const v = validateBtf(btfBytes, { base: expect.base, mode: 'module', kernel: companionRules(expect.kver) });

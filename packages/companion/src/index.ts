@@ -6,7 +6,8 @@
  *   formatSummary(results)                          // Markdown table: own BTF, pahole raw, companion
  *   buildCompanions(jobs, { kver, headers, vmlinuxBtf, pahole, outDir })  // explicit files
  *   await packageCompanions({ cache, kver, modules, deps: true, vmlinux: true, output, version })  // the .deb
- * A Debian 13 (+deb13) kernel is fetched and kbuilt through the trixie tree (suite.ts).
+ * A Debian 13 (+deb13) kernel is fetched and kbuilt through the trixie tree (suite.ts); an arm64
+ * kernel on an amd64 host is cross-built against its headers unpacked in the cache (arch.ts, foreign.ts).
  * Errors: NotFoundError (missing headers, DWARF, packages), UnsupportedError (pahole too old),
  * BadDataError (build-id mismatch, a companion failing its check). Nothing is written on error.
  */
@@ -21,4 +22,6 @@ export * from './build-request.js';
 export * from './batch.js';
 export * from './softdep.js';
 export * from './suite.js';
+export * from './arch.js';
+export * from './foreign.js';
 export * from './package.js';

@@ -32,6 +32,9 @@ describe('names', () => {
     expect(packageName(KVER)).toBe('kbtf-companions-6.12.117+deb13-amd64');
     expect(debFileName('6.1.0-57-amd64', '0.1.0')).toBe('kbtf-companions-6.1.0-57-amd64_0.1.0_amd64.deb');
     expect(debFileName('6.1.0-57-amd64', '1:0.2.0-1')).toBe('kbtf-companions-6.1.0-57-amd64_0.2.0-1_amd64.deb');
+    // an arm64 kernel's companions are arm64 modules: an arm64 package, wherever it was built
+    expect(debFileName('6.1.0-57-arm64', '0.1.0')).toBe('kbtf-companions-6.1.0-57-arm64_0.1.0_arm64.deb');
+    expect(fields(renderControl({ kver: '6.1.0-57-arm64', version: '0.1.0', imageVersion: '6.1.192-3', installedSizeKiB: 1, modules: ['ext4'] })).get('Architecture')).toBe('arm64');
     expect(targetDir(KVER)).toBe(`lib/modules/${KVER}/updates/kbtf`);
   });
 

@@ -1,5 +1,6 @@
 /**
- * A kernel's companions as a Debian package, `kbtf-companions-KVER_VERSION_amd64.deb`:
+ * A kernel's companions as a Debian package, `kbtf-companions-KVER_VERSION_ARCH.deb` (ARCH: the
+ * kernel's Debian architecture, amd64 or arm64, arch.ts):
  *
  *   /lib/modules/KVER/updates/kbtf/M-btf.ko        (and vmlinux-btf.ko)
  *   /usr/share/doc/kbtf-companions-KVER/{changelog.gz,copyright}
@@ -32,10 +33,13 @@ import { checkCompanion } from './check.js';
 import { KernelTree, readModule } from './debian-cache.js';
 import { silent } from './log.js';
 import { companionName, VMLINUX } from './stub.js';
-import { suiteFetcher } from './suite.js';
+import { kernelArch } from './arch.js';
+import { kernelFetcher } from './foreign.js';
 
-/** Debian architecture of the companions (the kernels kbtf builds for are amd64). */
-export const PACKAGE_ARCH = 'amd64';
+/** Debian architecture of the companions: the kernel's (`6.1.0-57-arm64` → arm64), the host's for a release naming none. */
+export function packageArch(kver: string): string {
+  return kernelArch(kver).deb;
+}
 
 export const DEFAULT_MAINTAINER = 'kbtf developers <kbtf@users.noreply.github.com>';
 
@@ -46,9 +50,9 @@ export function packageName(kver: string): string {
   return name;
 }
 
-/** `kbtf-companions-KVER_VERSION_amd64.deb` (dpkg's `name_version_arch.deb`, epoch dropped). */
+/** `kbtf-companions-KVER_VERSION_ARCH.deb` (dpkg's `name_version_arch.deb`, epoch dropped). */
 export function debFileName(kver: string, version: string): string {
-  return `${packageName(kver)}_${version.replace(/^\d+:/, '')}_${PACKAGE_ARCH}.deb`;
+  return `${packageName(kver)}_${version.replace(/^\d+:/, '')}_${packageArch(kver)}.deb`;
 }
 
 /** The on-target directory of the companions: depmod searches `updates/` before `kernel/`. */
@@ -89,7 +93,7 @@ export function renderControl(f: ControlFields): string {
     `Package: ${packageName(f.kver)}`,
     'Source: kbtf',
     `Version: ${f.version}`,
-    `Architecture: ${PACKAGE_ARCH}`,
+    `Architecture: ${packageArch(f.kver)}`,
     `Maintainer: ${f.maintainer ?? DEFAULT_MAINTAINER}`,
     `Installed-Size: ${f.installedSizeKiB}`,
     `Depends: ${image} (= ${f.imageVersion})`,
@@ -259,8 +263,8 @@ export async function packageCompanions(opts: PackageOptions): Promise<PackageRe
   const name = packageName(opts.kver);
   if (!opts.all && opts.modules.length === 0 && !opts.vmlinux) throw new UsageError('companion package: name modules, or give --all or --vmlinux');
 
-  // The kernel tree and its module list, fetched through the kernel's suite (host or trixie tree).
-  const fetch = await suiteFetcher(opts.cache, opts.kver, download, log);
+  // The kernel tree and its module list, fetched through the kernel's suite (host or trixie tree; a foreign architecture's: foreign.ts).
+  const fetch = await kernelFetcher(opts.cache, opts.kver, download, log);
   const tree = new KernelTree(opts.cache, opts.kver, log, opts.modulesDir, fetch);
   await tree.ensureImage(download);
   const entries = resolveEntries(tree, opts);

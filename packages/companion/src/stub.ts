@@ -84,6 +84,8 @@ export async function buildStubs(
   jobs = 2,
   perMake = STUBS_PER_MAKE,
   chroot?: string,
+  /** More make arguments: `ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-` for a cross build (arch.ts). */
+  makeArgs: readonly string[] = [],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (let start = 0, chunk = 0; start < names.length; start += perMake, chunk++) {
@@ -105,10 +107,10 @@ export async function buildStubs(
       // on every stub (seconds each) to give it a .BTF and a distilled .BTF.base that the builder
       // replaces and removes anyway. Unset on make's command line, the option only skips that step
       // (Makefile.modfinal); the C code still sees the kernel's autoconf.h.
-      const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, prefixMap(insideTree(chroot, cdir)), 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules'];
+      const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, prefixMap(insideTree(chroot, cdir)), 'CONFIG_DEBUG_INFO_BTF_MODULES=', ...makeArgs, 'modules'];
       await runChecked('chroot', [chroot, ...make], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } });
     } else {
-      await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, prefixMap(cdir), 'modules']);
+      await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, prefixMap(cdir), ...makeArgs, 'modules']);
     }
     for (const of of part) {
       const ko = join(cdir, `${companionName(of)}.ko`);

@@ -1,7 +1,7 @@
 import { UsageError } from '@kbtf/binary';
 import {
   buildRequested, cacheDir, ensurePaholeTree, formatSummary, headersDir, KernelTree, kernelSuite, kernelToolchain,
-  packageCompanions, probePahole, suiteFetcher, summaryRows, treePaholeArgv, type CompanionResult,
+  packageCompanions, probePahole, kernelFetcher, summaryRows, treePaholeArgv, type CompanionResult,
 } from '@kbtf/companion';
 import { VERSION } from '../version.js';
 import { defineCommand, type CommandContext } from '../cli/command.js';
@@ -107,7 +107,7 @@ installed into the tree, never on the host.`,
     const log = progress(ctx);
     const tree = await ensurePaholeTree(cache, { log });
     const pahole = await probePahole(treePaholeArgv(tree));
-    const k = new KernelTree(cache, kver, log, undefined, await suiteFetcher(cache, kver, true, log));
+    const k = new KernelTree(cache, kver, log, undefined, await kernelFetcher(cache, kver, true, log));
     await k.ensureImage(true);
     await k.ensureDbg([], true, true);
     const vmlinuxBtf = k.ensureVmlinuxBtf();
