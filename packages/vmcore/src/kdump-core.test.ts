@@ -195,6 +195,15 @@ describe('KdumpCore', () => {
 
   it('refuses a block size that contradicts VMCOREINFO PAGESIZE', () => {
     expect(() => open(build({ vmcoreinfo: VMCOREINFO.replace('PAGESIZE=4096', 'PAGESIZE=16384') }))).toThrow(/offset 0x1ac: block_size 4096 contradicts VMCOREINFO PAGESIZE=16384/);
+    expect(() => open(build({ pageSize: 65536, vmcoreinfo: VMCOREINFO.replace('PAGESIZE=4096', 'PAGESIZE=12288') }))).toThrow(/block_size 65536 contradicts/);
+  });
+
+  it("reads QEMU's aarch64 kdump: 64 KiB blocks of a 4 KiB-page kernel", () => {
+    const big = new Uint8Array(65536).map((_, i) => (i >> 12) + 1);
+    const core = open(build({ pageSize: 65536, maxMapnr: 4, pages: new Map([[2, big]]) }));
+    expect(core.pageSize).toBe(65536);
+    expect(core.read(2n * 65536n + 5n * 4096n, 2)).toEqual(new Uint8Array([6, 6]));
+    expect(() => core.read(65536n, 1)).toThrow(FaultError);
   });
 
   it('rejects hostile header values', () => {

@@ -65,12 +65,13 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     this.notes = first.notes();
     const text = first.vmcoreinfoText() ?? vmcoreInfoText(this.notes);
     this.vmcoreinfo = text === undefined ? undefined : parseVmcoreInfo(text);
-    // The kernel's own PAGESIZE and the file's block size are the same number in every writer
-    // (makedumpfile and QEMU write block_size = the target page size); pages of one size read as
-    // pages of the other would shift every translation.
+    // makedumpfile writes block_size = the kernel's PAGESIZE; QEMU writes its target's page size,
+    // which for aarch64 is 64 KiB whatever the guest's granule (target/arm/arch_dump.c
+    // cpu_get_dump_info: info->page_size = 64 KiB), so a 4 KiB-page kernel's pages are read 16 to a
+    // block. A block that is not a whole number of kernel pages would shift every translation.
     const vmPage = this.vmcoreinfo?.pageSize;
-    if (vmPage !== undefined && vmPage !== this.pageSize) {
-      throw new BadDataError(first.source.name, 428, `block_size ${this.pageSize} contradicts VMCOREINFO PAGESIZE=${vmPage}`);
+    if (vmPage !== undefined && (vmPage > this.pageSize || this.pageSize % vmPage !== 0)) {
+      throw new BadDataError(first.source.name, 428, `block_size ${this.pageSize} contradicts VMCOREINFO PAGESIZE=${vmPage} (not a whole number of its pages)`);
     }
     // An empty utsname.machine (or one no table knows) is taken from VMCOREINFO: only arm64 writes
     // NUMBER(kimage_voffset) (arch/arm64/kernel/crash_core.c).
