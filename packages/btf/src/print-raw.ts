@@ -4,7 +4,13 @@
  * are printed, as bpftool does with `--base-btf`.
  */
 import type { Btf } from './btf.js';
-import { LINKAGE_NAMES, type BtfType } from './types.js';
+import { KIND_NAMES, LINKAGE_NAMES, type BtfType } from './types.js';
+import type { StringTable } from './strings.js';
+import {
+  KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_DECL_TAG, KIND_ENUM, KIND_ENUM64, KIND_FLOAT, KIND_FUNC,
+  KIND_FUNC_PROTO, KIND_FWD, KIND_INT, KIND_PTR, KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG,
+  KIND_UNION, KIND_VAR, KIND_VOLATILE, infoKind, infoVlen,
+} from './wire.js';
 
 const KIND_UPPER: Record<string, string> = {
   int: 'INT', ptr: 'PTR', array: 'ARRAY', struct: 'STRUCT', union: 'UNION', enum: 'ENUM', fwd: 'FWD',
@@ -88,21 +94,287 @@ function nameOffOf(btf: Btf, id: number): number {
 
 /** Every type of `btf` (the split part only for split BTF), bpftool raw format, newline-terminated. */
 export function formatRaw(btf: Btf): string {
-  const parts: string[] = [];
-  for (const t of btf.types()) parts.push(formatRawType(btf, t));
-  parts.push('');
-  return parts.join('\n');
+  let out = '';
+  for (const chunk of formatRawChunks(btf)) out += chunk;
+  return out;
 }
 
-/** Stream the raw dump in chunks (for large BTF written to a stream). */
-export function* formatRawChunks(btf: Btf, chunkTypes = 4096): IterableIterator<string> {
-  let parts: string[] = [];
+/**
+ * Stream the raw dump in chunks of about `chunkBytes` (1 MiB: a few large writes, not one per
+ * type). When every name is ASCII (every kernel's BTF) the records are read straight from the type
+ * section and the text is built as bytes — names copied from the string section, numbers written
+ * as digits: no BtfType objects, no type cache, no string per name — and each chunk becomes one
+ * latin1 string (ASCII: the same bytes on stdout). Otherwise each type goes through formatRawType.
+ * Both give the same text (test/btf/raw-bpftool.test.ts compares both with bpftool).
+ */
+export function* formatRawChunks(btf: Btf, chunkBytes = 1 << 20): IterableIterator<string> {
+  if (!asciiStrings(btf.strings)) {
+    yield* formatRawChunksDecoded(btf, chunkBytes);
+    return;
+  }
+  const w = new RawWriter(btf, chunkBytes);
+  for (let id = btf.firstId; id < btf.endId; id++) {
+    w.type(id);
+    if (w.pos >= chunkBytes) yield w.take();
+  }
+  if (w.pos) yield w.take();
+}
+
+/** The object path: formatRawType per type (any names), chunks of about `chunkBytes` characters. */
+export function* formatRawChunksDecoded(btf: Btf, chunkBytes = 1 << 20): IterableIterator<string> {
+  let out = '';
   for (const t of btf.types()) {
-    parts.push(formatRawType(btf, t));
-    if (parts.length >= chunkTypes) {
-      yield parts.join('\n') + '\n';
-      parts = [];
+    out += formatRawType(btf, t) + '\n';
+    if (out.length >= chunkBytes) {
+      yield out;
+      out = '';
     }
   }
-  if (parts.length) yield parts.join('\n') + '\n';
+  if (out.length) yield out;
+}
+
+function asciiStrings(strings: StringTable | undefined): boolean {
+  for (let t = strings; t; t = t.base) {
+    const b = t.bytes;
+    for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) return false;
+  }
+  return true;
+}
+
+const KIND_UPPER_BY_NUMBER: string[] = KIND_NAMES.map((k) => KIND_UPPER[k] ?? '');
+const NL = 0x0a;
+const TAB = 0x09;
+const QUOTE = 0x27;
+
+/** bpftool's raw text of one type at a time, as bytes, into a growing buffer. */
+class RawWriter {
+  buf: Uint8Array;
+  pos = 0;
+  private readonly dv: DataView;
+  private readonly le: boolean;
+
+  constructor(
+    private readonly btf: Btf,
+    size: number,
+  ) {
+    this.buf = new Uint8Array(size + 4096);
+    const c = btf.typeCursor;
+    // eslint-disable-next-line no-restricted-syntax -- hot path: every record of vmlinux BTF (100,000+ types); indexTypes bounds-checked each record at parse
+    this.dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+    this.le = btf.littleEndian;
+  }
+
+  /** The text so far (ASCII) as a string; the buffer starts again. */
+  take(): string {
+    const s = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.pos).toString('latin1');
+    this.pos = 0;
+    return s;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  private ascii(s: string): void {
+    this.ensure(s.length);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  private byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** A u32 (or a negative i32) in decimal. */
+  private num(v: number): void {
+    this.ensure(11);
+    const b = this.buf;
+    if (v < 0) {
+      b[this.pos++] = 0x2d;
+      v = -v;
+    }
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      b[--p] = 0x30 + (v % 10);
+      v = Math.floor(v / 10);
+    } while (v > 0);
+  }
+
+  /** `'name'` for a combined string offset; `'(anon)'` for 0; BadDataError as StringTable.get. */
+  private name(off: number): void {
+    if (off === 0) {
+      this.ascii("'(anon)'");
+      return;
+    }
+    let t: StringTable | undefined = this.btf.strings;
+    while (t && off < t.start && t.base) t = t.base;
+    const rel = off - t.start;
+    if (rel < 0 || rel >= t.bytes.length) {
+      this.btf.strings.get(off); // throws the reader's BadDataError
+      return;
+    }
+    const end = t.bytes.indexOf(0, rel); // the section ends with NUL (checked at parse)
+    this.ensure(end - rel + 2);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = QUOTE;
+    if (end - rel > 64) {
+      b.set(t.bytes.subarray(rel, end), p);
+      p += end - rel;
+    } else for (let i = rel, src = t.bytes; i < end; i++) b[p++] = src[i];
+    b[p++] = QUOTE;
+    this.pos = p;
+  }
+
+  private u32(off: number): number {
+    return this.dv.getUint32(off, this.le);
+  }
+
+  // eslint-disable-next-line max-lines-per-function -- one switch over the BTF kinds, as formatRawType
+  type(id: number): void {
+    const off = this.btf.recordOffset(id);
+    const info = this.u32(off + 4);
+    const kind = infoKind(info);
+    const vlen = infoVlen(info);
+    const kflag = info >>> 31 === 1;
+    const st = this.u32(off + 8);
+    const x = off + 12;
+    this.byte(0x5b);
+    this.num(id);
+    this.ascii(`] ${KIND_UPPER_BY_NUMBER[kind]} `);
+    this.name(this.u32(off));
+    switch (kind) {
+      case KIND_INT: {
+        const v = this.u32(x);
+        this.ascii(' size=');
+        this.num(st);
+        this.ascii(' bits_offset=');
+        this.num((v >>> 16) & 0xff);
+        this.ascii(' nr_bits=');
+        this.num(v & 0xff);
+        this.ascii(` encoding=${INT_ENC[(v >>> 24) & 0x0f] ?? 'UNKN'}`);
+        break;
+      }
+      case KIND_PTR:
+      case KIND_CONST:
+      case KIND_VOLATILE:
+      case KIND_RESTRICT:
+      case KIND_TYPEDEF:
+      case KIND_TYPE_TAG:
+        this.ascii(' type_id=');
+        this.num(st);
+        break;
+      case KIND_ARRAY:
+        this.ascii(' type_id=');
+        this.num(this.u32(x));
+        this.ascii(' index_type_id=');
+        this.num(this.u32(x + 4));
+        this.ascii(' nr_elems=');
+        this.num(this.u32(x + 8));
+        break;
+      case KIND_STRUCT:
+      case KIND_UNION:
+        this.ascii(' size=');
+        this.num(st);
+        this.ascii(' vlen=');
+        this.num(vlen);
+        for (let i = 0, p = x; i < vlen; i++, p += 12) {
+          const o = this.u32(p + 8);
+          this.byte(NL);
+          this.byte(TAB);
+          this.name(this.u32(p));
+          this.ascii(' type_id=');
+          this.num(this.u32(p + 4));
+          this.ascii(' bits_offset=');
+          this.num(kflag ? o & 0xffffff : o);
+          if (kflag && o >>> 24) {
+            this.ascii(' bitfield_size=');
+            this.num(o >>> 24);
+          }
+        }
+        break;
+      case KIND_ENUM:
+      case KIND_ENUM64:
+        this.ascii(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+        this.num(st);
+        this.ascii(' vlen=');
+        this.num(vlen);
+        for (let i = 0, p = x; i < vlen; i++, p += kind === KIND_ENUM ? 8 : 12) {
+          this.byte(NL);
+          this.byte(TAB);
+          this.name(this.u32(p));
+          this.ascii(' val=');
+          if (kind === KIND_ENUM) this.num(kflag ? this.dv.getInt32(p + 4, this.le) : this.u32(p + 4));
+          else {
+            const raw = (BigInt(this.u32(p + 8)) << 32n) | BigInt(this.u32(p + 4));
+            this.ascii(kflag ? `${BigInt.asIntN(64, raw)}LL` : `${raw}ULL`);
+          }
+        }
+        break;
+      case KIND_FWD:
+        this.ascii(kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
+        break;
+      case KIND_FUNC:
+        this.ascii(' type_id=');
+        this.num(st);
+        this.ascii(` linkage=${linkage(vlen)}`);
+        break;
+      case KIND_FUNC_PROTO:
+        this.ascii(' ret_type_id=');
+        this.num(st);
+        this.ascii(' vlen=');
+        this.num(vlen);
+        for (let i = 0, p = x; i < vlen; i++, p += 8) {
+          this.byte(NL);
+          this.byte(TAB);
+          this.name(this.u32(p));
+          this.ascii(' type_id=');
+          this.num(this.u32(p + 4));
+        }
+        break;
+      case KIND_VAR:
+        this.ascii(' type_id=');
+        this.num(st);
+        this.ascii(`, linkage=${linkage(this.u32(x))}`);
+        break;
+      case KIND_DATASEC:
+        this.ascii(' size=');
+        this.num(st);
+        this.ascii(' vlen=');
+        this.num(vlen);
+        for (let i = 0, p = x; i < vlen; i++, p += 12) {
+          const type = this.u32(p);
+          this.ascii('\n\ttype_id=');
+          this.num(type);
+          this.ascii(' offset=');
+          this.num(this.u32(p + 4));
+          this.ascii(' size=');
+          this.num(this.u32(p + 8));
+          const btf = this.btf;
+          if (type < btf.endId && type >= 1) this.ascii(` (${KIND_UPPER[btf.kindOf(type)]} '${str(btf.nameOf(type), nameOffOf(btf, type))}')`);
+          else if (type === 0) this.ascii(" (UNKNOWN '(anon)')");
+        }
+        break;
+      case KIND_FLOAT:
+        this.ascii(' size=');
+        this.num(st);
+        break;
+      case KIND_DECL_TAG:
+        this.ascii(' type_id=');
+        this.num(st);
+        this.ascii(' component_idx=');
+        this.num(this.dv.getInt32(x, this.le));
+        break;
+    }
+    this.byte(NL);
+  }
 }
