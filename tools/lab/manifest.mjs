@@ -18,8 +18,11 @@ function version(cmd, args, re) {
   }
 }
 
-const qemu = version('qemu-system-x86_64', ['--version'], /version (\S+)/);
-const mkd = version('makedumpfile', ['-v'], /version (\S+)/);
+const arch = env.LAB_ARCH ?? 'x86_64';
+const qemu = version(env.LAB_QEMU ?? 'qemu-system-x86_64', ['--version'], /version (\S+)/);
+// arm64 (lab.sh --arch arm64): Debian's arm64 makedumpfile under qemu-aarch64-static (an x86_64
+// makedumpfile cannot read an arm64 vmcore); same version as the host's.
+const mkd = version(env.LAB_MKD_BIN || 'makedumpfile', ['-v'], /version (\S+)/) + (env.LAB_MKD_BIN ? ' (Debian sid)' : '') + (env.LAB_MKD_EMULATED ? ' (Debian arm64, under qemu-aarch64-static)' : '');
 
 const dumps = [
   { file: 'qemu-elf.core', format: 'elf', writer: `qemu ${qemu}`, args: 'dump-guest-memory paging=false' },
@@ -47,12 +50,14 @@ if (env.LAB_MKD_TRIXIE) {
     args: '-z -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
   });
 }
-dumps.push({
-  file: 'mkd-elf.core',
-  format: 'elf',
-  writer: `makedumpfile ${mkd}`,
-  args: '-E -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
-});
+if (!env.LAB_MKD_SKIPPED) {
+  dumps.push({
+    file: 'mkd-elf.core',
+    format: 'elf',
+    writer: `makedumpfile ${mkd}`,
+    args: '-E -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
+  });
+}
 for (const d of dumps) {
   d.size = fs.statSync(path.join(outDir, d.file)).size;
 }
@@ -80,6 +85,7 @@ const manifest = {
     modules_dir: modulesDir,
   },
   guest: {
+    arch,
     variant: env.LAB_VARIANT,
     mem: env.LAB_MEM,
     smp: Number(env.LAB_SMP),
@@ -93,6 +99,8 @@ const manifest = {
   vmcoreinfo: fs.existsSync(path.join(outDir, 'vmcoreinfo.txt')) ? 'vmcoreinfo.txt' : null,
   serial_log: 'serial.log',
   dumps,
+  // Why makedumpfile wrote nothing (arm64 kernels it refuses), else absent.
+  ...(env.LAB_MKD_SKIPPED ? { makedumpfile_skipped: env.LAB_MKD_SKIPPED } : {}),
   timings_s: timings,
   config: env.LAB_CONFIG,
   created: new Date().toISOString(),
