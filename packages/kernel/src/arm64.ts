@@ -213,3 +213,54 @@ export function arm64FixedToPhys(layout: Arm64Layout, vaddr: bigint): bigint {
   if (linear) return BigInt.asUintN(64, (layout.flipped ? vaddr - layout.pageOffset : vaddr & ~layout.pageOffset) + layout.physOffset);
   return BigInt.asUintN(64, vaddr - layout.kimageVoffset);
 }
+
+/** A run of mapped kernel virtual addresses, [start, end). */
+export interface MappedRun {
+  start: bigint;
+  end: bigint;
+}
+
+/**
+ * The mapped runs of [start, end) by a walk of the tables themselves (not one translation per
+ * page): invalid upper-level descriptors skip their whole span, unreadable tables count as
+ * unmapped. Adjacent mappings merge into one run.
+ */
+export function arm64MappedRuns(mem: PhysicalMemory, paging: Arm64Paging, start: bigint, end: bigint): MappedRun[] {
+  const runs: MappedRun[] = [];
+  const stride = paging.pageShift - 3;
+  const levels = arm64Levels(paging.vaBits, paging.pageShift);
+  const topBits = ((paging.vaBits - paging.pageShift - 1) % stride) + 1;
+  const add = (lo: bigint, hi: bigint): void => {
+    const last = runs[runs.length - 1];
+    if (last && last.end === lo) last.end = hi;
+    else runs.push({ start: lo, end: hi });
+  };
+  const visit = (table: bigint, level: number, lo: bigint, hi: bigint): void => {
+    const shift = BigInt(paging.pageShift + stride * (levels - 1 - level));
+    const size = 1n << shift;
+    const mask = (1n << BigInt(level === 0 ? topBits : stride)) - 1n;
+    let bytes: Uint8Array;
+    try {
+      bytes = mem.read(table, Number(mask + 1n) * 8);
+    } catch (err) {
+      if (err instanceof FaultError) return;
+      throw err;
+    }
+    const hwLevel = 4 - levels + level;
+    for (let va = lo & ~(size - 1n); va < hi; va += size) {
+      const at = Number((va >> shift) & mask) * 8;
+      let e = 0n;
+      for (let i = 7; i >= 0; i--) e = (e << 8n) | BigInt(bytes[at + i]);
+      const type = e & 3n;
+      const from = va > lo ? va : lo;
+      const to = va + size < hi ? va + size : hi;
+      if (level === levels - 1) {
+        if (type === 3n) add(from, to);
+      } else if (type === 1n && hwLevel >= 1) add(from, to);
+      else if (type === 3n) visit(arm64OutputAddress(e, paging), level + 1, from, to);
+    }
+  };
+  const min = (U64 << BigInt(paging.vaBits)) & U64;
+  if (end > min) visit(paging.root, 0, start > min ? start : min, end);
+  return runs;
+}

@@ -7,6 +7,7 @@ import { KbtfError, MAX_OBJECT_FILE, NotFoundError, UnsupportedError, UsageError
 import { btfBytesFromFile, kindNumber, parseBtf, type Btf } from '@kbtf/btf';
 import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
+import { withDataSymbols } from './data-symbols.js';
 import { bootstrapDeclaration } from './bootstrap.js';
 import { readDynamicSymbols, type DynamicSymbols } from './dynamic-ksyms.js';
 import { readKallsyms, kallsymsLocation, type Kallsyms, type SymbolAt } from './kallsyms.js';
@@ -55,7 +56,8 @@ export class Kernel {
 
   get kallsyms(): Kallsyms {
     try {
-      return (this.kallsymsCache ??= readKallsyms(this.memory, kallsymsLocation(this.vmcoreinfo)));
+      // Without CONFIG_KALLSYMS_ALL (Debian arm64 6.1) lookups of data symbols fall back to the dump (data-symbols.ts).
+      return (this.kallsymsCache ??= withDataSymbols(readKallsyms(this.memory, kallsymsLocation(this.vmcoreinfo)), { memory: this.memory, vmcoreinfo: this.vmcoreinfo, type: (n) => this.type(n) }));
     } catch (err) {
       throw withContext(err, 'reading kallsyms');
     }

@@ -1,0 +1,316 @@
+/**
+ * Data symbols of a kernel whose kallsyms has none: a kernel built without CONFIG_KALLSYMS_ALL
+ * (Debian's arm64 6.1 is one; its x86_64 kernels and arm64 6.12 set it) lists text symbols only
+ * (scripts/kallsyms.c symbol_valid(): !all_symbols keeps the text ranges), so `modules`,
+ * `btf_modules` and `__start_BTF` are not in the dump's kallsyms. kbtf then finds them from the
+ * dump itself:
+ *
+ * - any SYMBOL(name) of VMCOREINFO (kernel/crash_core.c: init_uts_ns, swapper_pg_dir, mem_section…);
+ * - `__start_BTF`/`__stop_BTF`: the vmlinux BTF header (magic 0xeB9F, version 1, types then strings;
+ *   include/uapi/linux/btf.h) searched in the kernel image after `_etext` (RO_DATA holds .BTF,
+ *   include/asm-generic/vmlinux.lds.h), its extent from the header;
+ * - `modules`: a `struct module` found in module memory (arm64: below the image, within 2 GiB of
+ *   _stext or MODULES_VADDR..MODULES_END, arch/arm64/kernel/module.c and kaslr.c), recognised by
+ *   a state of enum module_state, a module name, and a `list` whose neighbours point back at it;
+ *   its list leads to the one node outside module memory, `modules` (kernel/module/main.c);
+ * - `btf_modules`: the list head in the image's data whose first node is a `struct btf_module`
+ *   (kernel/bpf/btf.c) pointing back at it and naming one of those modules.
+ *
+ * Each is searched once, only when asked for and only when kallsyms lacks it; what cannot be found
+ * stays absent (the caller's NotFoundError, as before). `kbtf symbols` is unchanged: these are never
+ * listed, only looked up.
+ */
+import { FaultError, KbtfError } from '@kbtf/binary';
+import type { VmcoreInfo } from '@kbtf/vmcore';
+import { arm64Layout, arm64MappedRuns, arm64Paging, type MappedRun } from './arm64.js';
+import type { Kallsyms } from './kallsyms.js';
+import type { KernelMemory } from './memory.js';
+import type { KType } from './ktype.js';
+import { offsetOf } from './object.js';
+
+export interface DataSymbolContext {
+  memory: KernelMemory;
+  vmcoreinfo: VmcoreInfo;
+  /** kallsyms' own lookup (without this fallback). */
+  lookup(name: string): bigint | undefined;
+  type(name: string): KType;
+}
+
+const BTF_MAGIC = Buffer.from([0x9f, 0xeb, 0x01, 0x00]);
+const SCAN_LIMIT = 96n << 20n;
+const MODULE_NAME_LEN = 56;
+const KERNEL_MIN = 0xfff0000000000000n;
+
+/** A kallsyms lookup that falls back to the data symbols recovered from the dump. */
+export class DataSymbols {
+  private readonly found = new Map<string, bigint | undefined>();
+  private moduleRuns?: MappedRun[];
+
+  constructor(private readonly ctx: DataSymbolContext) {}
+
+  lookup(name: string): bigint | undefined {
+    const own = this.ctx.lookup(name);
+    if (own !== undefined) return own;
+    const info = this.ctx.vmcoreinfo.symbols.get(name);
+    if (info !== undefined) return info;
+    if (!this.found.has(name)) this.found.set(name, this.recover(name));
+    return this.found.get(name);
+  }
+
+  private recover(name: string): bigint | undefined {
+    // Only kernels without data symbols: with CONFIG_KALLSYMS_ALL a missing name is really absent.
+    if (this.ctx.lookup('jiffies_64') !== undefined || !this.ctx.vmcoreinfo.numbers.has('kimage_voffset')) return undefined;
+    try {
+      switch (name) {
+        case '__start_BTF':
+          return this.btfRange()?.start;
+        case '__stop_BTF':
+          return this.btfRange()?.end;
+        case 'modules':
+          return this.modulesHead();
+        case 'btf_modules':
+          return this.btfModulesHead();
+      }
+    } catch (err) {
+      if (err instanceof KbtfError) return undefined;
+      throw err;
+    }
+    return undefined;
+  }
+
+  /**
+   * The runs of the kernel image from _etext on: rodata, then data and bss after a gap where the
+   * freed init sections were (6.3 MiB on Debian arm64 6.1); gaps under 32 MiB are crossed.
+   */
+  private imageRuns(): MappedRun[] {
+    const etext = this.ctx.lookup('_etext');
+    if (etext === undefined) return [];
+    const runs = arm64MappedRuns(this.ctx.memory.phys, arm64Paging(this.ctx.vmcoreinfo), etext, etext + SCAN_LIMIT);
+    const out: MappedRun[] = [];
+    for (const r of runs) {
+      if (out.length > 0 && r.start - out[out.length - 1].end > 32n << 20n) break;
+      out.push(r);
+    }
+    return out;
+  }
+
+  private btfRange(): { start: bigint; end: bigint } | undefined {
+    if (this.found.has('__start_BTF') && this.found.has('__stop_BTF')) {
+      const start = this.found.get('__start_BTF');
+      return start === undefined ? undefined : { start, end: this.found.get('__stop_BTF')! };
+    }
+    let range: { start: bigint; end: bigint } | undefined;
+    for (const run of this.imageRuns()) {
+      range = this.searchBtf(run);
+      if (range) break;
+    }
+    this.found.set('__start_BTF', range?.start);
+    this.found.set('__stop_BTF', range?.end);
+    return range;
+  }
+
+  private searchBtf(run: MappedRun): { start: bigint; end: bigint } | undefined {
+    for (const { start: base, bytes } of this.spans(run)) {
+      for (let i = bytes.indexOf(BTF_MAGIC); i >= 0 && i + 24 <= bytes.length; i = bytes.indexOf(BTF_MAGIC, i + 1)) {
+        const hdrLen = bytes.readUInt32LE(i + 4);
+        const typeOff = bytes.readUInt32LE(i + 8);
+        const typeLen = bytes.readUInt32LE(i + 12);
+        const strOff = bytes.readUInt32LE(i + 16);
+        const strLen = bytes.readUInt32LE(i + 20);
+        if (hdrLen < 24 || hdrLen > 256 || typeOff !== 0 || strOff < typeLen || strLen === 0 || typeLen === 0) continue;
+        const size = BigInt(hdrLen + strOff + strLen);
+        const start = base + BigInt(i);
+        if (size > 256n << 20n) continue;
+        const str = this.readSafe(start + BigInt(hdrLen + strOff), 1);
+        if (str && str[0] === 0) return { start, end: start + size };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The readable pieces of a run, each one buffer: pages a filtered dump left out (makedumpfile
+   * -d 31 drops zero pages, bss among them) split the run instead of failing it.
+   */
+  private *spans(run: MappedRun): Generator<{ start: bigint; bytes: Buffer }> {
+    const page = BigInt(this.ctx.vmcoreinfo.pageSize ?? 4096);
+    let start = run.start;
+    let parts: Uint8Array[] = [];
+    const flush = (): { start: bigint; bytes: Buffer } | undefined => {
+      const out = parts.length > 0 ? { start, bytes: Buffer.concat(parts) } : undefined;
+      parts = [];
+      return out;
+    };
+    for (let at = run.start; at < run.end; ) {
+      const n = run.end - at < 1n << 20n ? run.end - at : 1n << 20n;
+      const whole = this.readSafe(at, Number(n));
+      if (whole) {
+        if (parts.length === 0) start = at;
+        parts.push(whole);
+      } else {
+        for (let p = at; p < at + n; p += page) {
+          const b = this.readSafe(p, Number(page));
+          if (b) {
+            if (parts.length === 0) start = p;
+            parts.push(b);
+          } else {
+            const piece = flush();
+            if (piece) yield piece;
+          }
+        }
+      }
+      at += n;
+    }
+    const piece = flush();
+    if (piece) yield piece;
+  }
+
+  private readSafe(vaddr: bigint, length: number): Uint8Array | undefined {
+    try {
+      return this.ctx.memory.read(vaddr, length);
+    } catch (err) {
+      if (err instanceof FaultError) return undefined;
+      throw err;
+    }
+  }
+
+  private u64(vaddr: bigint): bigint | undefined {
+    const b = this.readSafe(vaddr, 8);
+    return b && Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0);
+  }
+
+  /** Module memory: arm64 places modules below the image, within 2 GiB of it (6.1 and 6.12). */
+  private modulesMemory(): MappedRun[] {
+    if (this.moduleRuns) return this.moduleRuns;
+    const info = this.ctx.vmcoreinfo;
+    const stext = info.symbols.get('_stext') ?? this.ctx.lookup('_stext');
+    const runs: MappedRun[] = [];
+    if (stext !== undefined) {
+      const paging = arm64Paging(info);
+      const lo = stext - (2n << 30n);
+      runs.push(...arm64MappedRuns(this.ctx.memory.phys, paging, lo, stext));
+      const mv = info.numbers.get('MODULES_VADDR');
+      const me = info.numbers.get('MODULES_END');
+      if (mv !== undefined && me !== undefined && (me <= lo || mv >= stext)) runs.push(...arm64MappedRuns(this.ctx.memory.phys, paging, mv, me));
+    }
+    return (this.moduleRuns = runs.filter((r) => r.end - r.start <= 64n << 20n));
+  }
+
+  private inModuleMemory(vaddr: bigint): boolean {
+    return this.modulesMemory().some((r) => vaddr >= r.start && vaddr < r.end);
+  }
+
+  private modulesHead(): bigint | undefined {
+    const t = this.ctx.type('struct module');
+    const stateAt = offsetOf(t, 'state');
+    const listAt = offsetOf(t, 'list');
+    const nameAt = offsetOf(t, 'name');
+    for (const run of this.modulesMemory()) {
+      for (const { start, bytes: b } of this.spans(run)) {
+        const found = this.moduleIn(b, start, { stateAt, listAt, nameAt });
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  }
+
+  private moduleIn(b: Buffer, base: bigint, at: { stateAt: number; listAt: number; nameAt: number }): bigint | undefined {
+    const { stateAt, listAt, nameAt } = at;
+    for (let p = 0; p + nameAt + MODULE_NAME_LEN <= b.length; p += 8) {
+      if (b.readUInt32LE(p + stateAt) > 3 || !isModuleName(b, p + nameAt)) continue;
+      const self = base + BigInt(p + listAt);
+      const next = b.readBigUInt64LE(p + listAt);
+      const prev = b.readBigUInt64LE(p + listAt + 8);
+      if (next < KERNEL_MIN || prev < KERNEL_MIN || this.u64(next + 8n) !== self || this.u64(prev) !== self) continue;
+      return this.headOf(self);
+    }
+    return undefined;
+  }
+
+  /** Follow a list from a module's node to the one node outside module memory. */
+  private headOf(node: bigint): bigint | undefined {
+    let at = node;
+    for (let i = 0; i < 1 << 16; i++) {
+      const next = this.u64(at);
+      if (next === undefined || this.u64(next + 8n) !== at) return undefined;
+      if (!this.inModuleMemory(next)) return next;
+      at = next;
+      if (at === node) return undefined;
+    }
+    return undefined;
+  }
+
+  private moduleAddresses(head: bigint): Set<bigint> {
+    const listAt = BigInt(offsetOf(this.ctx.type('struct module'), 'list'));
+    const out = new Set<bigint>();
+    for (let at = this.u64(head); at !== undefined && at !== head && out.size < 1 << 16; at = this.u64(at)) out.add(at - listAt);
+    return out;
+  }
+
+  private btfModulesHead(): bigint | undefined {
+    const head = this.lookup('modules');
+    if (head === undefined) return undefined;
+    const mods = this.moduleAddresses(head);
+    const t = this.ctx.type('struct btf_module');
+    const listAt = BigInt(offsetOf(t, 'list'));
+    const moduleAt = BigInt(offsetOf(t, 'module'));
+    const layout = arm64Layout(this.ctx.vmcoreinfo);
+    const linear = (v: bigint): boolean => v >= layout.pageOffset && v < layout.linearEnd;
+    const at = { listAt, moduleAt, btfAt: BigInt(offsetOf(t, 'btf')) };
+    let best = { h: 0n, n: 0 };
+    for (const run of this.imageRuns()) {
+      for (const { start, bytes } of this.spans(run)) {
+        for (let p = 0; p + 16 <= bytes.length; p += 8) {
+          const next = bytes.readBigUInt64LE(p);
+          if (!linear(next) || !linear(bytes.readBigUInt64LE(p + 8))) continue;
+          const h = start + BigInt(p);
+          const mod = this.u64(next - listAt + moduleAt);
+          if (mod === undefined || !mods.has(mod) || this.u64(next + 8n) !== h) continue;
+          const n = listLength((v) => this.u64(v), h, mods, at, linear);
+          if (n > best.n) best = { h, n };
+        }
+      }
+    }
+    return best.n > 0 ? best.h : undefined;
+  }
+}
+
+/**
+ * Walk a candidate list: every node names a known module and has a `struct btf *`, none twice;
+ * its length, 0 when it is not such a list. Other lists of {list_head, struct module *} exist in
+ * .data: the longest wins.
+ */
+function listLength(u64: (v: bigint) => bigint | undefined, h: bigint, mods: Set<bigint>, at: { listAt: bigint; moduleAt: bigint; btfAt: bigint }, linear: (v: bigint) => boolean): number {
+  const seen = new Set<bigint>();
+  for (let node = u64(h); node !== h; node = u64(node)) {
+    if (node === undefined || !linear(node) || seen.size > mods.size) return 0;
+    const mod = u64(node - at.listAt + at.moduleAt);
+    const btf = u64(node - at.listAt + at.btfAt);
+    if (mod === undefined || !mods.has(mod) || seen.has(mod) || btf === undefined || !linear(btf)) return 0;
+    seen.add(mod);
+  }
+  return seen.size;
+}
+
+/** A module name as the kernel accepts one: 1..55 bytes of [A-Za-z0-9_-], NUL-terminated. */
+function isModuleName(b: Buffer, at: number): boolean {
+  let n = 0;
+  for (; n < MODULE_NAME_LEN; n++) {
+    const c = b[at + n];
+    if (c === 0) break;
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || (c >= 0x41 && c <= 0x5a);
+    if (!ok) return false;
+  }
+  return n > 0 && n < MODULE_NAME_LEN;
+}
+
+/**
+ * Make `kallsyms.lookup` (and `address`, which calls it) fall back to DataSymbols; the table
+ * itself, its order and `kbtf symbols` stay as the kernel wrote them.
+ */
+export function withDataSymbols(kallsyms: Kallsyms, ctx: Omit<DataSymbolContext, 'lookup'>): Kallsyms {
+  const own = kallsyms.lookup.bind(kallsyms);
+  const data = new DataSymbols({ ...ctx, lookup: own });
+  kallsyms.lookup = (name: string): bigint | undefined => data.lookup(name);
+  return kallsyms;
+}
