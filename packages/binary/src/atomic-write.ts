@@ -29,7 +29,7 @@ let sequence = 0;
  * knows what the file was for); the temporary file is gone by then.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
-  const fs = options.fs ?? (nodeFs as AtomicWriteFs);
+  const fs = options.fs ?? nodeFs;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${sequence++}.tmp`);
   try {
     fs.writeFileSync(tmp, data, options.mode === undefined ? undefined : { mode: options.mode });

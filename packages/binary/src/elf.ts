@@ -240,7 +240,7 @@ export class ElfFile {
   /** `.modinfo` (include/linux/moduleparam.h `__MODULE_INFO`); empty when there is none. */
   modinfo(): Modinfo {
     const s = this.section('.modinfo');
-    return s ? parseModinfo(this.bytesOf(s)) : new Map();
+    return s ? parseModinfo(this.bytesOf(s)) : new Map<string, string[]>();
   }
 }
 
@@ -287,7 +287,7 @@ function align4(n: number): number {
 }
 
 /** Open an ELF file on disk reading by range; `close()` when done. */
-export function openElfFile(path: string, options: ElfOpenOptions = {}): { elf: ElfFile; close(): void } {
+export function openElfFile(path: string, options: ElfOpenOptions = {}): { elf: ElfFile; close: () => void } {
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;

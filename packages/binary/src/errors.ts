@@ -25,7 +25,7 @@ export class KbtfError extends Error {
 
   /** Return an error of the same class and fields with another message. */
   withMessage(message: string): this {
-    const copy = Object.create(Object.getPrototypeOf(this)) as this;
+    const copy = Object.create(Object.getPrototypeOf(this) as object) as this;
     Object.assign(copy, this);
     Object.defineProperty(copy, 'message', { value: message, enumerable: false, writable: true });
     Object.defineProperty(copy, 'stack', { value: `${this.name}: ${message}`, enumerable: false, writable: true });

@@ -14,7 +14,7 @@ import {
   KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR, KIND_VOLATILE, detectByteOrder,
   extraSize, infoKind, infoKindFlag, infoVlen, readHeader,
 } from './wire.js';
-import { KIND_NAMES, kindNumber, type BtfType, type Kind, type Member, type TypeOfKind } from './types.js';
+import { KIND_NAMES, kindNumber, type BtfType, type Enum64Value, type EnumValue, type Kind, type Member, type Param, type TypeOfKind, type VarSecInfo } from './types.js';
 import { StringTable } from './strings.js';
 import { alignOf, arrayInfo, enumName, memberPath, resolveId, sizeOf, type MemberLocation } from './query.js';
 
@@ -72,7 +72,7 @@ export class Btf {
     this.firstId = this.base ? this.base.endId : 1;
     ({ offsets: this.offsets, kinds: this.kinds } = indexTypes(this.typeCursor, this.firstId));
     this.count = this.offsets.length;
-    this.cache = new Array(this.count);
+    this.cache = new Array<BtfType | undefined>(this.count);
   }
 
   /** One past the last type id (libbpf's btf__type_cnt). */
@@ -299,7 +299,7 @@ export function decodeType(c: Cursor, strings: StringTable, off: number, id: num
       return { id, kind: 'array', name, nameOff, kindFlag, type: c.u32At(x), indexType: c.u32At(x + 4), nelems: c.u32At(x + 8) };
     case KIND_STRUCT:
     case KIND_UNION: {
-      const members: Member[] = new Array(vlen);
+      const members = new Array<Member>(vlen);
       for (let i = 0, p = x; i < vlen; i++, p += 12) {
         const mOff = c.u32At(p);
         const o = c.u32At(p + 8);
@@ -314,7 +314,7 @@ export function decodeType(c: Cursor, strings: StringTable, off: number, id: num
       return { id, kind: kind === KIND_STRUCT ? 'struct' : 'union', name, nameOff, kindFlag, size: st, members, bitfields: kindFlag };
     }
     case KIND_ENUM: {
-      const values = new Array(vlen);
+      const values = new Array<EnumValue>(vlen);
       for (let i = 0, p = x; i < vlen; i++, p += 8) {
         const vOff = c.u32At(p);
         values[i] = { name: strings.get(vOff), nameOff: vOff, value: kindFlag ? c.i32At(p + 4) : c.u32At(p + 4) };
@@ -322,7 +322,7 @@ export function decodeType(c: Cursor, strings: StringTable, off: number, id: num
       return { id, kind: 'enum', name, nameOff, kindFlag, size: st, signed: kindFlag, values };
     }
     case KIND_ENUM64: {
-      const values = new Array(vlen);
+      const values = new Array<Enum64Value>(vlen);
       for (let i = 0, p = x; i < vlen; i++, p += 12) {
         const vOff = c.u32At(p);
         const raw = (BigInt(c.u32At(p + 8)) << 32n) | BigInt(c.u32At(p + 4));
@@ -335,7 +335,7 @@ export function decodeType(c: Cursor, strings: StringTable, off: number, id: num
     case KIND_FUNC:
       return { id, kind: 'func', name, nameOff, kindFlag, type: st, linkage: vlen };
     case KIND_FUNC_PROTO: {
-      const params = new Array(vlen);
+      const params = new Array<Param>(vlen);
       for (let i = 0, p = x; i < vlen; i++, p += 8) {
         const pOff = c.u32At(p);
         params[i] = { name: strings.get(pOff), nameOff: pOff, type: c.u32At(p + 4) };
@@ -345,7 +345,7 @@ export function decodeType(c: Cursor, strings: StringTable, off: number, id: num
     case KIND_VAR:
       return { id, kind: 'var', name, nameOff, kindFlag, type: st, linkage: c.u32At(x) };
     case KIND_DATASEC: {
-      const vars = new Array(vlen);
+      const vars = new Array<VarSecInfo>(vlen);
       for (let i = 0, p = x; i < vlen; i++, p += 12) vars[i] = { type: c.u32At(p), offset: c.u32At(p + 4), size: c.u32At(p + 8) };
       return { id, kind: 'datasec', name, nameOff, kindFlag, size: st, vars };
     }

@@ -64,12 +64,15 @@ const hasSize = (k: number) => k === KIND_INT || isStruct(k) || k === KIND_ENUM 
 const memberDetail = (raw: RawTypes, nameOff: number) => `member '${raw.str(nameOff) || '(anon)'}'`;
 const secDetail = (type: number, offset: number, size: number) => `type_id=${type} offset=${offset} size=${size}`;
 
-class Failure {
+/** The first error of the walk (thrown to end it, caught in resolveAll). */
+class Failure extends Error {
   constructor(
     readonly id: number,
-    readonly message: string,
+    message: string,
     readonly detail?: string,
-  ) {}
+  ) {
+    super(message);
+  }
 }
 
 /** btf_check_all_types: resolve every type of `raw`; the first error goes to `fail` and ends the walk. */

@@ -81,7 +81,7 @@ export function realignDatasecs(btf: Btf, elf: ElfFile): Realigned {
     const name = sections[i];
     const slot = name === undefined ? undefined : bySection.get(name)!;
     const record: DatasecType = slot
-      ? { ...(datasecs[i] ?? { id: nextId++, kind: 'datasec' }), name: name!, size: slot.size, vars: slot.entries.sort((a, b) => a.offset - b.offset) }
+      ? { ...(datasecs[i] ?? { id: nextId++, kind: 'datasec' }), name, size: slot.size, vars: slot.entries.sort((a, b) => a.offset - b.offset) }
       : { ...datasecs[i], name: EMPTY_DATASEC, vars: [] };
     if (i < datasecs.length) types[types.indexOf(datasecs[i])] = record;
     else types.push(record);

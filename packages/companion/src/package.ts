@@ -349,14 +349,14 @@ async function findReusable(
   if (!summary) return out;
   const rows = new Map(summary.companions.map((c) => [c.module, c]));
   const base = parseBtf(readFileSync(vmlinuxBtf), { source: vmlinuxBtf });
-  const candidates: { name: string; buildId: () => Promise<string | undefined> }[] = entries.map((e) => ({
+  const candidates: { name: string; buildId: () => string | undefined | Promise<string | undefined> }[] = entries.map((e) => ({
     name: e.name,
     buildId: async () => ElfFile.fromBytes(await readModule(join(tree.modulesDir, e.rel)), e.rel, { littleEndian64: true }).buildId(),
   }));
   if (vmlinux) {
     candidates.push({
       name: VMLINUX,
-      buildId: async () => {
+      buildId: () => {
         const f = openElfFile(tree.dbgVmlinux, { littleEndian64: true });
         try {
           return f.elf.buildId();

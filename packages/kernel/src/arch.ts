@@ -20,7 +20,7 @@ export interface Arch {
   /** A page-table translator set up from VMCOREINFO. */
   translator(mem: PhysicalMemory, info: VmcoreInfo): Translator;
   /** Whether an address lies in the kernel half (a segment covering others is not trusted). */
-  isKernelAddress(vaddr: bigint): boolean;
+  isKernelAddress: (vaddr: bigint) => boolean;
 }
 
 function need<T>(value: T | undefined, what: string): T {

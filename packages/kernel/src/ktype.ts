@@ -56,7 +56,7 @@ export function shape(t: KType): Shape {
   if (t.kind === 'pointer') return { kind: 'pointer', target: t.target };
   if (t.kind === 'array') return { kind: 'array', elem: t.elem, count: t.count };
   let cache = shapeCache.get(t.btf);
-  if (!cache) shapeCache.set(t.btf, (cache = new Map()));
+  if (!cache) shapeCache.set(t.btf, (cache = new Map<number, Shape>()));
   let s = cache.get(t.id);
   if (!s) cache.set(t.id, (s = btfShape(t.btf, t.id)));
   return s;

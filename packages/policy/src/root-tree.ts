@@ -22,7 +22,7 @@ export interface FileSystem {
   unlinkSync(path: string): void;
 }
 
-export const realFs: FileSystem = nodeFs as unknown as FileSystem;
+export const realFs: FileSystem = nodeFs;
 
 /** What a path is, without following a final symlink unless it stays inside the root. */
 export type EntryKind = 'file' | 'dir' | 'masked' | 'symlink' | 'missing';

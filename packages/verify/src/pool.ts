@@ -28,7 +28,7 @@ export function verifyOne(path: string, options: VerifyOptions): DumpOutcome {
 }
 
 export async function verifyMany(paths: string[], options: VerifyOptions, jobs: number, onResult: (o: DumpOutcome, index: number) => void = () => {}): Promise<DumpOutcome[]> {
-  const out: DumpOutcome[] = new Array(paths.length);
+  const out = new Array<DumpOutcome>(paths.length);
   const workerFile = fileURLToPath(new URL('./worker.js', import.meta.url));
   const n = Math.max(1, Math.min(jobs, paths.length));
   if (n === 1 || !existsSync(workerFile)) {

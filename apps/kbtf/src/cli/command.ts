@@ -51,7 +51,8 @@ export interface Command<O extends OptionDecls = OptionDecls> {
   options?: O;
   /** Subcommand name → command; `run` is then ignored. */
   subcommands?: Record<string, Command>;
-  run?(ctx: CommandContext<O>): Promise<number>;
+  /** Synchronous when the command awaits nothing (main awaits either). */
+  run?(ctx: CommandContext<O>): number | Promise<number>;
 }
 
 /** A command whose `run` sees its own options' types (`values.root` is `string | undefined`). */

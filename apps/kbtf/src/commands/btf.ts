@@ -28,7 +28,7 @@ const dump = defineCommand({
   usage: ['btf dump FILE [--base FILE] [--format raw|c|json]'],
   options: { ...baseOption, format: { type: 'string', short: 'f' } },
   help: '`raw` matches `bpftool btf dump file FILE format raw` line for line (with --base: `bpftool --base-btf`).',
-  async run(ctx) {
+  run(ctx) {
     const file = oneFile(ctx);
     const format = ctx.values.format ?? (ctx.out.json ? 'json' : 'raw');
     if (!['raw', 'c', 'json'].includes(format)) throw new UsageError(`unknown --format '${format}' (raw, c, json)`);
@@ -51,7 +51,7 @@ const validate = defineCommand({
     '--mode module: what the kernel checks when a module (a companion) loads.',
     "--kernel 6.1: Linux 6.1's rules exactly; current (default) also accepts kind_flag on type/decl tags.",
   ].join('\n'),
-  async run(ctx) {
+  run(ctx) {
     const file = oneFile(ctx);
     const mode = ctx.values.mode ?? 'full';
     const kernel = ctx.values.kernel ?? 'current';
@@ -71,7 +71,7 @@ const stats = defineCommand({
   summary: 'count types per kind and section sizes',
   usage: ['btf stats FILE [--base FILE] [--json]'],
   options: baseOption,
-  async run(ctx) {
+  run(ctx) {
     const file = oneFile(ctx);
     const base = loadBase(ctx);
     const s = btfStats(parseBtf(btfBytesFromFile(readFile(ctx, file), file), { base, source: file }));

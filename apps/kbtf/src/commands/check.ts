@@ -26,7 +26,7 @@ Exit 0 no error findings, 1 error findings, 2 unusable input.`,
     all: { type: 'boolean' },
     'vmlinux-btf': { type: 'string' },
   },
-  async run({ values, out }) {
+  run({ values, out }) {
     const root = new Root(values.root ?? '/');
     const btfPath = values['vmlinux-btf'];
     const report = checkRoot(root, {

@@ -13,7 +13,7 @@ export const command = defineCommand({
     'notes and CPU registers, page counts (present, excluded, lost, zero) and the compression used.',
     'Exit 0; 2 when the file is not a readable dump.',
   ].join('\n'),
-  async run({ args, out }) {
+  run({ args, out }) {
     if (args.length === 0) throw new UsageError('info: usage: kbtf info VMCORE [--json]');
     const core = openVmcore(args.length === 1 ? args[0] : args);
     try {

@@ -18,7 +18,7 @@ tree: the boot loader's command line (BLS entries, /etc/kernel/cmdline, /etc/def
 grub.d) instead of /proc/cmdline, the sysctl.d files instead of /proc/sys; the initramfs-tools hook
 uses it (with --kernel, the kernel being packed).`,
   options: { root: { type: 'string' }, configured: { type: 'boolean' }, kernel: { type: 'string' }, cmdline: { type: 'string' }, output: { type: 'string', short: 'o' }, 'modules-load': { type: 'string' }, check: { type: 'boolean' } },
-  async run({ values, out }) {
+  run({ values, out }) {
     const dir = values.root ?? '/';
     const root = values.configured ? new ConfiguredRoot(dir) : new Root(dir);
     const host = new Root('/');

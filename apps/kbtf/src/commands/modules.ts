@@ -32,7 +32,7 @@ module its name, state and taints (as /proc/modules), the address of its struct 
 --btf FILE takes vmlinux BTF from FILE instead of the dump.
 Exit 0, or 2 when the dump cannot be read.`,
   options: { sections: { type: 'boolean' }, btf: { type: 'string' } },
-  async run({ args, values, out }) {
+  run({ args, values, out }) {
     if (args.length !== 1) throw new UsageError('modules: give one VMCORE');
     const kernel = openKernel(args[0], { btfPath: values.btf });
     try {

@@ -10,7 +10,7 @@ For --root other than /, the command line is the boot loader's configured one (B
 /etc/kernel/cmdline, /etc/default/grub) and sysctl comes from sysctl.d. --module M also prints
 the decision for M (any spelling). See docs/policy.md.`,
   options: { root: { type: 'string' }, cmdline: { type: 'string' }, kernel: { type: 'string' }, module: { type: 'string', multiple: true } },
-  async run({ values, out }) {
+  run({ values, out }) {
     const root = new Root(values.root ?? '/');
     const s = readSettings(root, { cmdline: values.cmdline, kernel: values.kernel });
     const decisions = (values.module ?? []).map((m) => decide(s, m));

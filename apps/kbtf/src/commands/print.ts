@@ -30,7 +30,7 @@ Each expression is evaluated on its own: one that fails prints its error, the ot
 (the errors also on stderr).
 Exit 0; 2 when any expression cannot be evaluated or the dump cannot be read.`,
   options: { btf: { type: 'string' } },
-  async run({ args, values, out }) {
+  run({ args, values, out }) {
     if (args.length < 2) throw new UsageError('print: give a VMCORE and at least one expression');
     const kernel = openKernel(args[0], { btfPath: values.btf });
     try {

@@ -37,7 +37,7 @@ export const command = defineCommand({
     'lost), never zeros. --json: {space, address, length, hex}. Exit 2 on a fault or bad input.',
   ].join('\n'),
   options: Object.fromEntries(addressSpaces.map((s) => [s.option, { type: 'string' as const }])),
-  async run({ args, values, out }) {
+  run({ args, values, out }) {
     const chosen = addressSpaces.flatMap((space) => {
       const text = values[space.option];
       return text === undefined ? [] : [{ space, text }];

@@ -18,7 +18,7 @@ one tag (a module, or bpf, __builtin__ftrace, __builtin__kprobes).
 --json: { "symbols": [ { "address", "type", "name", "module"? } ] }.
 Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a module list that\nbreaks off, one module's symbols) are printed first, the failure goes to stderr.`,
   options: { module: { type: 'string' }, btf: { type: 'string' } },
-  async run({ args, values, out }) {
+  run({ args, values, out }) {
     if (args.length !== 1) throw new UsageError('symbols: give one VMCORE');
     const kernel = openKernel(args[0], { btfPath: values.btf });
     try {

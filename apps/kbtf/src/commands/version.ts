@@ -5,7 +5,7 @@ export const command = defineCommand({
   name: 'version',
   summary: 'print the version of kbtf and of the contracts it implements',
   usage: ['version [--json]'],
-  async run({ out }) {
+  run({ out }) {
     if (out.json) out.document({ kbtf: VERSION, companionContract: CONTRACT_VERSION, settingsContract: CONTRACT_VERSION, node: process.version });
     else out.line(`kbtf ${VERSION} (companion contract v${CONTRACT_VERSION}, settings contract v${CONTRACT_VERSION})`);
     return 0;
