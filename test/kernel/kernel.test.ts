@@ -9,21 +9,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
-import { expectedSymbols, expectExcluded } from './page-state.js';
+import { expectedSymbols, expectModulesLikeTruth, type ModulesJson, type Truth } from './page-state.js';
 import { labJson, labPath, labVariants } from '../lab.js';
 
-
-interface Truth {
-  kernel: string;
-  cmdline: string;
-  modules: { name: string; size: number; state: string; address: string }[];
-  btf: { name: string; size: number; sha256: string }[];
-}
-
-interface ModulesJson {
-  kernel: string;
-  modules: { name: string; state: string; address: string; base: string; size: number; btf: { size: number; sha256: string } | null; btfError?: string; symbols: number }[];
-}
 
 describe.each(labVariants)('lab %s', (variant) => {
   const truth = labJson<Truth>(variant, 'truth.json');
@@ -73,22 +61,7 @@ describe.each(labVariants)('lab %s', (variant) => {
       else expect(r.stderr).toMatch(/^(kbtf: WARNING: BTF of \d+ module\(s\) unreadable from the dump .*excluded.*\n)?$/);
       expect(r.code).toBe(0);
       const doc = JSON.parse(r.stdout) as ModulesJson;
-      expect(doc.kernel).toBe(truth.kernel);
-      expect(doc.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.base) }))).toEqual(
-        truth.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.address) })),
-      );
-      const btf = truth.btf.filter((b) => b.name !== 'vmlinux');
-      expect(btf.length).toBeGreaterThan(0);
-      for (const b of btf) {
-        const m = doc.modules.find((x) => x.name === b.name);
-        expect(m, b.name).toBeDefined();
-        if (m!.btf === null && filtered) {
-          // Only where the dump really lacks the page: the error names it, and the dump says excluded.
-          expectExcluded(path, m!.btfError ?? '', b.name);
-          continue;
-        }
-        expect(m!.btf, b.name).toEqual({ size: b.size, sha256: b.sha256 });
-      }
+      expectModulesLikeTruth(doc, truth, path, filtered);
       // Symbol counts: the module's lines in /proc/kallsyms (empty names are not printed there).
       for (const m of doc.modules) {
         const lines = kallsyms.split('\n').filter((l) => l.endsWith(`\t[${m.name}]`)).length;

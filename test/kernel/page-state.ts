@@ -45,3 +45,40 @@ export function expectedSymbols(path: string, kallsyms: string[], r: { code: num
   const printed = new Set(r.stdout.split('\n'));
   return kallsyms.filter((l) => printed.has(l) || !/\t\[(bpf|__builtin__\w+)\]$/.test(l));
 }
+
+/** What the lab's truth.json records of a guest (tools/lab/truth.mjs). */
+export interface Truth {
+  kernel: string;
+  cmdline: string;
+  modules: { name: string; size: number; state: string; address: string }[];
+  btf: { name: string; size: number; sha256: string }[];
+}
+
+/** `kbtf modules --json`. */
+export interface ModulesJson {
+  kernel: string;
+  modules: { name: string; state: string; address?: string; base: string; size: number; btf: { size: number; sha256: string } | null; btfError?: string; symbols: number }[];
+}
+
+/**
+ * `kbtf modules --json` against the guest: /proc/modules (names, sizes, states, base addresses in
+ * order) and /sys/kernel/btf/<module> (size, sha256). A module BTF may be missing only from a
+ * filtered dump, and only where the dump itself marks the page excluded.
+ */
+export function expectModulesLikeTruth(doc: ModulesJson, truth: Truth, path: string, filtered: boolean): void {
+  expect(doc.kernel).toBe(truth.kernel);
+  expect(doc.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.base) }))).toEqual(
+    truth.modules.map((m) => ({ name: m.name, size: m.size, state: m.state, address: BigInt(m.address) })),
+  );
+  const btf = truth.btf.filter((b) => b.name !== 'vmlinux');
+  expect(btf.length).toBeGreaterThan(0);
+  for (const b of btf) {
+    const m = doc.modules.find((x) => x.name === b.name);
+    expect(m, b.name).toBeDefined();
+    if (m!.btf === null && filtered) {
+      expectExcluded(path, m!.btfError ?? '', b.name);
+      continue;
+    }
+    expect(m!.btf, b.name).toEqual({ size: b.size, sha256: b.sha256 });
+  }
+}
