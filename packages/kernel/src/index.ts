@@ -10,6 +10,7 @@ export * from './bootstrap.js';
 export * from './kernel.js';
 export * from './modules.js';
 export * from './dynamic-ksyms.js';
+export * from './proc-kallsyms.js';
 export * from './format.js';
 export * from './expr.js';
 export * from './symbolize.js';

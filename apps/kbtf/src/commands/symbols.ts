@@ -1,5 +1,5 @@
-import { KbtfError, UsageError } from '@kbtf/binary';
-import { openKernel, type KernelModule } from '@kbtf/kernel';
+import { UsageError } from '@kbtf/binary';
+import { listProcKallsyms, openKernel } from '@kbtf/kernel';
 import { defineCommand } from '../cli/command.js';
 
 /** Lines per write: /proc/kallsyms of a distribution kernel is ~150,000 lines. */
@@ -32,34 +32,8 @@ Exit 0, or 2 when the dump cannot be read; symbols read before a failure (a modu
           if (lines.length >= BATCH) out.stdout.write(lines.splice(0).join('\n') + '\n');
         }
       };
-      if (only === undefined) {
-        const ks = kernel.kallsyms;
-        for (let i = 0; i < ks.count; i++) emit(ks.addresses[i], ks.typeOf(i), ks.names[i]);
-      }
-      // What could be read is printed even when the module walk (or one module) fails part way, as
-      // crash and drgn do on damaged dumps; the failure follows on stderr, exit 2.
-      let failure: KbtfError | undefined;
-      let modules: KernelModule[] = [];
-      try {
-        modules = kernel.modules().filter((m) => only === undefined || m.name === only);
-      } catch (err) {
-        if (!(err instanceof KbtfError)) throw err;
-        failure = err.withContext('module list');
-      }
-      for (const m of modules) {
-        try {
-          for (const s of m.symbols) if (s.name !== '') emit(s.value, s.type, s.name, m.name);
-        } catch (err) {
-          if (!(err instanceof KbtfError)) throw err;
-          failure ??= err.withContext(`module ${m.name}`);
-        }
-      }
-      // BPF programs, ftrace and kprobe code: after the modules, as kernel/kallsyms.c update_iter_mod().
-      const dynamic = kernel.dynamicSymbols();
-      const tagged = dynamic.symbols.filter((s) => only === undefined || s.module === only);
-      for (const s of tagged) if (s.name !== '') emit(s.address, s.type, s.name, s.module);
-      failure ??= dynamic.failures[0];
-      if (!failure && only !== undefined && modules.length === 0 && tagged.length === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
+      const { failure, matched } = listProcKallsyms(kernel, only, emit);
+      if (!failure && only !== undefined && matched === 0) throw new UsageError(`symbols: no module '${only}' in the dump`);
       if (out.json) out.document({ symbols: rows.map((r) => ({ ...r, address: `0x${r.address.toString(16)}` })) });
       else if (lines.length) out.stdout.write(lines.join('\n') + '\n');
       if (failure) {
