@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { UsageError, writeFileAtomic } from '@kbtf/binary';
 import { buildCompanions, type CompanionJob, type CompanionResult } from './build.js';
 import { hostFetcher, KernelTree, normalizeModuleName, type ModuleEntry } from './debian-cache.js';
-import { ensurePaholeTree, probePahole, treePaholeArgv, type Pahole } from './pahole.js';
+import { probePahole, treePaholeArgv, type Pahole } from './pahole.js';
 import { checkHeaders, headersDir, isCompanionName, VMLINUX } from './stub.js';
-import { ensureTreeKbuild, kernelSuite, treeFetcher, type KernelToolchain } from './suite.js';
+import { ensureTreeKbuild, kernelSuite, paholeSuite, suiteTree, treeFetcher, type KernelToolchain, type TreeSuite } from './suite.js';
 import { buildTools, kernelArch } from './arch.js';
 import { foreignToolchain, isForeignKernel } from './foreign.js';
 import type { Log } from './log.js';
@@ -45,11 +45,10 @@ export function companionDir(out: string, kver: string): string {
   return join(out, 'lib/modules', kver, 'updates/kbtf');
 }
 
-/** The pahole to use: an explicit binary, or trixie's from the cache (provisioned when allowed). */
-export async function resolvePahole(cache: string, explicit: string | undefined, download: boolean, log?: Log): Promise<Pahole> {
+/** The pahole to use: an explicit binary, or a tree's from the cache (trixie's unless told: provisioned when allowed). */
+export async function resolvePahole(cache: string, explicit: string | undefined, download: boolean, log?: Log, suite: TreeSuite = 'trixie'): Promise<Pahole> {
   if (explicit) return probePahole([explicit]);
-  const tree = download ? await ensurePaholeTree(cache, { log }) : join(cache, 'trixie');
-  return probePahole(treePaholeArgv(tree));
+  return probePahole(treePaholeArgv(await suiteTree(cache, suite, download, log)));
 }
 
 /** The module entries a kernel-mode run covers: a list (with --deps, their dependencies) or every module. */
@@ -80,7 +79,7 @@ export async function kernelToolchain(opts: Pick<KernelBuildOptions, 'cache' | '
     checkHeaders(headers, opts.kver);
     return { suite, headers, fetch: hostFetcher };
   }
-  const tree = download ? await ensurePaholeTree(opts.cache, { log: opts.log }) : join(opts.cache, 'trixie');
+  const tree = await suiteTree(opts.cache, suite, download, opts.log);
   const fetch = treeFetcher(tree, opts.log);
   if (opts.headers) {
     checkHeaders(opts.headers, opts.kver);
@@ -95,7 +94,7 @@ export async function buildForKernel(opts: KernelBuildOptions): Promise<Companio
   // Refuse before any download when the headers are missing or pahole is too old.
   const toolchain = await kernelToolchain(opts);
   const tools = buildTools(kernelArch(opts.kver), toolchain.headers);
-  const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log);
+  const pahole = await resolvePahole(opts.cache, opts.pahole, download, opts.log, paholeSuite(opts.kver));
 
   const tree = new KernelTree(opts.cache, opts.kver, opts.log, opts.modulesDir, toolchain.fetch);
   await tree.ensureImage(download);

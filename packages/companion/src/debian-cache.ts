@@ -3,7 +3,11 @@
  *
  *   <cache>/debs/                      linux-image-<kver>[-dbg]_*.deb (apt-get download: the host's
  *                                      apt, or the trixie tree's for a trixie kernel, suite.ts)
- *   <cache>/kernels/<kver>/image/      the image package unpacked + `depmod -b` (modules.dep)
+ *   <cache>/kernels/<kver>/image/      the image package unpacked + `depmod -b` (modules.dep); in
+ *                                      Debian unstable's 7.2 packaging linux-image-<kver> is a
+ *                                      metapackage and the files are in the linux-binary (vmlinuz),
+ *                                      linux-modules (.ko.xz) and linux-base (config, modules.builtin*)
+ *                                      packages of the same kver it depends on: all are unpacked
  *   <cache>/kernels/<kver>/dbg/        only the members of the -dbg package asked for so far
  *   <cache>/kernels/<kver>/vmlinux.btf the `.BTF` section of the -dbg vmlinux (= the running
  *                                      kernel's /sys/kernel/btf/vmlinux)
@@ -12,8 +16,8 @@
  * by name, never unpacked whole. Every step writes to a temporary name and renames when done.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BadDataError, ElfFile, NotFoundError, openElfFile, runChecked } from '@kbtf/binary';
 import { type Log, silent } from './log.js';
@@ -80,22 +84,30 @@ export class KernelTree {
     return join('usr/lib/debug/lib/modules', this.kver, rel.replace(/\.(xz|zst|gz)$/, ''));
   }
 
-  /** Unpack linux-image-<kver> (for the module files and modules.dep), once. */
+  /** Unpack linux-image-<kver> and its split parts (for the module files and modules.dep), once. */
   async ensureImage(download: boolean): Promise<void> {
     if (this.modulesDirOverride || existsSync(join(this.root, 'image/.kbtf-complete'))) return;
     const deb = await findDeb(this.cache, `linux-image-${this.kver}`, download, this.log, this.fetch);
+    const parts: string[] = [];
+    for (const pkg of splitImageParts(this.kver, await debField(deb, 'Depends'))) parts.push(await findDeb(this.cache, pkg, download, this.log, this.fetch));
     const tmp = join(this.root, `image.tmp-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    this.log(`unpacking ${basename(deb)}`);
-    await runChecked('dpkg-deb', ['-x', deb, tmp]);
+    for (const d of [deb, ...parts]) {
+      this.log(`unpacking ${basename(d)}`);
+      await runChecked('dpkg-deb', ['-x', d, tmp]);
+    }
+    if (!existsSync(join(tmp, 'lib/modules', this.kver)) && !existsSync(join(tmp, 'usr/lib/modules', this.kver))) {
+      throw new NotFoundError(`${basename(deb)}${parts.length ? ` and ${parts.map((p) => basename(p)).join(', ')}` : ''} hold no lib/modules/${this.kver}`);
+    }
     // Merged-/usr packages ship usr/lib/modules: give both layouts a lib/modules.
     if (!existsSync(join(tmp, 'lib/modules', this.kver)) && existsSync(join(tmp, 'usr/lib/modules', this.kver))) {
       mkdirSync(join(tmp, 'lib/modules'), { recursive: true });
       cpSync(join(tmp, 'usr/lib/modules', this.kver), join(tmp, 'lib/modules', this.kver), { recursive: true });
     }
     await runChecked('depmod', ['-b', tmp, this.kver]);
-    writeFileSync(join(tmp, '.kbtf-complete'), `${basename(deb)}\n`);
+    // The image package first: imageDeb() reads it for the kernel's exact version.
+    writeFileSync(join(tmp, '.kbtf-complete'), [deb, ...parts].map((d) => `${basename(d)}\n`).join(''));
     // Another build for this kernel finished first: keep its tree, which may be in use.
     if (existsSync(join(this.root, 'image/.kbtf-complete'))) {
       rmSync(tmp, { recursive: true, force: true });
@@ -109,7 +121,7 @@ export class KernelTree {
   imageDeb(): string {
     const marker = join(this.root, 'image/.kbtf-complete');
     if (!existsSync(marker)) throw new NotFoundError(`${this.kver}'s image is not unpacked in ${this.root} (kbtf companion provision --kernel ${this.kver})`);
-    return join(this.cache, 'debs', readFileSync(marker, 'utf8').trim());
+    return join(this.cache, 'debs', readFileSync(marker, 'utf8').split('\n')[0].trim());
   }
 
   /** modules.dep as name → entry (names as the file names have them, not folded). */
@@ -150,7 +162,11 @@ export class KernelTree {
   /** Extract from linux-image-<kver>-dbg whatever of `rels` (and vmlinux if asked) is not here yet. */
   async ensureDbg(rels: readonly string[], vmlinux: boolean, download: boolean): Promise<void> {
     const members = rels.map((r) => this.dbgMember(r)).filter((m) => !existsSync(join(this.dbgRoot, m)));
-    if (vmlinux && !existsSync(this.dbgVmlinux)) members.push(join('usr/lib/debug/boot', `vmlinux-${this.kver}`));
+    const bootVmlinux = join('usr/lib/debug/boot', `vmlinux-${this.kver}`);
+    // In 7.2's packaging boot/vmlinux-KVER is a symlink to lib/modules/KVER/vmlinux: ask for both,
+    // the second optional (older packages have only the first, a file).
+    const optional = [join('usr/lib/debug/lib/modules', this.kver, 'vmlinux')];
+    if (vmlinux && !existsSync(this.dbgVmlinux)) members.push(bootVmlinux);
     if (members.length === 0) return;
     const deb = await findDeb(this.cache, `linux-image-${this.kver}-dbg`, download, this.log, this.fetch);
     this.log(`extracting ${members.length} file(s) from ${basename(deb)}`);
@@ -158,10 +174,12 @@ export class KernelTree {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     try {
-      await extractMembers(deb, tmp, members.map((m) => `./${m}`));
+      await extractMembers(deb, tmp, members.map((m) => `./${m}`), members.includes(bootVmlinux) ? optional.map((m) => `./${m}`) : []);
       for (const m of members) {
-        const src = join(tmp, m);
-        if (!existsSync(src)) throw new NotFoundError(`${basename(deb)} has no ${m}`);
+        let src = join(tmp, m);
+        // A symlink within the package (boot/vmlinux-KVER): the file it names, extracted beside it.
+        if (existsSync(src) && lstatSync(src).isSymbolicLink()) src = resolvePath(dirname(src), readlinkSync(src));
+        if (!existsSync(src) || !src.startsWith(`${tmp}/`)) throw new NotFoundError(`${basename(deb)} has no ${m}`);
         mkdirSync(dirname(join(this.dbgRoot, m)), { recursive: true });
         renameSync(src, join(this.dbgRoot, m));
       }
@@ -185,6 +203,21 @@ export class KernelTree {
     }
     return this.vmlinuxBtf;
   }
+}
+
+/**
+ * The packages of the same kernel that a split linux-image-<kver> metapackage depends on
+ * (linux-binary-, linux-modules-, linux-base-<kver>: Debian unstable's 7.2 packaging), from its
+ * Depends field; none for a classic image package, whose Depends names no such package.
+ */
+export function splitImageParts(kver: string, depends: string): string[] {
+  const names = depends.split(/[,|]/).map((d) => d.trim().split(/[\s(]/)[0]);
+  return ['binary', 'modules', 'base'].map((p) => `linux-${p}-${kver}`).filter((p) => names.includes(p));
+}
+
+/** One control field of a .deb (`dpkg-deb -f`), empty when absent. */
+async function debField(deb: string, field: string): Promise<string> {
+  return (await runChecked('dpkg-deb', ['-f', deb, field])).stdout.trim();
 }
 
 /** Downloads `pkg`'s .deb into `dir` (the host's `apt-get download`, or a tree's: suite.ts). */
@@ -217,9 +250,9 @@ export async function findDeb(cache: string, pkg: string, download: boolean, log
 }
 
 /** `dpkg-deb --fsys-tarfile DEB | tar -x -C DIR -T LIST`, streamed: the .deb is never unpacked whole. */
-function extractMembers(deb: string, dir: string, members: readonly string[]): Promise<void> {
+function extractMembers(deb: string, dir: string, members: readonly string[], optional: readonly string[] = []): Promise<void> {
   const list = join(dir, '.members');
-  writeFileSync(list, members.join('\n') + '\n');
+  writeFileSync(list, [...members, ...optional].join('\n') + '\n');
   return new Promise((resolve, reject) => {
     const dpkg = spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', 'pipe', 'pipe'] });
     // --no-wildcards: member names are literal paths, whatever characters they hold.
@@ -232,6 +265,7 @@ function extractMembers(deb: string, dir: string, members: readonly string[]): P
     let pending = 2;
     let failed = false;
     const done = (what: string) => (code: number | null) => {
+      if (code === 2 && what === 'tar -x' && onlyOptionalMissing(err, optional)) code = 0;
       if (code !== 0 && !failed) {
         failed = true;
         reject(new NotFoundError(`${what} failed (exit ${code}) extracting from ${basename(deb)}: ${err.trim().split('\n').slice(-4).join(' | ')}`));
@@ -241,6 +275,14 @@ function extractMembers(deb: string, dir: string, members: readonly string[]): P
     dpkg.on('close', done('dpkg-deb --fsys-tarfile'));
     tar.on('close', done('tar -x'));
   });
+}
+
+/** tar's complaints are all "NAME: Not found in archive" for names in `optional` (and its closing line). */
+export function onlyOptionalMissing(stderr: string, optional: readonly string[]): boolean {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('tar: '));
+  const missing = lines.map((l) => /^tar: (.*): Not found in archive$/.exec(l)?.[1]);
+  const closing = (l: string) => l === 'tar: Exiting with failure status due to previous errors';
+  return lines.length > 0 && lines.every((l, i) => closing(l) || (missing[i] !== undefined && optional.includes(missing[i])));
 }
 
 /** An installed module's bytes, decompressed (.ko.xz, .ko.zst, .ko.gz or plain .ko). */

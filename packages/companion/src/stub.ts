@@ -108,7 +108,10 @@ export async function buildStubs(
       // replaces and removes anyway. Unset on make's command line, the option only skips that step
       // (Makefile.modfinal); the C code still sees the kernel's autoconf.h.
       const make = ['make', '-s', `-j${jobs}`, '-C', insideTree(chroot, headers), `M=${insideTree(chroot, cdir)}`, prefixMap(insideTree(chroot, cdir)), 'CONFIG_DEBUG_INFO_BTF_MODULES=', ...makeArgs, 'modules'];
-      await runChecked('chroot', [chroot, ...make], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } });
+      // 7.2's objtool reads /proc ("read_stack_limit: fopen failed" in a bare chroot): make runs with
+      // the tree's /proc mounted in a private mount namespace, gone when make exits.
+      const inNs = ['-m', '--fork', 'sh', '-c', 'mount -t proc proc "$1/proc" && exec chroot "$@"', 'sh', chroot];
+      await runChecked('unshare', [...inNs, ...make], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' } });
     } else {
       await runChecked('make', ['-s', `-j${jobs}`, '-C', headers, `M=${cdir}`, prefixMap(cdir), ...makeArgs, 'modules']);
     }

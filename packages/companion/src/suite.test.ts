@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnsupportedError, UsageError } from '@kbtf/binary';
-import { debianRelease, hostDebianRelease, kernelSuite } from './suite.js';
+import { debianRelease, hostDebianRelease, kernelSuite, paholeSuite } from './suite.js';
 import { insideTree } from './stub.js';
 
 describe('debianRelease', () => {
@@ -30,8 +30,15 @@ describe('kernelSuite', () => {
     expect(kernelSuite('6.12.117+deb13-amd64', 13)).toBe('host');
   });
 
+  it('a kernel of a later release than trixie (unstable\'s +deb14) goes through the sid tree', () => {
+    expect(kernelSuite('7.2.13+deb14-amd64', 12)).toBe('sid');
+    expect(kernelSuite('7.2.13+deb14-rt-amd64', 13)).toBe('sid');
+    expect(kernelSuite('7.2.13+deb14-amd64', 14)).toBe('host');
+    expect(paholeSuite('7.2.13+deb14-amd64')).toBe(hostDebianRelease() === 14 ? 'trixie' : 'sid');
+  });
+
   it('refuses releases it has no tree for', () => {
-    expect(() => kernelSuite('6.17.8+deb14-amd64', 12)).toThrow(UnsupportedError);
+    expect(() => kernelSuite('6.17.8+deb14-amd64', 15)).toThrow(UnsupportedError);
     expect(() => kernelSuite('6.1.0-57-amd64', 13)).toThrow(/Debian 12 kernel and this host is Debian 13/);
   });
 

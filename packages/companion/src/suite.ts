@@ -16,6 +16,12 @@
  *
  * pahole still runs through the tree's loader without a chroot, and the module files and DWARF
  * are still read on the host: only kbuild and apt run inside.
+ *
+ * Debian unstable's kernels (`7.2.13+deb14-amd64` in December 2026: they carry the next release's
+ * number) go the same way through a debootstrap'd sid tree, `<cache>/sid`: its gcc-16 and
+ * linux-kbuild-7.2 for the stubs, and its pahole (1.32, the version the kernel's own BTF was made
+ * with: CONFIG_PAHOLE_VERSION=132) for the companions' BTF. In that packaging linux-image-KVER is a
+ * metapackage: debian-cache.ts unpacks the linux-binary/-modules/-base packages it depends on.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -25,11 +31,17 @@ import { ensurePaholeTree } from './pahole.js';
 import { checkHeaders } from './stub.js';
 import { type Log, silent } from './log.js';
 
-/** Where a kernel's packages and kbuild come from: the host itself, or the trixie tree. */
-export type KernelSuite = 'host' | 'trixie';
+/** Where a kernel's packages and kbuild come from: the host itself, the trixie tree or the sid tree. */
+export type KernelSuite = 'host' | 'trixie' | 'sid';
 
-/** Debian 13 is trixie: the one other release the builder reaches through a tree. */
+/** A suite reached through a debootstrap'd tree `<cache>/<suite>`. */
+export type TreeSuite = Exclude<KernelSuite, 'host'>;
+
+/** Debian 13 is trixie. */
 export const TRIXIE_MAJOR = 13;
+
+/** Kernels of a later release than trixie (+deb14 and up) are unstable's: the sid tree builds them. */
+export const SID_MIN_MAJOR = 14;
 
 export interface KernelToolchain {
   suite: KernelSuite;
@@ -60,17 +72,32 @@ export function hostDebianRelease(osRelease = '/etc/os-release'): number | undef
 
 /**
  * `host` for a kernel of the host's release (or of no known release), `trixie` for a Debian 13
- * kernel on another host. Refuses the rest: there is no tree for them.
+ * kernel on another host, `sid` for a kernel of a later release (unstable's) on an older host.
+ * Refuses the rest: there is no tree for them.
  */
 export function kernelSuite(kver: string, host: number | undefined = hostDebianRelease()): KernelSuite {
   const release = debianRelease(kver);
   if (release === undefined || release === host) return 'host';
   if (release === TRIXIE_MAJOR) return 'trixie';
+  if (release >= SID_MIN_MAJOR && (host === undefined || host < release)) return 'sid';
   if (release === 12 && (host === undefined || host < TRIXIE_MAJOR)) return 'host';
   throw new UnsupportedError(
     `${kver} is a Debian ${release} kernel and this host is Debian ${host ?? 'unknown'}: companions are built on the host for its own ` +
-      `release, and through a debootstrap'd trixie tree for Debian ${TRIXIE_MAJOR} kernels`,
+      `release, through a debootstrap'd trixie tree for Debian ${TRIXIE_MAJOR} kernels and a sid tree for later ones`,
   );
+}
+
+/**
+ * The tree whose pahole encodes `kver`'s companions: sid's for an unstable kernel (its BTF may use
+ * what only the newest pahole knows), trixie's for the rest.
+ */
+export function paholeSuite(kver: string): TreeSuite {
+  return kernelSuite(kver) === 'sid' ? 'sid' : 'trixie';
+}
+
+/** `<cache>/<suite>`, debootstrapped (with dwarves) when downloads are allowed and it is missing. */
+export async function suiteTree(cache: string, suite: TreeSuite, download: boolean, log: Log = silent): Promise<string> {
+  return download ? ensurePaholeTree(cache, { log, suite }) : join(cache, suite);
 }
 
 /** A clean environment for commands run inside a tree (the host's PATH may name host-only dirs). */
@@ -148,14 +175,14 @@ function moveFile(from: string, to: string): void {
   }
 }
 
-/** How `kver`'s packages are fetched: the host's apt, or the trixie tree's (made when downloads are allowed). */
+/** How `kver`'s packages are fetched: the host's apt, or the trixie or sid tree's (made when downloads are allowed). */
 export async function suiteFetcher(cache: string, kver: string, download: boolean, log: Log = silent): Promise<DebFetcher> {
-  if (kernelSuite(kver) === 'host') return hostFetcher;
-  const tree = download ? await ensurePaholeTree(cache, { log }) : join(cache, 'trixie');
-  return treeFetcher(tree, log);
+  const suite = kernelSuite(kver);
+  if (suite === 'host') return hostFetcher;
+  return treeFetcher(await suiteTree(cache, suite, download, log), log);
 }
 
-/** What a trixie kernel's stubs need in the tree, besides the headers package's own dependencies (gcc-14, linux-kbuild). */
+/** What a tree kernel's stubs need in the tree, besides the headers package's own dependencies (gcc, linux-kbuild). */
 export const TREE_KBUILD_PACKAGES = ['make'];
 
 /** A kernel installed into the tree gets no initramfs. */
@@ -179,10 +206,10 @@ async function treeHasPackages(tree: string, pkgs: readonly string[]): Promise<b
 export async function ensureTreeKbuild(tree: string, kver: string, download: boolean, log: Log = silent): Promise<string> {
   const headers = join(tree, 'usr/src', `linux-headers-${kver}`);
   const pkgs = [...TREE_KBUILD_PACKAGES, `linux-headers-${kver}`];
-  if (!existsSync(join(tree, 'usr/bin/pahole'))) throw new NotFoundError(`no trixie tree at ${tree} (kbtf companion provision --kernel ${kver})`);
+  if (!existsSync(join(tree, 'usr/bin/pahole'))) throw new NotFoundError(`no debootstrap'd tree at ${tree} (kbtf companion provision --kernel ${kver})`);
   if (!(await treeHasPackages(tree, pkgs))) {
     if (!download) {
-      throw new NotFoundError(`linux-headers-${kver} is not installed in the trixie tree ${tree}: kbtf companion provision --kernel ${kver} (or allow downloads)`);
+      throw new NotFoundError(`linux-headers-${kver} is not installed in the tree ${tree}: kbtf companion provision --kernel ${kver} (or allow downloads)`);
     }
     await ensureTreeAptLists(tree, log);
     log(`apt-get install ${pkgs.join(' ')} in ${tree}`);
