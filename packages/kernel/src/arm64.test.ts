@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FaultError, UnsupportedError } from '@kbtf/binary';
 import { SparseMemory, emptyVmcoreInfo } from './test-memory.js';
-import { arm64FixedToPhys, arm64Layout, arm64Levels, arm64OutputAddress, arm64Paging, stripPac, translateArm64, type Arm64Paging } from './arm64.js';
+import { arm64FixedToPhys, arm64Layout, arm64Levels, arm64MappedRuns, arm64OutputAddress, arm64Paging, stripPac, translateArm64, type Arm64Paging } from './arm64.js';
 import { arm64, detectArch, x86_64 } from './arch.js';
 import { KernelMemory } from './memory.js';
 
@@ -213,6 +213,31 @@ describe('translateArm64 on synthetic tables', () => {
     const reads = mem.reads;
     expect(km.translate(LINEAR + 0x1ff000n)).toBe(0x403ff000n);
     expect(mem.reads).toBe(reads);
+  });
+});
+
+describe('arm64MappedRuns', () => {
+  it('lists the mapped runs of a range by walking the tables: neighbours merged, blocks whole, clipped to the range', () => {
+    const mem = new SparseMemory();
+    const p = paging(12, 48);
+    const t = new Tables(mem, p);
+    t.map(KIMAGE, 0x41234000n);
+    t.map(KIMAGE + 0x1000n, 0x50000000n);
+    t.map(KIMAGE + 0x3000n, 0x1000n);
+    t.map(LINEAR, 0x40200000n, 21);
+    expect(arm64MappedRuns(mem, p, 0xffff000000000000n, 1n << 64n)).toEqual([
+      { start: LINEAR, end: LINEAR + 0x200000n },
+      { start: KIMAGE, end: KIMAGE + 0x2000n },
+      { start: KIMAGE + 0x3000n, end: KIMAGE + 0x4000n },
+    ]);
+    expect(arm64MappedRuns(mem, p, KIMAGE + 0x800n, KIMAGE + 0x3800n)).toEqual([
+      { start: KIMAGE + 0x800n, end: KIMAGE + 0x2000n },
+      { start: KIMAGE + 0x3000n, end: KIMAGE + 0x3800n },
+    ]);
+    // A table the dump lacks maps nothing; a range below TTBR1's maps nothing.
+    mem.u64(p.root + 8n, 0x7770000n | 3n);
+    expect(arm64MappedRuns(mem, p, 0xffff008000000000n, 0xffff010000000000n)).toEqual([]);
+    expect(arm64MappedRuns(mem, p, 0n, 0x10000n)).toEqual([]);
   });
 });
 
