@@ -46,7 +46,8 @@ export interface SymbolAt {
  * entries whose hash matches: finding a few symbols never builds 150,000 strings.
  */
 export class Kallsyms {
-  private byName?: Map<string, number>;
+  /** The name index: hash × MAX_INDEXED + table index of every symbol, sorted (indexNames). */
+  private byHash?: Float64Array;
   private sorted?: number[];
   private namesCache?: string[];
   private addressCache?: bigint[];
@@ -123,28 +124,71 @@ export class Kallsyms {
 
   /** Index of the first symbol with this name. */
   indexOf(name: string): number | undefined {
-    if (this.byName) return this.byName.get(name);
     const want = Buffer.from(name, 'latin1');
     const h = nameHash(want);
+    if (this.byHash) {
+      for (let k = this.firstOfHash(h); k < this.byHash.length && hashOfKey(this.byHash[k]) === h; k++) {
+        const i = indexOfKey(this.byHash[k]);
+        if (this.nameIs(i, want)) return i;
+      }
+      return undefined;
+    }
     const hashes = this.table.hashes;
     const n = this.count;
-    outer: for (let i = 0; i < n; i++) {
-      if (hashes[i] !== h) continue;
-      const len = this.expand(i);
-      if (len - 1 !== want.length) continue;
-      for (let k = 0; k < want.length; k++) if (this.scratch[k + 1] !== want[k]) continue outer;
-      return i;
-    }
+    for (let i = 0; i < n; i++) if (hashes[i] === h && this.nameIs(i, want)) return i;
     return undefined;
   }
 
-  /** Build the name index (worth it for many lookups). */
+  /** Whether symbol i's name is the bytes `want`. */
+  private nameIs(i: number, want: Uint8Array): boolean {
+    const len = this.expand(i);
+    if (len - 1 !== want.length) return false;
+    for (let k = 0; k < want.length; k++) if (this.scratch[k + 1] !== want[k]) return false;
+    return true;
+  }
+
+  /**
+   * Build the name index (worth it for many lookups): the symbols sorted by name hash, then table
+   * order, so that a lookup expands only the few names of its hash, and no name string is built.
+   */
   indexNames(): void {
-    if (this.byName) return;
-    const m = new Map<string, number>();
-    const names = this.names;
-    for (let i = 0; i < names.length; i++) if (!m.has(names[i])) m.set(names[i], i);
-    this.byName = m;
+    if (this.byHash) return;
+    const hashes = this.table.hashes;
+    if (hashes.length > MAX_INDEXED) return; // more symbols than any kernel has: lookups stay scans
+    const keys = new Float64Array(hashes.length);
+    for (let i = 0; i < hashes.length; i++) keys[i] = (hashes[i] >>> 0) * MAX_INDEXED + i;
+    this.byHash = keys.sort();
+  }
+
+  /** The first position in byHash whose hash is `h` (or where it would be). */
+  private firstOfHash(h: number): number {
+    const keys = this.byHash!;
+    const want = (h >>> 0) * MAX_INDEXED;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (keys[mid] < want) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Every address of a name, in table order (static names repeat); undefined when absent. Builds the name index. */
+  addressesOf(name: string): bigint[] | undefined {
+    this.indexNames();
+    const want = Buffer.from(name, 'latin1');
+    const h = nameHash(want);
+    let out: bigint[] | undefined;
+    if (!this.byHash) {
+      for (let i = 0; i < this.count; i++) if (this.table.hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
+      return out;
+    }
+    for (let k = this.firstOfHash(h); k < this.byHash.length && hashOfKey(this.byHash[k]) === h; k++) {
+      const i = indexOfKey(this.byHash[k]);
+      if (this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
+    }
+    return out;
   }
 
   /** Address of a symbol, or undefined. */
@@ -310,6 +354,11 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
 
 /** The name hash: h = h × HASH_P + byte over the name's bytes, mod 2^32 (signed). */
 const HASH_P = 0x01000193;
+
+/** Symbols the name index holds: hash (32 bits) × this + index stays an exact double (53 bits). */
+const MAX_INDEXED = 1 << 21;
+const hashOfKey = (key: number): number => Math.floor(key / MAX_INDEXED) | 0;
+const indexOfKey = (key: number): number => key % MAX_INDEXED;
 
 function nameHash(bytes: Uint8Array): number {
   let h = 0;

@@ -42,6 +42,9 @@ export class Kernel {
   private readonly typeCache = new Map<string, KType>();
   private modulesCache?: KernelModule[];
   private dynamicCache?: DynamicSymbols;
+  /** Globals found by name: a name is looked up in vmlinux BTF and the companions once. */
+  private readonly globalCache = new Map<string, KObject>();
+  private releaseCache?: string;
 
   constructor(
     readonly vmcore: Vmcore,
@@ -159,6 +162,12 @@ export class Kernel {
    * companion, else a bootstrap declaration (bootstrap.ts). NotFoundError when none knows it.
    */
   global(name: string): KObject {
+    let obj = this.globalCache.get(name);
+    if (!obj) this.globalCache.set(name, (obj = this.findGlobal(name)));
+    return obj;
+  }
+
+  private findGlobal(name: string): KObject {
     const btf = this.btf;
     const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
     if (varId !== undefined) return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), this.kallsyms.address(name));
@@ -238,7 +247,7 @@ export class Kernel {
 
   /** `uname -r` as recorded in init_uts_ns. */
   release(): string {
-    return new TextDecoder().decode(this.global('init_uts_ns').path('name.release').string());
+    return (this.releaseCache ??= new TextDecoder().decode(this.global('init_uts_ns').path('name.release').string()));
   }
 
   /** The kernel command line (`saved_command_line`, = /proc/cmdline). */
@@ -288,10 +297,13 @@ export function openKernel(path: string | string[], options: { btfPath?: string 
   }
 }
 
-/** The VAR named `name` in this BTF's own ids (not its base). */
+/**
+ * The VAR named `name` in this BTF's own ids (not its base): the first, by a scan of the kinds
+ * column comparing name bytes (Btf.firstOfKindNamed), no string decoded. Kernel.global asks once
+ * per name.
+ */
 function findVar(btf: Btf, name: string): number | undefined {
-  for (let id = btf.firstId; id < btf.endId; id++) if (btf.kindOf(id) === 'var' && btf.nameOf(id) === name) return id;
-  return undefined;
+  return btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
 }
 
 /** A data symbol of module `owner` (names folded as kmod folds them: `-` → `_`). */

@@ -23,6 +23,8 @@ export interface VirtualMemory {
 
 export class KernelMemory implements VirtualMemory {
   private readonly segments: VirtualSegment[];
+  private lastVpage = -1n;
+  private lastPpage = 0n;
   /** Cached translations keyed by virtual page number at each page size: 4 KiB, 2 MiB, 1 GiB. */
   private readonly cache = new Map<number, Map<number, number>>([
     [12, new Map()],
@@ -45,13 +47,24 @@ export class KernelMemory implements VirtualMemory {
     const seg = this.segmentOf(vaddr);
     if (seg) return seg.paddr + (vaddr - seg.vaddr);
     const off = Number(vaddr & 0xfffn);
+    // Reads come in runs on one page (a variable, then the next one beside it): the last page's
+    // translation first, before the three maps.
+    const vpage = vaddr >> 12n;
+    if (vpage === this.lastVpage) return this.lastPpage + BigInt(off);
     const hit = this.cached(vaddr);
-    if (hit !== undefined) return BigInt(hit) + BigInt(off);
+    if (hit !== undefined) return this.remember(vpage, BigInt(hit)) + BigInt(off);
     if (!this.walk) throw new FaultError('virtual', vaddr, 'not-mapped', 'no segment covers it and no page tables to walk');
     const t = this.walk(vaddr);
     const shift = BigInt(t.pageShift);
     this.cache.get(t.pageShift)?.set(Number(vaddr >> shift), Number(t.paddr >> shift));
-    return t.paddr;
+    return this.remember(vpage, t.paddr - BigInt(off)) + BigInt(off);
+  }
+
+  /** The last translated 4 KiB page (from the cache or a walk; never a segment's). */
+  private remember(vpage: bigint, ppage: bigint): bigint {
+    this.lastVpage = vpage;
+    this.lastPpage = ppage;
+    return ppage;
   }
 
   private cached(vaddr: bigint): number | undefined {

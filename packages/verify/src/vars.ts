@@ -18,7 +18,6 @@ import { countVar, emptyCounts, type VarCounts, type VarResult, type VarStatus }
 
 const PERCPU_SECTION = '.data..percpu';
 const VALUE_MAX = 120;
-const PRINT_INLINE_MAX = 64;
 
 export interface VarTarget {
   /** `vmlinux` or the parent module. */
@@ -27,7 +26,7 @@ export interface VarTarget {
   dumpLevel?: number;
   /** Keep every result (not only problems), with every value printed. */
   all?: boolean;
-  /** Keep every result, values printed only when small (as for problems). */
+  /** Keep every result, without values (values are printed only with `all`). */
   keep?: boolean;
 }
 
@@ -70,7 +69,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
   // vmlinux_btf: every VAR is looked up in kallsyms by name (tens of thousands); index the names
-  // once instead of scanning the table for each.
+  // once instead of scanning the table for each (the same index gives a name's every address).
   if (!target.module) kernel.kallsyms.indexNames();
   const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
   for (const [section, entries] of datasecs(btf)) {
@@ -82,9 +81,11 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       for (const e of entries) record(resolvePerCpu(kernel, btf, target, e, section, symbols));
       continue;
     }
+    // vmlinux: every address of each VAR's name, looked up once for the base and the checks.
+    const addrs = sections ? undefined : entries.map((e) => kernel.kallsyms.addressesOf(e.name));
     let base: bigint | undefined;
     if (sections) base = sections.get(section);
-    else base = vmlinuxSectionBase(kernel, entries);
+    else base = vmlinuxSectionBase(entries, addrs!);
     // vmlinux init sections are not all named .init.* (.x86_cpu_dev.init, .altinstr_aux, …): what
     // free_initmem() frees is [__init_begin, __init_end) (arch/x86/kernel/vmlinux.lds.S, 6.1).
     if (!sections && base !== undefined && inInitRange(kernel, base)) {
@@ -95,7 +96,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       for (const e of entries) record({ name: e.name, section, status: 'not-resident', detail: 'section not loaded' });
       continue;
     }
-    for (const e of entries) record(resolveOne(kernel, btf, target, e, section, base + BigInt(e.offset), symbols));
+    for (let i = 0; i < entries.length; i++) record(resolveOne(kernel, btf, target, entries[i], section, base + BigInt(entries[i].offset), symbols, addrs?.[i]));
   }
   return { counts, results };
 }
@@ -111,12 +112,13 @@ function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]>
 }
 
 /** The base most of the section's symbols agree on (address − DATASEC offset). */
-function vmlinuxSectionBase(kernel: Kernel, entries: DatasecEntry[]): bigint | undefined {
+function vmlinuxSectionBase(entries: DatasecEntry[], addrs: (bigint[] | undefined)[]): bigint | undefined {
   const votes = new Map<bigint, number>();
-  for (const e of entries) {
-    const a = kernel.kallsyms.lookup(e.name);
+  for (let i = 0; i < entries.length; i++) {
+    // The first symbol of the name, as kallsyms.lookup answers.
+    const a = addrs[i]?.[0];
     if (a === undefined) continue;
-    const b = a - BigInt(e.offset);
+    const b = a - BigInt(entries[i].offset);
     votes.set(b, (votes.get(b) ?? 0) + 1);
   }
   let best: bigint | undefined;
@@ -125,7 +127,7 @@ function vmlinuxSectionBase(kernel: Kernel, entries: DatasecEntry[]): bigint | u
   return best;
 }
 
-function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>): VarResult {
+function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>, addrs?: bigint[]): VarResult {
   const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(expected) };
   const type = btfType(btf, e.typeId);
   const typeSize = btf.sizeof(e.typeId);
@@ -138,7 +140,6 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
   } else {
     // Static variables share names across files (`tokens`, `extable`): any symbol of the name at
     // the expected address is this one.
-    const addrs = vmlinuxSymbols(kernel).get(e.name);
     if (addrs === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
     if (!addrs.includes(expected)) return { ...r, detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
     const room = roomAfter(kernel, expected);
@@ -151,25 +152,6 @@ function inInitRange(kernel: Kernel, address: bigint): boolean {
   const begin = kernel.kallsyms.lookup('__init_begin');
   const end = kernel.kallsyms.lookup('__init_end');
   return begin !== undefined && end !== undefined && address >= begin && address < end;
-}
-
-const symbolCache = new WeakMap<Kernel, Map<string, bigint[]>>();
-
-/** Every address of each vmlinux symbol name (kallsyms keeps duplicates of static names). */
-function vmlinuxSymbols(kernel: Kernel): Map<string, bigint[]> {
-  let m = symbolCache.get(kernel);
-  if (!m) {
-    m = new Map();
-    const ks = kernel.kallsyms;
-    for (let i = 0; i < ks.count; i++) {
-      const name = ks.names[i];
-      const l = m.get(name);
-      if (l) l.push(ks.addresses[i]);
-      else m.set(name, [ks.addresses[i]]);
-    }
-    symbolCache.set(kernel, m);
-  }
-  return m;
 }
 
 const sortedCache = new WeakMap<Kernel, BigUint64Array>();
@@ -231,11 +213,11 @@ function possibleCpus(kernel: Kernel): number {
 
 function readValue(_kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
   try {
-    // Readable: every byte is in the dump. Printable: small values are printed here; a large one's
-    // rendering (a 4 KB table prints as pages of text) is only built when it is reported
-    // (--all-vars), which keeps a 30,000-variable check to a read per variable.
-    const bytes = obj.bytes();
-    if (!target.all && bytes.length > PRINT_INLINE_MAX) return { ...r, status: 'resolved', type: obj.typeName };
+    // Readable: every byte is in the dump. A value is reported only with --all-vars (a problem has
+    // none: its read failed), so without it the read is the whole check and nothing is printed:
+    // a 30,000-variable check stays a read per variable (a char * would read its string too).
+    obj.bytes();
+    if (!target.all) return { ...r, status: 'resolved', type: obj.typeName };
     const value = formatObject(obj);
     return { ...r, status: 'resolved', type: obj.typeName, value: value.length > VALUE_MAX ? value.slice(0, VALUE_MAX - 1) + '…' : value };
   } catch (err) {

@@ -39,6 +39,8 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   private readonly pageShift: bigint;
   private scan: DescriptorScan | undefined;
   private readonly extraHeader: HeaderFields;
+  private lastPfn = -1;
+  private lastPage: Uint8Array = new Uint8Array(0);
 
   constructor(files: KdumpFile[], options: { format?: VmcoreFormat; cachePages?: number; extraHeader?: HeaderFields } = {}) {
     super();
@@ -137,6 +139,9 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   private page(paddr: bigint, pfnBig: bigint): Uint8Array {
     if (pfnBig >= BigInt(this.maxMapnr)) throw new FaultError('physical', paddr, 'not-in-dump', `pfn ${pfnBig} ≥ max_mapnr ${this.maxMapnr}`);
     const pfn = Number(pfnBig);
+    // The last page served, again (reads come in runs on one page): what follows depends on the
+    // pfn alone, so its answer is the same.
+    if (pfn === this.lastPfn) return this.lastPage;
     const f = this.fileFor(pfn);
     if (!f) throw new FaultError('physical', paddr, 'not-in-dump', 'outside every split range');
     if (!f.dumped.test(pfn)) {
@@ -155,7 +160,7 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     // came first).
     const key = d.offset * this.files.length + this.files.indexOf(f);
     const cached = this.pages.get(key);
-    if (cached && cached.flags === d.flags && cached.size === d.size) return cached.page;
+    if (cached && cached.flags === d.flags && cached.size === d.size) return this.served(pfn, cached.page);
     let page: Uint8Array;
     try {
       page = decodePage(d.flags, f.source.read(d.offset, d.size, 'page'), this.pageSize);
@@ -163,6 +168,12 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
       throw new FaultError('physical', paddr, 'bad-data', `${compressionName(d.flags)} page at file offset ${d.offset}: ${(err as Error).message}`, { cause: err });
     }
     this.pages.set(key, { flags: d.flags, size: d.size, page });
+    return this.served(pfn, page);
+  }
+
+  private served(pfn: number, page: Uint8Array): Uint8Array {
+    this.lastPfn = pfn;
+    this.lastPage = page;
     return page;
   }
 
