@@ -2,7 +2,8 @@
  * Every VAR of a built module companion sits in the DATASEC of its symbol's section, at the symbol's
  * st_value, as the module's own ELF symbol table (the -dbg file) says. pahole 1.30 gets this wrong
  * when a relocatable object has non-zero sh_addr (Debian 6.12's -dbg modules); the builder realigns
- * (packages/companion/src/datasec.ts). Runs on the companions CI builds (tools/test.sh).
+ * (packages/companion/src/datasec.ts), and on every arm64 module (__patchable_function_entries has sh_addr
+ * 0x60 there: pahole misfiled 2 VARs of each). Runs on the companions CI builds (tools/test.sh).
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +14,8 @@ import { openElfFile } from '@kbtf/binary';
 import { companionLabKeys, labKernel } from '../lab.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
-/** The kernels the lab built companions for and booted (never a literal: Debian's ABI moves). */
-const kvers = companionLabKeys.map(labKernel);
+/** The kernels the lab built companions for and booted (never a literal: Debian's ABI moves); the arm64 one too (test/companion/arm64.test.ts). */
+const kvers = [...companionLabKeys, '6.1-arm64-companions'].map(labKernel);
 
 function findKo(dir: string, module: string): string | undefined {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -5,6 +5,8 @@
 #   $KBTF_CACHE/companions/lib/modules/KVER/updates/kbtf/*-btf.ko, $KBTF_CACHE/companions/kbtf-companions-KVER.json
 #   .lab/SERIES-companions/ (truth.json, dumps; see docs/lab.md)
 # Usage: bash tools/lab/lab-companions.sh 6.1|6.12 [extra lab.sh options]
+#        bash tools/lab/lab-companions.sh 6.1 --arch arm64   (Debian's arm64 kernel, companions cross-built
+#          here, the arm64 lab guest: .lab/6.1-arm64-companions/, checked by test/companion/arm64.test.ts)
 #        KBTF_FIXTURE=1 bash tools/lab/lab-companions.sh 6.1 --force   (regenerates the fixture)
 # Needs the CLI built (npm run build) and root (apt-get download, debootstrap, depmod, QEMU).
 set -euo pipefail
@@ -18,17 +20,30 @@ CACHE=${KBTF_CACHE:-/var/cache/kbtf}
 # blake2b modules that softdeps pull in), so that a dump of this guest can be complete.
 MODULES="ext4 xfs btrfs nf_tables e1000 loop bridge overlay qemu_fw_cfg crc32c_generic crc32c_intel blake2b_generic"
 
-# The kver linux-image-amd64 of that series depends on (as tools/lab/lab.sh resolves it).
-ver=$(apt-cache madison linux-image-amd64 | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')
-[ -n "$ver" ] || { echo "lab-companions: no linux-image-amd64 of series $SERIES in the apt sources" >&2; exit 1; }
-KVER=$(apt-cache show "linux-image-amd64=$ver" | sed -n 's/^Depends: .*linux-image-\([^ ,]*-amd64\).*/\1/p' | head -1)
+# --arch arm64 (passed on to lab.sh too): the arm64 lab guest's set (virtio_net for e1000, no crc32c_intel).
+DEBARCH=amd64
+prev=""
+for a in "$@"; do [ "$prev" = --arch ] && case "$a" in arm64|aarch64) DEBARCH=arm64 ;; esac; prev=$a; done
+[ "$DEBARCH" = arm64 ] && MODULES="ext4 xfs btrfs nf_tables virtio_net loop bridge overlay qemu_fw_cfg crc32c_generic blake2b_generic"
+
+# The kver linux-image-DEBARCH of that series depends on (as tools/lab/lab.sh resolves it).
+ver=$(apt-cache madison "linux-image-$DEBARCH:$DEBARCH" | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')
+[ -n "$ver" ] || { echo "lab-companions: no linux-image-$DEBARCH of series $SERIES in the apt sources" >&2; exit 1; }
+KVER=$(apt-cache show "linux-image-$DEBARCH:$DEBARCH=$ver" | sed -n "s/^Depends: .*linux-image-\([^ ,]*-$DEBARCH\).*/\1/p" | head -1)
 echo "lab-companions: kernel $KVER" >&2
 
-dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'install ok installed' \
+# An arm64 kernel's headers are unpacked into the cache by the builder (cross build, docs/companions.md).
+[ "$DEBARCH" = arm64 ] || dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'install ok installed' \
   || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "linux-headers-$KVER" >&2
 
 # shellcheck disable=SC2086
+if [ "$DEBARCH" = arm64 ]; then
+  # Cross-built (minutes of stubs): `companion package` reuses the cached companions that still match
+  # the kernel's build-ids and pass the check, builds the rest, and writes the arm64 .deb the test reads.
+  "${KBTF[@]}" companion package --kernel "$KVER" --deps --vmlinux --output "$CACHE/companions/deb" $MODULES >&2
+else
 "${KBTF[@]}" companion build --kernel "$KVER" --deps --vmlinux $MODULES >&2
+fi
 
 # A root whose module tree has the companions, for kbtf modprobe-config to select from.
 WORK=$(mktemp -d /tmp/kbtf-lab-companions.XXXXXX)
@@ -70,6 +85,7 @@ for f in "$CACHE/companions/lib/modules/$KVER/updates/kbtf"/*-btf.ko; do
   KOS+=(--ko "$f")
 done
 KEY=$SERIES-companions
-[ -z "$WITHOUT" ] || KEY=$SERIES-companions-partial
+[ "$DEBARCH" = amd64 ] || KEY=$SERIES-$DEBARCH-companions
+[ -z "$WITHOUT" ] || KEY=$KEY-partial
 bash "$REPO/tools/lab/lab.sh" --kernel "$SERIES" --key "$KEY" "${KOS[@]}" \
   --modprobe-conf "$WORK/conf/kbtf.conf" --append btf_companions=always "$@"
