@@ -3,18 +3,21 @@
  * records read straight from the type section) and the object path (formatRawType per type, used
  * for other names) give the same text — on this host's vmlinux, a lab module's split BTF, and
  * seeded mutations of a small blob (where both may also end in the same typed error). A BTF with a
- * UTF-8 name takes the object path and still equals bpftool.
+ * UTF-8 name takes the object path and still equals bpftool. The built CLI (apps/kbtf/bin/kbtf.js;
+ * CI builds before the tests) writes the byte path's chunks to its stdout pipe as they are.
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { KbtfError } from '@kbtf/binary';
 import { formatRaw, formatRawType, parseBtf, type Btf } from '@kbtf/btf';
 import { TestBtf, rng } from '../../packages/btf/src/test-builder.js';
 import { labKernels, labModuleBtf, labVmlinuxBtf } from './lab-btf.js';
 
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'apps/kbtf/bin/kbtf.js');
 const objectPath = (btf: Btf): string => [...btf.types()].map((t) => `${formatRawType(btf, t)}\n`).join('');
 
 /** The text of both paths, or the typed error's message; anything else fails the test. */
@@ -90,5 +93,14 @@ describe('raw printer: byte path = object path', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the built CLI: btf dump /sys/kernel/btf/vmlinux --format raw on a pipe equals bpftool byte for byte', () => {
+    const path = '/sys/kernel/btf/vmlinux';
+    const ours = spawnSync(process.execPath, [bin, 'btf', 'dump', path, '--format', 'raw'], { maxBuffer: 1 << 30 });
+    const theirs = spawnSync('bpftool', ['btf', 'dump', 'file', path, 'format', 'raw'], { maxBuffer: 1 << 30 });
+    expect([ours.status, theirs.status]).toEqual([0, 0]);
+    expect(theirs.stdout.length).toBeGreaterThan(1_000_000);
+    expect(Buffer.compare(ours.stdout, theirs.stdout)).toBe(0);
   });
 });

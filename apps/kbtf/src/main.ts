@@ -46,6 +46,7 @@ function processSink(stream: NodeJS.WriteStream): Sink {
   return {
     isTTY: stream.isTTY,
     write: (chunk: string) => closed || stream.write(chunk),
+    writeBytes: (chunk: Uint8Array) => closed || stream.write(chunk),
   };
 }
 

@@ -21,7 +21,7 @@ export * from './query.js';
 // The ELF reader is @kbtf/binary's (elf.ts); these two are re-exported for `.BTF` callers.
 export { elfSection, elfSections, isElf, type ElfSection } from '@kbtf/binary';
 export { btfBytesFromFile } from './file.js';
-export { formatRaw, formatRawType, formatRawChunks } from './print-raw.js';
+export { formatRaw, formatRawType, formatRawChunks, formatRawBytes } from './print-raw.js';
 export { writeBtf, type WriteOptions } from './writer.js';
 export { validateBtf, type ValidateOptions, type ValidationError, type ValidationResult } from './validate.js';
 export { pruneSplit, dedupDatasecEntries, typeRefs, remapType, type PruneOptions, type PruneResult } from './prune.js';

@@ -101,17 +101,31 @@ export function formatRaw(btf: Btf): string {
 
 /**
  * Stream the raw dump in chunks of about `chunkBytes` (1 MiB: a few large writes, not one per
- * type). When every name is ASCII (every kernel's BTF) the records are read straight from the type
- * section and the text is built as bytes — names copied from the string section, numbers written
- * as digits: no BtfType objects, no type cache, no string per name — and each chunk becomes one
- * latin1 string (ASCII: the same bytes on stdout). Otherwise each type goes through formatRawType.
- * Both give the same text (test/btf/raw-bpftool.test.ts compares both with bpftool).
+ * type), as strings. See formatRawBytes; each byte chunk becomes one latin1 string (ASCII: the
+ * same bytes once encoded), and BTF with other names goes through formatRawType per type.
  */
 export function* formatRawChunks(btf: Btf, chunkBytes = 1 << 20): IterableIterator<string> {
   if (!asciiStrings(btf.strings)) {
     yield* formatRawChunksDecoded(btf, chunkBytes);
     return;
   }
+  for (const b of rawByteChunks(btf, chunkBytes)) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/**
+ * The raw dump as UTF-8 bytes, in chunks of about `chunkBytes` (each a new array: a stream may
+ * keep it). When every name is ASCII (every kernel's BTF) the records are read straight from the
+ * type section and the text is built as bytes — names copied from the string section, numbers
+ * written as digits: no BtfType objects, no type cache, no string per name, nothing for stdout to
+ * encode. Otherwise each type goes through formatRawType. Both give the same text
+ * (test/btf/raw-paths.test.ts; raw-bpftool.test.ts compares with bpftool).
+ */
+export function* formatRawBytes(btf: Btf, chunkBytes = 1 << 20): IterableIterator<Uint8Array> {
+  if (asciiStrings(btf.strings)) yield* rawByteChunks(btf, chunkBytes);
+  else for (const s of formatRawChunksDecoded(btf, chunkBytes)) yield Buffer.from(s, 'utf8');
+}
+
+function* rawByteChunks(btf: Btf, chunkBytes: number): IterableIterator<Uint8Array> {
   const w = new RawWriter(btf, chunkBytes);
   for (let id = btf.firstId; id < btf.endId; id++) {
     w.type(id);
@@ -155,7 +169,7 @@ class RawWriter {
 
   constructor(
     private readonly btf: Btf,
-    size: number,
+    private readonly size: number,
   ) {
     this.buf = new Uint8Array(size + 4096);
     const c = btf.typeCursor;
@@ -164,11 +178,12 @@ class RawWriter {
     this.le = btf.littleEndian;
   }
 
-  /** The text so far (ASCII) as a string; the buffer starts again. */
-  take(): string {
-    const s = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.pos).toString('latin1');
+  /** The text so far; writing goes on in a new buffer. */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = new Uint8Array(this.size + 4096);
     this.pos = 0;
-    return s;
+    return out;
   }
 
   private ensure(n: number): void {

@@ -3,6 +3,8 @@ import { KbtfError, fileError } from '@kbtf/binary';
 /** Where a command writes. Tests pass string sinks; the real CLI passes process streams. */
 export interface Sink {
   write(chunk: string): unknown;
+  /** Bytes as they are (a process stream has it; a string sink does not: write the text instead). */
+  writeBytes?(chunk: Uint8Array): unknown;
   isTTY?: boolean;
 }
 

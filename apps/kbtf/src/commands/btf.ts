@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { MAX_OBJECT_FILE, readRegularFile, UsageError } from '@kbtf/binary';
-import { btfBytesFromFile, btfStats, formatC, formatJson, formatRawChunks, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
+import { btfBytesFromFile, btfStats, formatC, formatJson, formatRawBytes, formatRawChunks, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
 import { defineCommand, type CommandContext, type OptionDecls } from '../cli/command.js';
 
 function readFile(ctx: CommandContext, file: string): Uint8Array {
@@ -36,6 +36,7 @@ const dump = defineCommand({
     const btf = parseBtf(btfBytesFromFile(readFile(ctx, file), file), { base, source: file });
     if (format === 'json') ctx.out.stdout.write(formatJson(btf));
     else if (format === 'c') ctx.out.stdout.write(formatC(btf));
+    else if (ctx.out.stdout.writeBytes) for (const chunk of formatRawBytes(btf)) ctx.out.stdout.writeBytes(chunk);
     else for (const chunk of formatRawChunks(btf)) ctx.out.stdout.write(chunk);
     return 0;
   },
