@@ -63,15 +63,20 @@ describe.each(present)('arm64 lab %s', (key) => {
     const path = labPath(key, dump);
     const filtered = dump.startsWith('mkd-');
 
-    it('kbtf symbols prints /proc/kallsyms exactly (with KALLSYMS_ALL=n: all but the dynamic lines)', async () => {
+    it('kbtf symbols prints /proc/kallsyms exactly (with KALLSYMS_ALL=n: all but the dynamic lines, and says why, exit 2)', async () => {
       const r = await runCli(['symbols', path]);
       const got = r.stdout.split('\n');
-      let want = expectedSymbols(path, kallsyms.split('\n'), r, filtered);
-      if (!kallsymsAll) {
-        // bpf_kallsyms, kprobe_insn_slots, ftrace_ops_trampoline_list are data symbols: not found.
+      let want: string[];
+      if (kallsymsAll) want = expectedSymbols(path, kallsyms.split('\n'), r, filtered);
+      else {
+        // bpf_kallsyms, kprobe_insn_slots, ftrace_ops_trampoline_list are data symbols: not found,
+        // and kbtf says so (exit 2) after listing the rest.
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/^kbtf: NOT_FOUND: .*kallsyms has no data symbols \(a kernel built without CONFIG_KALLSYMS_ALL\)/);
         const dynamic = (l: string): boolean => /\t\[(bpf|__builtin__[a-z]+)\]$/.test(l);
-        expect(want.filter(dynamic).length).toBeGreaterThan(0); // the guest had them: they are really missed
-        want = want.filter((l) => !dynamic(l));
+        const all = kallsyms.split('\n');
+        expect(all.filter(dynamic).length).toBeGreaterThan(0); // the guest had them: they are really missed
+        want = all.filter((l) => !dynamic(l));
       }
       expect(got.length).toBe(want.length);
       const firstDiff = got.findIndex((l, i) => l !== want[i]);

@@ -63,7 +63,8 @@ function setup() {
       u64(n + 8n, ring[(i + ring.length - 1) % ring.length]);
     });
   };
-  const symbols = new Map<string, bigint>([['bpf_kallsyms', BPF_HEAD], ['bpf_jit_kallsyms', JIT_KALLSYMS], ['bpf_jit_harden', JIT_HARDEN]]);
+  // jiffies_64: a kernel with data symbols in kallsyms (CONFIG_KALLSYMS_ALL), as every x86_64 Debian one.
+  const symbols = new Map<string, bigint>([['bpf_kallsyms', BPF_HEAD], ['bpf_jit_kallsyms', JIT_KALLSYMS], ['bpf_jit_harden', JIT_HARDEN], ['jiffies_64', 0xffffffff82a0a000n]]);
   const ctx: DynamicKsymsContext = { memory, type: (n) => parseTypeName(btf, n), symbol: (n) => symbols.get(n) };
   // Three BPF programs, linked in order, bpf_jit_kallsyms = 1, bpf_jit_harden = 0.
   KSYM.forEach((k, i) => {
@@ -98,6 +99,16 @@ describe('bpf_kallsyms', () => {
     const c = setup();
     c.symbols.delete('bpf_kallsyms'); // CONFIG_BPF_JIT=n: no list, no lines, no error
     expect(readDynamicSymbols(c.ctx)).toEqual({ symbols: [], failures: [] });
+  });
+
+  it('a kernel with no data symbol in kallsyms (CONFIG_KALLSYMS_ALL=n) lists nothing, and says so: a NotFoundError, not silence', () => {
+    const c = setup();
+    for (const n of ['bpf_kallsyms', 'bpf_jit_kallsyms', 'bpf_jit_harden', 'jiffies_64']) c.symbols.delete(n);
+    const r = readDynamicSymbols(c.ctx);
+    expect(r.symbols).toEqual([]);
+    expect(r.failures).toHaveLength(1);
+    expect(r.failures[0].code).toBe('NOT_FOUND');
+    expect(r.failures[0].message).toMatch(/kallsyms has no data symbols .*CONFIG_KALLSYMS_ALL.*\[bpf\]/);
   });
 
   it('a cycle that never returns to the head is a BadDataError naming the node reached twice, not a hang', () => {

@@ -31,7 +31,7 @@
  * has no lines from it. Each list walk is bounded: a cycle, a NULL link or an entry past
  * MAX_ENTRIES is a BadDataError naming the list and the address; an unreadable entry a FaultError.
  */
-import { BadDataError, KbtfError, hex, withContext } from '@kbtf/binary';
+import { BadDataError, KbtfError, NotFoundError, hex, withContext } from '@kbtf/binary';
 import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { KernelMemory } from './memory.js';
 import { KObject, containerOf } from './object.js';
@@ -86,6 +86,15 @@ export function readDynamicSymbols(ctx: DynamicKsymsContext): DynamicSymbols {
   run('ftrace_ops_trampoline_list', readFtraceTrampolines);
   run('bpf_kallsyms', readBpfKsyms);
   run('kprobe insn slots', readKprobePages);
+  // Every list above is found by a data symbol. A kernel built without CONFIG_KALLSYMS_ALL (Debian
+  // arm64 6.1) has none in kallsyms, not even jiffies_64: its missing lists are unknown, not absent.
+  if (ctx.symbol('jiffies_64') === undefined && ctx.symbol('jiffies') === undefined) {
+    out.failures.push(
+      new NotFoundError(
+        'kallsyms has no data symbols (a kernel built without CONFIG_KALLSYMS_ALL): ftrace_mod_maps, ftrace_ops_trampoline_list, bpf_kallsyms and the kprobe slot lists cannot be found, so /proc/kallsyms\' lines after the modules ([bpf], [__builtin__*]) cannot be listed',
+      ),
+    );
+  }
   return out;
 }
 
