@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bash tools/lab/arm64-sysroot.sh   -> prints the path of an unpacked arm64 Debian bookworm sysroot
+# bash tools/lab/arm64-sysroot.sh          -> prints the path of an unpacked arm64 Debian bookworm sysroot
+# bash tools/lab/arm64-sysroot.sh trixie   -> the same for trixie's arm64 makedumpfile 1.7.6 (zstd)
 #
 # The arm64 lab guest (tools/lab/lab.sh --arch arm64) needs arm64 binaries the host does not have:
 # busybox-static and kmod (with kmod's shared libraries) for the guest's initramfs, and makedumpfile
@@ -20,6 +21,37 @@ PKGS="libc6 busybox-static kmod liblzma5 libzstd1 libssl3 makedumpfile libelf1 l
   zlib1g liblzo2-2 libstdc++6 libgcc-s1"
 
 log() { echo "arm64-sysroot: $*" >&2; }
+
+# trixie: bookworm's makedumpfile has no zstd; trixie's arm64 1.7.6 has, with trixie's libraries
+# (libc 2.41), fetched through a private apt configuration (arm64 only, trixie only: the host's
+# apt sources and state are untouched) and unpacked into their own root (merged /usr: lib -> usr/lib).
+if [ "${1:-}" = trixie ]; then
+  T=$LAB_DIR/tools/arm64-trixie
+  TPKGS="makedumpfile libc6 libdw1t64 libelf1t64 liblzo2-2 libzstd1 zlib1g libbz2-1.0 liblzma5 libgcc-s1 libstdc++6"
+  if [ -f "$T/.complete" ] && [ "$(cat "$T/.complete")" = "$TPKGS" ]; then echo "$T"; exit 0; fi
+  A=$LAB_DIR/tools/apt-trixie-arm64
+  rm -rf "$A"
+  mkdir -p "$A/lists/partial" "$A/cache/archives/partial" "$A/deb"
+  echo 'deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
+    > "$A/sources.list"
+  O=(-o "Dir::Etc::SourceList=$A/sources.list" -o Dir::Etc::SourceParts=/dev/null
+     -o "Dir::State::Lists=$A/lists" -o "Dir::Cache=$A/cache" -o Dir::State::status=/dev/null
+     -o APT::Architecture=arm64 -o APT::Architectures=arm64)
+  apt-get "${O[@]}" update > "$A/update.log" 2>&1 || { cat "$A/update.log" >&2; exit 1; }
+  # shellcheck disable=SC2086
+  (cd "$A/deb" && apt-get "${O[@]}" download $TPKGS > ../download.log 2>&1) || { cat "$A/download.log" >&2; exit 1; }
+  rm -rf "$T.tmp"
+  mkdir -p "$T.tmp"
+  for d in "$A"/deb/*.deb; do dpkg-deb -x "$d" "$T.tmp"; basename "$d" >> "$T.tmp/.debs"; done
+  [ -e "$T.tmp/lib" ] || ln -s usr/lib "$T.tmp/lib"
+  qemu-aarch64-static -L "$T.tmp" "$T.tmp/usr/bin/makedumpfile" -v > /dev/null 2>&1 \
+    || { log "trixie's arm64 makedumpfile does not run under qemu-aarch64-static"; exit 1; }
+  echo "$TPKGS" > "$T.tmp/.complete"
+  rm -rf "$T" "$A/lists"
+  mv "$T.tmp" "$T"
+  echo "$T"
+  exit 0
+fi
 
 if [ -f "$ROOT/.complete" ] && [ "$(cat "$ROOT/.complete")" = "$(echo $PKGS)" ]; then
   echo "$ROOT"

@@ -583,8 +583,20 @@ for fmt in $MKD_FORMATS; do
 done
 # zstd: bookworm's 1.7.2 lacks it; trixie's 1.7.6 has it (tools/lab/mkd-trixie.sh). Optional.
 MKD_TRIXIE=""
-if [ "$ARCH" = arm64 ] && [ "$ZSTD" = 1 ]; then
-  log "arm64: no zstd-capable arm64 makedumpfile (bookworm's lacks zstd, trixie's is x86_64 here): mkd-zstd.kdump not written"
+MKD_TRIXIE_ROOT=""
+if [ "$ARCH" = arm64 ] && [ "$ZSTD" = 1 ] && [ -z "$MKD_SKIPPED" ]; then
+  # arm64: trixie's arm64 makedumpfile 1.7.6 under qemu-aarch64-static (tools/lab/arm64-sysroot.sh trixie).
+  if MKD_TRIXIE_ROOT=$(bash "$LAB_TOOLS/arm64-sysroot.sh" trixie); then
+    MKD_TRIXIE=$MKD_TRIXIE_ROOT/usr/bin/makedumpfile
+    echo "== trixie makedumpfile -z -d 31" >> mkd.log
+    qemu-aarch64-static -L "$MKD_TRIXIE_ROOT" "$MKD_TRIXIE" -z -d 31 build/mkd-input.core mkd-zstd.kdump >> mkd.log 2>&1 \
+      || { tail -20 mkd.log >&2; die "trixie makedumpfile -z -d 31 failed"; }
+  else
+    log "warning: trixie's arm64 makedumpfile could not be fetched; mkd-zstd.kdump not written"
+    MKD_TRIXIE_ROOT=""
+  fi
+elif [ "$ARCH" = arm64 ]; then
+  :
 elif [ "$ZSTD" = 1 ] && ! echo "$MKD_FORMATS" | grep -q zstd; then
   if MKD_TRIXIE=$(bash "$LAB_TOOLS/mkd-trixie.sh") && "$MKD_TRIXIE" -v | grep -q '^zstd.*enabled'; then
     echo "== trixie makedumpfile -z -d 31" >> mkd.log
@@ -622,7 +634,7 @@ else
     || die "variant $VARIANT but the guest's /proc/cpuinfo la57 flag disagrees"
 fi
 
-export LAB_ARCH=$ARCH LAB_QEMU=$QEMU LAB_MKD_EMULATED=${SYSROOT:+1} LAB_MKD_SKIPPED=$MKD_SKIPPED LAB_KVER=$KVER LAB_KEY=$KEY LAB_VARIANT=$VARIANT LAB_MEM=$MEM LAB_SMP=$SMP \
+export LAB_ARCH=$ARCH LAB_QEMU=$QEMU LAB_MKD_EMULATED=${SYSROOT:+1} LAB_MKD_TRIXIE_ROOT=$MKD_TRIXIE_ROOT LAB_MKD_SKIPPED=$MKD_SKIPPED LAB_KVER=$KVER LAB_KEY=$KEY LAB_VARIANT=$VARIANT LAB_MEM=$MEM LAB_SMP=$SMP \
   LAB_KROOT=$KROOT LAB_CONFIG=$CONFIG LAB_DEB=$(cat "$KROOT/.deb") LAB_CMDLINE=$CMDLINE \
   LAB_QEMU_CPU=$CPU LAB_QEMU_ACCEL=$ACCEL LAB_MKD_FORMATS=$MKD_FORMATS LAB_MKD_TRIXIE=$MKD_TRIXIE \
   LAB_TIMINGS="kernel=$(( T_KERNEL - T_START )) initramfs=$(( T_INITRD - T0 )) boot=$(( T_READY - T_INITRD )) qemu_dumps=$(( T_DUMPS - T_READY )) makedumpfile=$(( T_MKD - T_DUMPS ))"

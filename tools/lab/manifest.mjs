@@ -41,12 +41,16 @@ for (const name of (env.LAB_MKD_FORMATS ?? '').split(/\s+/).filter(Boolean).map(
   });
 }
 if (env.LAB_MKD_TRIXIE) {
-  const v = version(env.LAB_MKD_TRIXIE, ['-v'], /version (\S+)/);
+  // arm64: trixie's arm64 build, run under qemu-aarch64-static with its unpacked root.
+  const v = env.LAB_MKD_TRIXIE_ROOT
+    ? version('qemu-aarch64-static', ['-L', env.LAB_MKD_TRIXIE_ROOT, env.LAB_MKD_TRIXIE, '-v'], /version (\S+)/)
+    : version(env.LAB_MKD_TRIXIE, ['-v'], /version (\S+)/);
+  const how = env.LAB_MKD_TRIXIE_ROOT ? 'Debian trixie, arm64, under qemu-aarch64-static' : 'Debian trixie';
   dumps.push({
     file: 'mkd-zstd.kdump',
     format: 'kdump',
     compression: 'zstd',
-    writer: `makedumpfile ${v} (Debian trixie)`,
+    writer: `makedumpfile ${v} (${how})`,
     args: '-z -d 31 (input: qemu-elf.core with its program headers moved after the ELF header)',
   });
 }
