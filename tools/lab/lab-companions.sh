@@ -25,6 +25,10 @@ DEBARCH=amd64
 prev=""
 for a in "$@"; do [ "$prev" = --arch ] && case "$a" in arm64|aarch64) DEBARCH=arm64 ;; esac; prev=$a; done
 [ "$DEBARCH" = arm64 ] && MODULES="ext4 xfs btrfs nf_tables virtio_net loop bridge overlay qemu_fw_cfg crc32c_generic blake2b_generic"
+# arm64 packages come through the host's apt: arm64 as a dpkg foreign architecture (lists only, as lab.sh does).
+if [ "$DEBARCH" = arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64 && apt-get update -qq >&2
+fi
 
 # The kver linux-image-DEBARCH of that series depends on (as tools/lab/lab.sh resolves it).
 ver=$(apt-cache madison "linux-image-$DEBARCH:$DEBARCH" | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')

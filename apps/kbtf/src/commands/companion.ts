@@ -51,13 +51,15 @@ needed members extracted) and writes OUT/lib/modules/KVER/updates/kbtf/M-btf.ko,
 File mode builds one companion from explicit files into OUT/M-btf.ko.
 
 Options:
-  --kernel KVER        Debian kernel release, e.g. 6.1.0-56-amd64 (file mode: from the module's vermagic)
+  --kernel KVER        Debian kernel release, e.g. 6.1.0-56-amd64 (file mode: from the module's vermagic);
+                       an arm64 one (6.1.0-57-arm64) is cross-built on an amd64 host (aarch64-linux-gnu-gcc)
   --deps               also build companions for the modules' dependencies (modules.dep)
   --all                every module of the kernel
   --vmlinux            also build vmlinux-btf.ko (the kernel's own globals)
   --out DIR            output root (default: $KBTF_CACHE/companions)
   --cache DIR          cache of packages, DWARF and the pahole tree (default: $KBTF_CACHE or /var/cache/kbtf)
-  --headers DIR        kbuild tree (default: /usr/src/linux-headers-KVER)
+  --headers DIR        kbuild tree (default: /usr/src/linux-headers-KVER; for another architecture's
+                       kernel, its headers unpacked into the cache)
   --pahole PATH        use this pahole (>= 1.28) instead of the cache's trixie pahole
   --no-download        use only what the cache holds (no apt-get, no debootstrap)
   --work DIR           keep intermediate files (raw and pruned BTF, stubs) in DIR
@@ -133,11 +135,11 @@ installed into the tree, never on the host.`,
 
 const pkg = defineCommand({
   name: 'package',
-  summary: 'build the Debian package kbtf-companions-KVER_VERSION_amd64.deb of a kernel\'s companions',
+  summary: 'build the Debian package kbtf-companions-KVER_VERSION_ARCH.deb of a kernel\'s companions',
   usage: ['companion package --kernel KVER [--output DIR] [MODULE... | --all] [--deps] [--vmlinux] [--json]'],
   help: `
 Builds (or reuses) the companions of a Debian kernel and packages them with dpkg-deb as
-OUTPUT/kbtf-companions-KVER_${VERSION}_amd64.deb:
+OUTPUT/kbtf-companions-KVER_${VERSION}_ARCH.deb (ARCH: the kernel's, amd64 or arm64):
   /lib/modules/KVER/updates/kbtf/M-btf.ko (and vmlinux-btf.ko)
   Depends: linux-image-KVER (= the exact Debian version of the image they were built from)
   postinst/postrm: depmod -a KVER when that kernel's module tree is there; initramfs trigger
@@ -148,7 +150,7 @@ summary lists them with the module's current build-id and they pass the loader-s
 rest are built there first, as 'kbtf companion build' would. Debian 13 (+deb13) kernels are built
 through the trixie tree (see 'kbtf companion provision').
 
-Install it beside the kernel: apt install ./kbtf-companions-KVER_${VERSION}_amd64.deb
+Install it beside the kernel: apt install ./kbtf-companions-KVER_${VERSION}_ARCH.deb
 
 Options:
   --kernel KVER        Debian kernel release, e.g. 6.12.57+deb13-amd64
