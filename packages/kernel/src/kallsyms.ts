@@ -116,8 +116,9 @@ export class Kallsyms {
         bigger.set(this.scratch.subarray(0, n));
         this.scratch = bigger;
       }
-      this.scratch.set(bytes.subarray(start[t], start[t + 1]), n);
-      n += len;
+      // Tokens are a few bytes: a loop, not a subarray view per token.
+      const scratch = this.scratch;
+      for (let b = start[t], end = start[t + 1]; b < end; b++) scratch[n++] = bytes[b];
     }
     return n;
   }
