@@ -85,12 +85,12 @@ function findKo(dir: string, name: string): string | undefined {
     if (e.isDirectory()) {
       const hit = findKo(p, name);
       if (hit) return hit;
-    } else if (/^(.*)\.ko(\.xz|\.zst|\.gz)?$/.exec(e.name)?.[1]?.replace(/-/g, '_') === name) return p;
+    } else if (/^(.*)\.ko(\.xz|\.zst|\.gz)?$/.exec(e.name)?.[1]?.replace(/-/g, '_') === name.replace(/-/g, '_')) return p;
   }
   return undefined;
 }
 
-/** Path of module `name`'s file (.ko, .ko.xz, .ko.zst or .ko.gz). */
+/** Path of module `name`'s file (.ko, .ko.xz, .ko.zst or .ko.gz); `-` and `_` alike, as kmod. */
 export function labModuleFile(k: { modulesDir: string }, name: string): string {
   const p = findKo(k.modulesDir, name);
   if (!p) throw new Error(`module ${name}.ko not found under ${k.modulesDir}`);

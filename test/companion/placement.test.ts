@@ -5,28 +5,18 @@
  * (packages/companion/src/datasec.ts), and on every arm64 module (__patchable_function_entries has sh_addr
  * 0x60 there: pahole misfiled 2 VARs of each). Runs on the companions CI builds (tools/test.sh).
  */
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { elfSection, parseBtf } from '@kbtf/btf';
 import { objectSymbols } from '../../packages/companion/src/datasec.js';
 import { openElfFile } from '@kbtf/binary';
 import { companionLabKeys, labKernel } from '../lab.js';
+import { labModuleFile } from '../btf/lab-btf.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 /** The kernels the lab built companions for and booted (never a literal: Debian's ABI moves); the arm64 one too (test/companion/arm64.test.ts). */
 const kvers = [...companionLabKeys, '6.1-arm64-companions'].map(labKernel);
-
-function findKo(dir: string, module: string): string | undefined {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      const f = findKo(p, module);
-      if (f) return f;
-    } else if (e.name.replace(/\.ko(\.xz|\.zst)?$/, '').replace(/-/g, '_') === module.replace(/-/g, '_') && /\.ko$/.test(e.name)) return p;
-  }
-  return undefined;
-}
 
 describe.each(kvers)('companion VAR placement, %s', (kver) => {
   const summaryPath = join(cache, 'companions', `kbtf-companions-${kver}.json`);
@@ -37,9 +27,7 @@ describe.each(kvers)('companion VAR placement, %s', (kver) => {
 
   it.each(summary.companions.filter((c) => c.module !== 'vmlinux').map((c) => [c.module, c.file]))('%s', (module, file) => {
     const btf = parseBtf(elfSection(readFileSync(file), '.BTF')!, { base });
-    const ko = findKo(dbg, module);
-    expect(ko, `-dbg file of ${module}`).toBeDefined();
-    const { elf, close } = openElfFile(ko!);
+    const { elf, close } = openElfFile(labModuleFile({ modulesDir: dbg }, module));
     try {
       const byName = new Map<string, { section: string; value: number }[]>();
       for (const s of objectSymbols(elf)) byName.set(s.name, [...(byName.get(s.name) ?? []), { section: s.section.name, value: Number(s.value) }]);
