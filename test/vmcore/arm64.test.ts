@@ -78,5 +78,7 @@ describe.each(arm64KeysToTest())('arm64 lab %s', (key) => {
       expect(BigInt(d.kernelOffset), f).toBe(BigInt(truth.kaslr_offset));
       expect(Object.keys(d.cpus[0].registers), f).toContain('pc');
     }
+    const human = await runCli(['info', labPath(key, 'qemu-kdump.kdump')]);
+    expect(human.stdout).toMatch(/^cpu 0: pid \d+ pc 0xfff[0-9a-f]{13} sp 0xfff[0-9a-f]{13}$/m);
   });
 });

@@ -80,6 +80,7 @@ function printHuman(d: ReturnType<typeof describe>, line: (s: string) => void): 
   line('header:');
   for (const [k, v] of Object.entries(d.header)) line(`  ${k.padEnd(22)} ${typeof v === 'bigint' ? `${v} (0x${BigInt.asUintN(64, v).toString(16)})` : String(v)}`);
   line(`notes (${d.notes.length}): ${d.notes.map((n) => `${n.name}/${n.typeName}`).join(' ')}`);
-  for (const c of d.cpus) line(`cpu ${c.index}: pid ${c.pid} rip ${c.registers.rip ?? c.registers.pc} rsp ${c.registers.rsp ?? c.registers.sp}`);
+  // x86_64 names rip/rsp, aarch64 pc/sp (struct user_pt_regs).
+  for (const c of d.cpus) line(`cpu ${c.index}: pid ${c.pid} ${c.registers.rip !== undefined ? `rip ${c.registers.rip} rsp ${c.registers.rsp}` : `pc ${c.registers.pc} sp ${c.registers.sp}`}`);
   if (d.vmcoreinfo) line(`VMCOREINFO: ${Object.keys(d.vmcoreinfo.symbols).length} symbols, ${d.vmcoreinfo.offsets.size} offsets, ${d.vmcoreinfo.sizes.size} sizes, ${d.vmcoreinfo.numbers.size} numbers`);
 }
