@@ -105,11 +105,12 @@ export function formatRaw(btf: Btf): string {
  * same bytes once encoded), and BTF with other names goes through formatRawType per type.
  */
 export function* formatRawChunks(btf: Btf, chunkBytes = 1 << 20): IterableIterator<string> {
-  if (!asciiStrings(btf.strings)) {
+  const longest = longestAsciiName(btf.strings);
+  if (longest < 0) {
     yield* formatRawChunksDecoded(btf, chunkBytes);
     return;
   }
-  for (const b of rawByteChunks(btf, chunkBytes)) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  for (const b of rawByteChunks(btf, chunkBytes, longest)) yield Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
 /**
@@ -121,12 +122,13 @@ export function* formatRawChunks(btf: Btf, chunkBytes = 1 << 20): IterableIterat
  * (test/btf/raw-paths.test.ts; raw-bpftool.test.ts compares with bpftool).
  */
 export function* formatRawBytes(btf: Btf, chunkBytes = 1 << 20): IterableIterator<Uint8Array> {
-  if (asciiStrings(btf.strings)) yield* rawByteChunks(btf, chunkBytes);
+  const longest = longestAsciiName(btf.strings);
+  if (longest >= 0) yield* rawByteChunks(btf, chunkBytes, longest);
   else for (const s of formatRawChunksDecoded(btf, chunkBytes)) yield Buffer.from(s, 'utf8');
 }
 
-function* rawByteChunks(btf: Btf, chunkBytes: number): IterableIterator<Uint8Array> {
-  const w = new RawWriter(btf, chunkBytes);
+function* rawByteChunks(btf: Btf, chunkBytes: number, longest: number): IterableIterator<Uint8Array> {
+  const w = new RawWriter(btf, chunkBytes, longest + LINE);
   for (let id = btf.firstId; id < btf.endId; id++) {
     w.type(id);
     if (w.pos >= chunkBytes) yield w.take();
@@ -147,15 +149,29 @@ export function* formatRawChunksDecoded(btf: Btf, chunkBytes = 1 << 20): Iterabl
   if (out.length) yield out;
 }
 
-function asciiStrings(strings: StringTable | undefined): boolean {
+/** The length of the longest name when every name of `strings` (and its bases) is ASCII, else -1. */
+function longestAsciiName(strings: StringTable | undefined): number {
+  let longest = 0;
   for (let t = strings; t; t = t.base) {
     const b = t.bytes;
-    for (let i = 0; i < b.length; i++) if (b[i] >= 0x80) return false;
+    let start = 0;
+    for (let i = 0; i < b.length; i++) {
+      const c = b[i];
+      if (c >= 0x80) return -1;
+      if (c === 0) {
+        if (i - start > longest) longest = i - start;
+        start = i + 1;
+      }
+    }
+    if (b.length - start > longest) longest = b.length - start;
   }
-  return true;
+  return longest;
 }
 
-const KIND_UPPER_BY_NUMBER: string[] = KIND_NAMES.map((k) => KIND_UPPER[k] ?? '');
+/** `] KIND ` of each kind number, as bytes. */
+const KIND_PREFIX: Uint8Array[] = KIND_NAMES.map((k) => Buffer.from(`] ${KIND_UPPER[k] ?? ''} `, 'latin1'));
+/** Room for one line of the dump but its name: the longest is a datasec entry's or an enum64 value's. */
+const LINE = 96;
 const NL = 0x0a;
 const TAB = 0x09;
 const QUOTE = 0x27;
@@ -167,9 +183,14 @@ class RawWriter {
   private readonly dv: DataView;
   private readonly le: boolean;
 
+  /**
+   * `line`: bytes of room one line needs at most (the longest name + LINE); `ensure(line)` once per
+   * line, the writes within a line are not checked again.
+   */
   constructor(
     private readonly btf: Btf,
     private readonly size: number,
+    private readonly line: number,
   ) {
     this.buf = new Uint8Array(size + 4096);
     const c = btf.typeCursor;
@@ -194,33 +215,48 @@ class RawWriter {
   }
 
   private ascii(s: string): void {
-    this.ensure(s.length);
     const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     this.pos = p;
   }
 
+  private put(a: Uint8Array): void {
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < a.length; i++) b[p++] = a[i];
+    this.pos = p;
+  }
+
   private byte(c: number): void {
-    this.ensure(1);
     this.buf[this.pos++] = c;
+  }
+
+  /** A new line (tab-indented): room for it first. */
+  private newLine(): void {
+    this.ensure(this.line);
+    this.buf[this.pos++] = NL;
+    this.buf[this.pos++] = TAB;
   }
 
   /** A u32 (or a negative i32) in decimal. */
   private num(v: number): void {
-    this.ensure(11);
     const b = this.buf;
     if (v < 0) {
       b[this.pos++] = 0x2d;
       v = -v;
     }
-    let digits = 1;
-    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    if (v < 10) {
+      b[this.pos++] = 0x30 + v;
+      return;
+    }
+    const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
     let p = this.pos + digits;
     this.pos = p;
     do {
-      b[--p] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
+      const q = (v / 10) >>> 0;
+      b[--p] = 0x30 + v - q * 10;
+      v = q;
     } while (v > 0);
   }
 
@@ -238,7 +274,6 @@ class RawWriter {
       return;
     }
     const end = t.bytes.indexOf(0, rel); // the section ends with NUL (checked at parse)
-    this.ensure(end - rel + 2);
     const b = this.buf;
     let p = this.pos;
     b[p++] = QUOTE;
@@ -263,9 +298,10 @@ class RawWriter {
     const kflag = info >>> 31 === 1;
     const st = this.u32(off + 8);
     const x = off + 12;
+    this.ensure(this.line);
     this.byte(0x5b);
     this.num(id);
-    this.ascii(`] ${KIND_UPPER_BY_NUMBER[kind]} `);
+    this.put(KIND_PREFIX[kind]);
     this.name(this.u32(off));
     switch (kind) {
       case KIND_INT: {
@@ -304,8 +340,7 @@ class RawWriter {
         this.num(vlen);
         for (let i = 0, p = x; i < vlen; i++, p += 12) {
           const o = this.u32(p + 8);
-          this.byte(NL);
-          this.byte(TAB);
+          this.newLine();
           this.name(this.u32(p));
           this.ascii(' type_id=');
           this.num(this.u32(p + 4));
@@ -324,8 +359,7 @@ class RawWriter {
         this.ascii(' vlen=');
         this.num(vlen);
         for (let i = 0, p = x; i < vlen; i++, p += kind === KIND_ENUM ? 8 : 12) {
-          this.byte(NL);
-          this.byte(TAB);
+          this.newLine();
           this.name(this.u32(p));
           this.ascii(' val=');
           if (kind === KIND_ENUM) this.num(kflag ? this.dv.getInt32(p + 4, this.le) : this.u32(p + 4));
@@ -349,8 +383,7 @@ class RawWriter {
         this.ascii(' vlen=');
         this.num(vlen);
         for (let i = 0, p = x; i < vlen; i++, p += 8) {
-          this.byte(NL);
-          this.byte(TAB);
+          this.newLine();
           this.name(this.u32(p));
           this.ascii(' type_id=');
           this.num(this.u32(p + 4));
@@ -368,7 +401,8 @@ class RawWriter {
         this.num(vlen);
         for (let i = 0, p = x; i < vlen; i++, p += 12) {
           const type = this.u32(p);
-          this.ascii('\n\ttype_id=');
+          this.newLine();
+          this.ascii('type_id=');
           this.num(type);
           this.ascii(' offset=');
           this.num(this.u32(p + 4));
