@@ -27,6 +27,16 @@ export function labJson<T = unknown>(variant: string, file: string): T {
 export const companionLabKeys = ['6.1-companions', '6.12-companions'] as const;
 
 /**
+ * Debian unstable's kernel (x86_64): `bash tools/lab/lab.sh --kernel unstable` and
+ * `bash tools/lab/lab-companions.sh unstable` write `.lab/<series>-4level` and
+ * `.lab/<series>-companions`. The series moves when sid's kernel does (docs/lab.md, "When Debian
+ * moves on"): the lab refuses a series sid no longer has, and this constant follows.
+ */
+export const unstableSeries = '7.2';
+export const unstableLabVariants = [`${unstableSeries}-4level`] as const;
+export const unstableCompanionKeys = [`${unstableSeries}-companions`] as const;
+
+/**
  * The kernel release the lab actually booted for an output (its manifest.json). Debian moves the
  * 6.1 ABI every few weeks and bookworm-backports' 6.12 with it: tests derive releases from here,
  * never from a literal (docs/lab.md, "When Debian moves on").

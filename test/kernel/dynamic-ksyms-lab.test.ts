@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
-import { labJson, labPath, labVariants } from '../lab.js';
+import { labJson, labPath, labVariants, unstableLabVariants } from '../lab.js';
 
 interface Section {
   status: number;
@@ -33,7 +33,7 @@ function parse(line: string): { address: bigint; name: string; module: string } 
   return { address: BigInt(`0x${line.slice(0, 16)}`), name: line.slice(19, tab), module: line.slice(tab + 2, -1) };
 }
 
-describe.each(labVariants)('lab %s: dynamic kallsyms', (variant) => {
+describe.each([...labVariants, ...unstableLabVariants])('lab %s: dynamic kallsyms', (variant) => {
   const truth = labJson<Truth>(variant, 'truth.json');
   const kallsyms = readFileSync(labPath(variant, 'kallsyms.txt'), 'latin1').split('\n');
   const dynamic = kallsyms.filter((l) => DYNAMIC.test(l));

@@ -4,14 +4,16 @@
 # test/companion/companions.test.ts checks:
 #   $KBTF_CACHE/companions/lib/modules/KVER/updates/kbtf/*-btf.ko, $KBTF_CACHE/companions/kbtf-companions-KVER.json
 #   .lab/SERIES-companions/ (truth.json, dumps; see docs/lab.md)
-# Usage: bash tools/lab/lab-companions.sh 6.1|6.12 [extra lab.sh options]
+# Usage: bash tools/lab/lab-companions.sh 6.1|6.12|7.2|unstable [extra lab.sh options]
+#        (7.2 or unstable: Debian sid's kernel, x86_64; its packages come from sid's pool and its
+#        companions are built through the sid tree, docs/companions.md; key .lab/7.2-companions/)
 #        bash tools/lab/lab-companions.sh 6.1 --arch arm64   (Debian's arm64 kernel, companions cross-built
 #          here, the arm64 lab guest: .lab/6.1-arm64-companions/, checked by test/companion/arm64.test.ts)
 #        KBTF_FIXTURE=1 bash tools/lab/lab-companions.sh 6.1 --force   (regenerates the fixture)
 # Needs the CLI built (npm run build) and root (apt-get download, debootstrap, depmod, QEMU).
 set -euo pipefail
 
-SERIES=${1:?usage: lab-companions.sh 6.1|6.12}
+SERIES=${1:?usage: lab-companions.sh 6.1|6.12|7.2|unstable}
 shift
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KBTF=(node "$REPO/apps/kbtf/bin/kbtf.js")
@@ -30,14 +32,27 @@ if [ "$DEBARCH" = arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm
   dpkg --add-architecture arm64 && apt-get update -qq >&2
 fi
 
+# Debian unstable's kernel (7.2; the host stays bookworm): resolved from sid's index, as lab.sh does.
+SID=0
+case "$SERIES" in unstable|sid|[7-9].*|[1-9][0-9].*) SID=1 ;; esac
+if [ "$SID" = 1 ]; then
+  KVER=$(bash "$REPO/tools/lab/sid-kernel.sh" resolve "$SERIES")
+  SERIES=$(echo "$KVER" | cut -d. -f1-2)
+  # 7.2's crc32c is a library (crc32c-cryptoapi is the crypto API's "crc32c", jbd2's softdep); blake2b
+  # is a library (libblake2b, a btrfs dependency): no crc32c_generic/_intel, no blake2b_generic.
+  MODULES="ext4 xfs btrfs nf_tables e1000 loop bridge overlay qemu_fw_cfg crc32c_cryptoapi"
+fi
 # The kver linux-image-DEBARCH of that series depends on (as tools/lab/lab.sh resolves it).
+if [ "$SID" = 0 ]; then
 ver=$(apt-cache madison "linux-image-$DEBARCH:$DEBARCH" | awk -v s="$SERIES." 'index($3, s) == 1 {print $3; exit}')
 [ -n "$ver" ] || { echo "lab-companions: no linux-image-$DEBARCH of series $SERIES in the apt sources" >&2; exit 1; }
 KVER=$(apt-cache show "linux-image-$DEBARCH:$DEBARCH=$ver" | sed -n "s/^Depends: .*linux-image-\([^ ,]*-$DEBARCH\).*/\1/p" | head -1)
+fi
 echo "lab-companions: kernel $KVER" >&2
 
 # An arm64 kernel's headers are unpacked into the cache by the builder (cross build, docs/companions.md).
-[ "$DEBARCH" = arm64 ] || dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'install ok installed' \
+# A sid kernel's headers are installed into the sid tree by the builder (suite.ts), never on the host.
+[ "$DEBARCH" = arm64 ] || [ "$SID" = 1 ] || dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'install ok installed' \
   || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "linux-headers-$KVER" >&2
 
 # shellcheck disable=SC2086
