@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBtf, type Btf } from '@kbtf/btf';
-import { companionLabKeys, labJson, labKernel } from '../lab.js';
+import { companionLabKeys, labJson, labKernel, unstableCompanionKeys } from '../lab.js';
 import { ElfFile } from '@kbtf/binary';
 import { checkCompanion, type SummaryFile } from '@kbtf/companion';
 
@@ -43,7 +43,8 @@ function varType(btf: Btf, name: string): string {
   return `${t.kind} ${t.name}`;
 }
 
-describe.each(companionLabKeys)('companions for the kernel of lab %s', (key) => {
+// Debian unstable's (7.2) companions too: built through the sid tree (test/lab.ts).
+describe.each([...companionLabKeys, ...unstableCompanionKeys])('companions for the kernel of lab %s', (key) => {
   const kver = labKernel(key);
   const summary = JSON.parse(readFileSync(need(join(companionsRoot, `kbtf-companions-${kver}.json`)), 'utf8')) as SummaryFile;
   const vmlinux = parseBtf(readFileSync(need(join(cache, 'kernels', kver, 'vmlinux.btf'))), { source: 'vmlinux' });

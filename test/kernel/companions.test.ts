@@ -9,9 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { openKernel } from '@kbtf/kernel';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { expectedSymbols, expectExcluded } from './page-state.js';
-import { labJson, labPath } from '../lab.js';
+import { labJson, labPath, unstableCompanionKeys } from '../lab.js';
 
-const VARIANTS = ['6.1-companions', '6.12-companions'] as const;
+/** Debian unstable's (7.2) companion guest too (test/lab.ts). */
+const VARIANTS = ['6.1-companions', '6.12-companions', ...unstableCompanionKeys] as const;
 
 interface Truth {
   kernel: string;

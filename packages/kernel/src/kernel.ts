@@ -266,14 +266,21 @@ export class Kernel {
   /**
    * Wall-clock seconds at the last timekeeping update before the dump (shadow_timekeeper.xtime_sec,
    * which timekeeping_advance() copies into tk_core on every tick): the crash time to a tick.
+   * Debian unstable's 7.2 has no shadow_timekeeper: both timekeepers live in
+   * `timekeeper_data[TIMEKEEPER_CORE = 0]` (struct tk_data: timekeeper, shadow_timekeeper).
    */
   crashTime(): bigint | undefined {
-    try {
-      return this.global('shadow_timekeeper').member('xtime_sec').value();
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
+    for (const read of [
+      () => this.global('shadow_timekeeper').member('xtime_sec'),
+      () => this.global('timekeeper_data').index(0).member('shadow_timekeeper').member('xtime_sec'),
+    ]) {
+      try {
+        return read().value();
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
     }
+    return undefined;
   }
 
   /** Release the dump's file descriptors. */
