@@ -16,7 +16,7 @@ import { labModuleFile } from '../btf/lab-btf.js';
 
 const cache = process.env.KBTF_CACHE || '/var/cache/kbtf';
 /** The kernels the lab built companions for and booted (never a literal: Debian's ABI moves); the arm64 one too (test/companion/arm64.test.ts). */
-const kvers = [...companionLabKeys, '6.1-arm64-companions'].map(labKernel);
+const kvers = [...companionLabKeys, '6.1-arm64-companions', '6.12-arm64-companions'].map(labKernel);
 
 describe.each(kvers)('companion VAR placement, %s', (kver) => {
   const summaryPath = join(cache, 'companions', `kbtf-companions-${kver}.json`);
