@@ -14,7 +14,7 @@
  *   `struct btf_module {list, module, btf}` (kernel/bpf/btf.c), at `btf->data`, `btf->data_size`.
  */
 import { createHash } from 'node:crypto';
-import { Cursor, FaultError, NotFoundError } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, NotFoundError } from '@kbtf/binary';
 import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
 import type { Kallsyms } from './kallsyms.js';
 import type { KernelMemory } from './memory.js';
@@ -306,6 +306,7 @@ function readSections(kernel: ModuleContext, mod: KObject): ModuleSection[] {
   const ptr = mod.member('sect_attrs');
   if (ptr.value() === 0n) return [];
   const attrs = ptr.deref();
+  if (!hasMember(attrs.type, 'nsections')) return readBinSections(attrs);
   const n = Number(attrs.member('nsections').value());
   const arr = attrs.member('attrs');
   const out: ModuleSection[] = [];
@@ -315,6 +316,26 @@ function readSections(kernel: ModuleContext, mod: KObject): ModuleSection[] {
     out.push({ name: new TextDecoder('latin1').decode(nameObj.string(KSYM_NAME_LEN)), address: a.member('address').value() });
   }
   return out;
+}
+
+/** Upper bound on a module's section attributes (ELF e_shnum is a u16). */
+const MAX_SECT_ATTRS = 0xffff;
+
+/**
+ * Sections of a kernel whose `module_sect_attrs` has no `nsections` (Debian unstable's 7.2): `attrs[]`
+ * are `bin_attribute`s, listed by the NULL-terminated `grp.bin_attrs`; the name is `attr.name`, the
+ * section address `private`.
+ */
+function readBinSections(attrs: KObject): ModuleSection[] {
+  const list = attrs.path('grp.bin_attrs');
+  const out: ModuleSection[] = [];
+  for (let i = 0; i < MAX_SECT_ATTRS; i++) {
+    const p = list.index(i);
+    if (p.value() === 0n) return out;
+    const a = p.deref();
+    out.push({ name: new TextDecoder('latin1').decode(a.path('attr.name').string(KSYM_NAME_LEN)), address: a.member('private').value() });
+  }
+  throw new BadDataError('module_sect_attrs', undefined, `grp.bin_attrs has no NULL terminator in ${MAX_SECT_ATTRS} entries`);
 }
 
 function need(o: KObject | undefined, name: string): KObject {
