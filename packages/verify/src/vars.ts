@@ -82,7 +82,9 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       continue;
     }
     // vmlinux: every address of each VAR's name, looked up once for the base and the checks.
-    const addrs = sections ? undefined : entries.map((e) => kernel.kallsyms.addressesOf(e.name));
+    // 7.2's x86 startup code (built position-independent) is in kallsyms as __pi_NAME, at the VAR's
+    // own address (cpuid_table_copy, sev_snp_needs_sfw, ...): the alias counts when NAME is absent.
+    const addrs = sections ? undefined : entries.map((e) => kernel.kallsyms.addressesOf(e.name) ?? kernel.kallsyms.addressesOf(`__pi_${e.name}`));
     let base: bigint | undefined;
     if (sections) base = sections.get(section);
     else base = vmlinuxSectionBase(entries, addrs!);
