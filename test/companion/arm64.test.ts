@@ -17,16 +17,16 @@
  * Nothing is rebuilt here: a missing lab output or companion is a failure, never a skip.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EM_AARCH64, ElfFile } from '@kbtf/binary';
-import { parseBtf, type Btf } from '@kbtf/btf';
+import { parseBtf } from '@kbtf/btf';
 import { ARM64, checkCompanion, readModule, type SummaryFile } from '@kbtf/companion';
 import { runCli } from '../../apps/kbtf/src/cli/test-io.js';
 import { labJson, labKernel, labPath } from '../lab.js';
+import { expectCompanionsAccepted, expectSoftdepOrder, varType, type CompanionGuestTruth } from './guest-truth.js';
 import { SELF_TEST_LOOKUPS, verifyDump, type VerifyReport } from '@kbtf/verify';
 
 /** The arm64 companion guests (tools/lab/lab-companions.sh SERIES --arch arm64). */
@@ -40,14 +40,9 @@ const testSet = ['ext4', 'xfs', 'btrfs', 'nf_tables', 'virtio_net', 'loop', 'bri
 interface Manifest {
   dumps: { file: string; writer: string; args: string }[];
 }
-interface Truth {
+interface Truth extends CompanionGuestTruth {
   arch: string;
   kernel: string;
-  cmdline: string;
-  modules: { name: string }[];
-  btf: { name: string; size: number; sha256: string }[];
-  dmesg_btf: string[];
-  modprobe_failed: string[];
 }
 
 function need(path: string): string {
@@ -59,13 +54,6 @@ function tool(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8' });
 }
 
-/** A VAR's type with typedefs, const and volatile peeled off, as `kind name`. */
-function varType(btf: Btf, name: string): string {
-  const v = btf.findByName(name, 'var');
-  if (!v) throw new Error(`no VAR ${name}`);
-  const t = btf.type(btf.resolve(v.type));
-  return `${t.kind} ${t.name}`;
-}
 
 describe.each(KEYS)('arm64 companion lab %s', (key) => {
   const kver = labKernel(key);
@@ -165,27 +153,8 @@ describe.each(KEYS)('arm64 companion lab %s', (key) => {
   });
 
   describe(`arm64 guest ${key}: every companion loaded by kmod`, () => {
-    it('btf_companions=always, no modprobe failure, the kernel accepted every companion\'s BTF byte for byte', () => {
-      expect(truth.cmdline).toMatch(/\bbtf_companions=always\b/);
-      expect(truth.modprobe_failed).toEqual([]);
-      expect(truth.dmesg_btf.filter((l) => /failed to validate module/.test(l))).toEqual([]);
-      const sysfs = new Map(truth.btf.map((b) => [b.name, b]));
-      for (const c of summary.companions) {
-        const loaded = sysfs.get(`${c.module}_btf`.replace(/-/g, '_'));
-        expect(loaded, `/sys/kernel/btf/${c.module}_btf`).toBeDefined();
-        const btf = ElfFile.fromBytes(readFileSync(c.file), c.file).sectionBytes('.BTF');
-        expect(loaded!.sha256).toBe(createHash('sha256').update(btf).digest('hex'));
-      }
-    });
-
-    it('kmod loaded each companion right after its module (softdep post:)', () => {
-      const order = truth.modules.map((m) => m.name);
-      for (const c of summary.companions) {
-        const name = c.module.replace(/-/g, '_');
-        expect(order, `${name}_btf`).toContain(`${name}_btf`);
-        if (c.module !== 'vmlinux') expect(order.indexOf(name) - order.indexOf(`${name}_btf`), `${name}_btf right after ${name}`).toBe(1);
-      }
-    });
+    it('btf_companions=always, no modprobe failure, the kernel accepted every companion\'s BTF byte for byte', () => expectCompanionsAccepted(truth, summary.companions));
+    it('kmod loaded each companion right after its module (softdep post:)', () => expectSoftdepOrder(truth, summary.companions));
   });
 });
 

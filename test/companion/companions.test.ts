@@ -8,12 +8,12 @@
  * vmlinux BTF they are split on from $KBTF_CACHE/kernels/KVER/vmlinux.btf. Nothing is rebuilt here;
  * anything missing is a failure, never a skip.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseBtf, type Btf } from '@kbtf/btf';
+import { parseBtf } from '@kbtf/btf';
 import { companionLabKeys, labJson, labKernel, unstableCompanionKeys } from '../lab.js';
+import { expectCompanionsAccepted, expectSoftdepOrder, varType, type CompanionGuestTruth } from './guest-truth.js';
 import { ElfFile } from '@kbtf/binary';
 import { checkCompanion, type SummaryFile } from '@kbtf/companion';
 
@@ -22,33 +22,19 @@ const companionsRoot = join(cache, 'companions');
 /** The issue's test set; their dependencies come along with --deps. */
 const testSet = ['ext4', 'xfs', 'btrfs', 'nf_tables', 'e1000', 'vmlinux'];
 
-interface Truth {
-  modules: { name: string }[];
-  btf: { name: string; size: number; sha256: string }[];
-  dmesg_btf: string[];
-  modprobe_failed: string[];
-  cmdline: string;
-}
 
 function need(path: string): string {
   if (!existsSync(path)) throw new Error(`missing ${path}: build the companions first (docs/companions.md)`);
   return path;
 }
 
-/** A VAR's type with typedefs, const and volatile peeled off, as `kind name`. */
-function varType(btf: Btf, name: string): string {
-  const v = btf.findByName(name, 'var');
-  if (!v) throw new Error(`no VAR ${name}`);
-  const t = btf.type(btf.resolve(v.type));
-  return `${t.kind} ${t.name}`;
-}
 
 // Debian unstable's (7.2) companions too: built through the sid tree (test/lab.ts).
 describe.each([...companionLabKeys, ...unstableCompanionKeys])('companions for the kernel of lab %s', (key) => {
   const kver = labKernel(key);
   const summary = JSON.parse(readFileSync(need(join(companionsRoot, `kbtf-companions-${kver}.json`)), 'utf8')) as SummaryFile;
   const vmlinux = parseBtf(readFileSync(need(join(cache, 'kernels', kver, 'vmlinux.btf'))), { source: 'vmlinux' });
-  const truth = labJson<Truth>(key, 'truth.json');
+  const truth = labJson<CompanionGuestTruth>(key, 'truth.json');
 
   it('covers the test set', () => {
     expect(summary.kernel).toBe(kver);
@@ -84,28 +70,7 @@ describe.each([...companionLabKeys, ...unstableCompanionKeys])('companions for t
     expect(varType(vm, 'modules')).toBe('struct list_head');
   });
 
-  it('the guest booted with btf_companions=always and the kernel accepted every companion\'s BTF', () => {
-    expect(truth.cmdline).toMatch(/\bbtf_companions=always\b/);
-    expect(truth.modprobe_failed).toEqual([]);
-    expect(truth.dmesg_btf.filter((l) => /failed to validate module/.test(l))).toEqual([]);
-    const sysfs = new Map(truth.btf.map((b) => [b.name, b]));
-    for (const c of summary.companions) {
-      const loaded = sysfs.get(`${c.module}_btf`.replace(/-/g, '_'));
-      expect(loaded, `/sys/kernel/btf/${c.module}_btf`).toBeDefined();
-      // The kernel exposes exactly the companion's .BTF bytes.
-      const btf = ElfFile.fromBytes(readFileSync(c.file), c.file).sectionBytes('.BTF');
-      expect(loaded!.sha256).toBe(createHash('sha256').update(btf).digest('hex'));
-    }
-  });
+  it('the guest booted with btf_companions=always and the kernel accepted every companion\'s BTF', () => expectCompanionsAccepted(truth, summary.companions));
 
-  it('kmod loaded each companion right after its module (softdep post:), not by the explicit list', () => {
-    // /proc/modules lists the newest module first: M_btf directly above M means kmod loaded it as
-    // M's softdep, before the lab's own list (which loads the companions after every module) ran.
-    const order = truth.modules.map((m) => m.name);
-    for (const c of summary.companions) {
-      const name = c.module.replace(/-/g, '_');
-      expect(order, `${name}_btf`).toContain(`${name}_btf`);
-      if (c.module !== 'vmlinux') expect(order.indexOf(name) - order.indexOf(`${name}_btf`), `${name}_btf right after ${name}`).toBe(1);
-    }
-  });
+  it('kmod loaded each companion right after its module (softdep post:), not by the explicit list', () => expectSoftdepOrder(truth, summary.companions));
 });
