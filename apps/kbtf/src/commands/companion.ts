@@ -1,7 +1,7 @@
 import { UsageError } from '@kbtf/binary';
 import {
   buildRequested, cacheDir, ensurePaholeTree, formatSummary, headersDir, KernelTree, kernelSuite, kernelToolchain,
-  packageCompanions, probePahole, kernelFetcher, summaryRows, treePaholeArgv, type CompanionResult,
+  packageCompanions, paholeSuite, probePahole, kernelFetcher, summaryRows, treePaholeArgv, type CompanionResult,
 } from '@kbtf/companion';
 import { VERSION } from '../version.js';
 import { defineCommand, type CommandContext } from '../cli/command.js';
@@ -107,7 +107,8 @@ installed into the tree, never on the host.`,
     if (!kver) throw new UsageError('companion provision: --kernel KVER is required');
     const cache = ctx.values.cache ?? cacheDir(ctx.env);
     const log = progress(ctx);
-    const tree = await ensurePaholeTree(cache, { log });
+    // A sid kernel's companions are encoded by the sid tree's pahole (1.32), the rest by trixie's.
+    const tree = await ensurePaholeTree(cache, { log, suite: paholeSuite(kver) });
     const pahole = await probePahole(treePaholeArgv(tree));
     const k = new KernelTree(cache, kver, log, undefined, await kernelFetcher(cache, kver, true, log));
     await k.ensureImage(true);
