@@ -103,6 +103,16 @@ describe.each(KEYS)('arm64 companion lab %s', (key) => {
       }
     });
 
+    // --mode full (BPF_BTF_LOAD's checks, type resolution included): every companion the kernel loaded
+    // must pass them too. net_failover-btf's PTR to a base FUNC_PROTO was once refused: the
+    // validator took the FUNC_PROTO's return type for its resolved id, where the kernel keeps 0.
+    it('kbtf btf validate accepts each .BTF by the full (BPF_BTF_LOAD) rules', async () => {
+      for (const c of summary.companions) {
+        const r = await runCli(['btf', 'validate', c.file, '--base', vmlinuxBtfFile, '--kernel', '6.1']);
+        expect({ file: c.file, code: r.code, out: r.code === 0 ? '' : r.stdout + r.stderr }).toEqual({ file: c.file, code: 0, out: '' });
+      }
+    });
+
     it("vermagic, modversions and struct module as the kernel's own ext4.ko has them (host kmod, Module.symvers)", async () => {
       const vermagic = tool('modinfo', ['-F', 'vermagic', ext4Ko]).trim();
       expect(vermagic).toMatch(new RegExp(`^${kver.replace(/[.+]/g, '\\$&')} SMP .*modversions aarch64$`));

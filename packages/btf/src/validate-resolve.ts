@@ -138,6 +138,13 @@ class Resolver {
   private baseResolvedId(id: number): number {
     const hit = this.baseIds.get(id);
     if (hit !== undefined) return hit;
+    // resolved_ids is set only for what btf_resolve ran on; a base FUNC_PROTO, FWD, INT, struct…
+    // keeps 0 (btf_check_all_types, kernel/bpf/btf.c), so a PTR to a base FUNC_PROTO sees void.
+    const k = this.kindOf(id);
+    if (!isModifier(k) && k !== KIND_VAR && k !== KIND_PTR) {
+      this.baseIds.set(id, 0);
+      return 0;
+    }
     let t = this.u32(id, 8);
     for (let i = 0; i <= MAX_RESOLVE_DEPTH && isModifier(this.kindOf(t)); i++) t = this.u32(t, 8);
     this.baseIds.set(id, t);
