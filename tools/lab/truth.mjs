@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 
 const outDir = process.argv[2];
 if (!outDir) {
@@ -180,7 +181,19 @@ if (!ready) {
 }
 const lines = (name) => sections.get(name)?.lines ?? [];
 
-const kallsymsLines = lines('kallsyms');
+// guest-init.sh sends /proc/kallsyms gzipped and base64'd (section kallsyms_gz); outputs made
+// before that have it as plain text (section kallsyms).
+function kallsymsSection() {
+  const gz = sections.get('kallsyms_gz');
+  if (!gz) return lines('kallsyms');
+  if (gz.status !== 0) {
+    console.error(`truth: ${outDir}/truth.raw: the guest's gzip | base64 of /proc/kallsyms exited ${gz.status}`);
+    process.exit(1);
+  }
+  const text = zlib.gunzipSync(Buffer.from(gz.lines.join(''), 'base64')).toString('utf8');
+  return text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+}
+const kallsymsLines = kallsymsSection();
 fs.writeFileSync(path.join(outDir, 'kallsyms.txt'), kallsymsLines.join('\n') + '\n');
 fs.writeFileSync(path.join(outDir, 'proc-modules.txt'), lines('modules').join('\n') + '\n');
 const { symbols, count } = parseKallsyms(kallsymsLines);
