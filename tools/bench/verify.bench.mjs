@@ -27,7 +27,7 @@
 // Needs the build (`npm run build`) and the lab (docs/lab.md); a missing dump or -dbg package is a
 // line saying so and no row (not a PASS).
 // Environment: KBTF_BENCH_RUNS (default 5), KBTF_LAB_DIR, KBTF_BENCH_ONLY (comma-separated:
-// plain, companion, scaling), KBTF_BENCH_CRASH=1 (also time crash's `mod` on the plain dump).
+// plain, companion, scaling, arm64), KBTF_BENCH_CRASH=1 (also time crash's `mod` on the plain dump).
 // kbtf runs without NODE_EXTRA_CA_CERTS (node-env.mjs).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -281,7 +281,9 @@ const startLoad = load();
 console.log(`verify bench: ${RUNS} alternating rounds per series; load average ${startLoad}`);
 if (envNote('kbtf runs')) console.log(envNote('kbtf runs'));
 if (wanted('plain')) plainSection('6.1-4level');
-if (wanted('companion')) for (const k of ['6.1-companions', '6.12-companions']) companionSection(k);
+// arm64 (issue 17): the 6.1 arm64 companion guest. drgn 0.0.22 reads arm64 dumps from makedumpfile
+// only (not QEMU's), and no makedumpfile reads Debian's 6.12 arm64 (52-bit VA): 6.1 is the one pair.
+if (wanted('companion') || wanted('arm64')) for (const k of [...(wanted('companion') ? ['6.1-companions', '6.12-companions'] : []), '6.1-arm64-companions']) companionSection(k);
 if (wanted('scaling')) {
   scalingSection('6.1-4level', '6.1-4level-2g', 'bash tools/lab/lab.sh --kernel 6.1 --mem 2G');
   scalingSection('6.1-companions', '6.1-companions-2g', 'bash tools/lab/lab-companions.sh 6.1 --mem 2G --key 6.1-companions-2g');
