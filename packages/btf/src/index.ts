@@ -30,3 +30,4 @@ export { btfStats, type BtfStats } from './stats.js';
 export { formatC } from './cformat.js';
 export { companionRules, type KernelRules } from './rules.js';
 export { KSYM_NAME_LEN } from './validate-names.js';
+export { SECTION_ANCHORS, ANCHOR_SYMBOL, sectionAnchorName, symbolAnchorName, sectionAnchorsType, readSectionAnchors, type AnchorInput } from './anchors.js';

@@ -22,6 +22,7 @@ import { encodeBtf, type Pahole } from './pahole.js';
 import { pruneCompanionBtf, type PruneStats } from './prune.js';
 import { buildStubs, checkHeaders, checkModuleName, companionName, VMLINUX } from './stub.js';
 import { checkCompanion } from './check.js';
+import { vmlinuxAnchors } from './anchors.js';
 import { checkMachine, kernelArch, nativeTools, type BuildTools } from './arch.js';
 import { type Log, silent } from './log.js';
 
@@ -130,12 +131,15 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
         const rawBytes = readFileSync(raw);
         // Modules are relocatable: st_value is an offset in the symbol's section (datasec.ts).
         // vmlinux is linked: its symbols are addresses and pahole's sections are right.
-        const dwarf = of === 'vmlinux' ? undefined : openElfFile(p.job.dwarf, { littleEndian64: true });
+        // vmlinux's sections are anchored to _stext in its companion (anchors.ts, docs/design.md §2).
+        const dwarf = openElfFile(p.job.dwarf, { littleEndian64: true });
         let pruned;
         try {
-          pruned = pruneCompanionBtf(rawBytes, base, raw, dwarf?.elf);
+          pruned = of === VMLINUX
+            ? pruneCompanionBtf(rawBytes, base, raw, undefined, vmlinuxAnchors(dwarf.elf, p.job.dwarf))
+            : pruneCompanionBtf(rawBytes, base, raw, dwarf.elf);
         } finally {
-          dwarf?.close();
+          dwarf.close();
         }
         if (pruned.stats.movedEntries) log(`${of}: ${pruned.stats.movedEntries} VARs moved to their symbol's section and offset (pahole used sh_addr)`);
         if (pruned.stats.vars === 0) {
@@ -144,7 +148,7 @@ export async function buildCompanions(jobs: readonly CompanionJob[], opts: Build
         }
         writeFileSync(join(work, 'btf', `${of}.btf`), pruned.btf);
         built.set(of, { raw: rawBytes.byteLength, btf: pruned.btf, stats: pruned.stats });
-        log(`${of}: pahole ${rawBytes.byteLength} B → ${pruned.btf.byteLength} B, ${pruned.stats.vars} VARs`);
+        log(`${of}: pahole ${rawBytes.byteLength} B → ${pruned.btf.byteLength} B, ${pruned.stats.vars} VARs${pruned.stats.anchors ? `, ${pruned.stats.anchors} section anchors` : ''}`);
       } catch (err) {
         throw withContext(err, of);
       }

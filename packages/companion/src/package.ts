@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { BadDataError, ElfFile, NotFoundError, UsageError, openElfFile, runChecked, withContext } from '@kbtf/binary';
-import { parseBtf } from '@kbtf/btf';
+import { parseBtf, readSectionAnchors } from '@kbtf/btf';
 import { buildForKernel, companionDir, readSummaryFile, resolveEntries, type KernelBuildOptions } from './batch.js';
 import { checkCompanion } from './check.js';
 import { KernelTree, readModule } from './debian-cache.js';
@@ -339,7 +339,7 @@ function envEpoch(): number | undefined {
 /**
  * The companions under `root` that can go into the package as they are: listed in its summary with
  * the build-id of the module (or -dbg vmlinux) this kernel tree has now, and passing the
- * loader-side check on the current vmlinux BTF.
+ * loader-side check on the current vmlinux BTF; a vmlinux companion also needs its section anchors.
  */
 async function findReusable(
   root: string, kver: string, tree: KernelTree, entries: readonly { name: string; rel: string }[], vmlinux: boolean, vmlinuxBtf: string,
@@ -374,7 +374,10 @@ async function findReusable(
     try {
       if ((await c.buildId()) !== row.buildId) continue;
       const bytes = readFileSync(file);
-      checkCompanion(bytes, file, { of: c.name, kver, btf: ElfFile.fromBytes(bytes, file, { littleEndian64: true }).sectionBytes('.BTF'), base });
+      const btf = ElfFile.fromBytes(bytes, file, { littleEndian64: true }).sectionBytes('.BTF');
+      checkCompanion(bytes, file, { of: c.name, kver, btf, base });
+      // A vmlinux companion of contract version 1 has no section anchors: rebuilt (docs/design.md §2).
+      if (c.name === VMLINUX && !readSectionAnchors(parseBtf(btf, { base, source: file }))) continue;
       out.add(c.name);
     } catch (err) {
       if (err instanceof BadDataError) continue; // rebuilt below

@@ -9,7 +9,7 @@
  * 1.30's duplicate DATASEC entries at one offset and drops the bogus `.debug_info` DATASEC); this
  * wrapper adds the numbers the batch summary reports.
  */
-import { parseBtf, pruneSplit, writeBtf, type Btf } from '@kbtf/btf';
+import { parseBtf, pruneSplit, sectionAnchorsType, writeBtf, type AnchorInput, type Btf } from '@kbtf/btf';
 import { EMPTY_DATASEC, realignDatasecs } from './datasec.js';
 import type { ElfFile } from '@kbtf/binary';
 
@@ -26,6 +26,8 @@ export interface PruneStats {
   droppedDatasecs: string[];
   /** VAR entries moved to the section and offset of the module's own symbol (datasec.ts). */
   movedEntries: number;
+  /** vmlinux: enumerators of `kbtf_section_anchors` (sections and symbols anchored; @kbtf/btf anchors.ts). */
+  anchors?: number;
 }
 
 export interface PruneResult {
@@ -37,7 +39,7 @@ export interface PruneResult {
  * Prune pahole's split BTF `raw` (on `base`, the kernel's vmlinux BTF) to a companion's BTF. With
  * the module's ELF (its -dbg file), VARs are first put where its symbol table says (datasec.ts).
  */
-export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole BTF', elf?: ElfFile): PruneResult {
+export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole BTF', elf?: ElfFile, anchors?: AnchorInput): PruneResult {
   let btf = parseBtf(raw, { base, source });
   const rawTypes = btf.count;
   let movedEntries = 0;
@@ -47,8 +49,11 @@ export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole B
     if (r.moved) btf = parseBtf(writeBtf(r.types, { base }), { base, source: `${source} (realigned)` });
   }
   const r = pruneSplit(btf, { dropDatasecs: ['.debug_info', EMPTY_DATASEC] });
+  // The vmlinux companion: one ENUM64 of section anchors after the pruned types (contract version 2).
+  const anchorType = anchors && sectionAnchorsType(btf.firstId + r.types.length, anchors);
+  const bytes = anchorType ? writeBtf([...r.types, anchorType], { base, littleEndian: btf.littleEndian }) : r.bytes;
   return {
-    btf: r.bytes,
+    btf: bytes,
     stats: {
       rawTypes,
       types: r.types.length,
@@ -57,6 +62,7 @@ export function pruneCompanionBtf(raw: Uint8Array, base: Btf, source = 'pahole B
       duplicateEntries: r.droppedEntries.length,
       droppedDatasecs: r.droppedDatasecs.filter((d) => d !== EMPTY_DATASEC),
       movedEntries,
+      ...(anchorType ? { anchors: anchorType.values.length } : {}),
     },
   };
 }

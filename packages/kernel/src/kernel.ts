@@ -4,7 +4,7 @@
  * BTF gives every type. Each piece is read on first use and kept.
  */
 import { KbtfError, MAX_OBJECT_FILE, NotFoundError, UnsupportedError, UsageError, hex, readRegularFile, withContext } from '@kbtf/binary';
-import { btfBytesFromFile, kindNumber, parseBtf, type Btf } from '@kbtf/btf';
+import { ANCHOR_SYMBOL, btfBytesFromFile, kindNumber, parseBtf, readSectionAnchors, sectionAnchorName, type Btf } from '@kbtf/btf';
 import { openVmcore, type Vmcore, type VmcoreInfo } from '@kbtf/vmcore';
 import { detectArch, type Arch } from './arch.js';
 import { withDataSymbols } from './data-symbols.js';
@@ -170,7 +170,11 @@ export class Kernel {
   private findGlobal(name: string): KObject {
     const btf = this.btf;
     const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
-    if (varId !== undefined) return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), this.kallsyms.address(name));
+    if (varId !== undefined) {
+      // vmlinux BTF's VARs are per-CPU; without data symbols in kallsyms the companion's anchor of their section places them.
+      const address = this.kallsyms.lookup(name) ?? this.anchoredAddress(btf, varId) ?? this.kallsyms.address(name);
+      return new KObject(this.memory, btfType(btf, btf.type(varId).kind === 'var' ? (btf.type(varId) as { type: number }).type : varId), address);
+    }
     const companion = this.companionVar(name);
     if (companion) return companion;
     const boot = this.bootstrapGlobal(name);
@@ -199,8 +203,10 @@ export class Kernel {
   }
 
   /**
-   * A VAR in a loaded companion's BTF: `vmlinux_btf` (address from kallsyms), then each `M_btf`
-   * (address from module M's own symbols). A companion whose BTF cannot be read is skipped.
+   * A VAR in a loaded companion's BTF: `vmlinux_btf` (address from kallsyms, or from its section
+   * anchor: DATASEC offset + kallsyms(_stext) + anchor, docs/design.md §2; the anchor first when
+   * kallsyms has no data symbols), then each `M_btf` (address from module M's own symbols). A
+   * companion whose BTF cannot be read is skipped.
    */
   private companionVar(name: string): KObject | undefined {
     let modules: KernelModule[];
@@ -221,8 +227,40 @@ export class Kernel {
       }
       const id = btf && findVar(btf, name);
       if (!btf || id === undefined) continue;
-      const address = companion.name === VMLINUX_COMPANION ? this.kallsyms.lookup(name) : moduleSymbol(modules, companion.name.slice(0, -'_btf'.length), name);
+      const address = companion.name === VMLINUX_COMPANION ? this.vmlinuxVarAddress(btf, id, name) : moduleSymbol(modules, companion.name.slice(0, -'_btf'.length), name);
       if (address !== undefined) return new KObject(this.memory, btfType(btf, (btf.type(id) as { type: number }).type), address);
+    }
+    return undefined;
+  }
+
+  private vmlinuxVarAddress(btf: Btf, varId: number, name: string): bigint | undefined {
+    // jiffies_64 (kernel/time/timer.c) is in every kernel's kallsyms with CONFIG_KALLSYMS_ALL.
+    if (this.kallsyms.lookup('jiffies_64') === undefined) return this.anchoredAddress(btf, varId, btf) ?? this.kallsyms.lookup(name);
+    return this.kallsyms.lookup(name) ?? this.anchoredAddress(btf, varId, btf);
+  }
+
+  /**
+   * Where VAR `varId` of `btf` is by the vmlinux companion's section anchors: its DATASEC's anchored
+   * base + its offset. `anchorsFrom`: the companion's BTF (default: the loaded `vmlinux_btf`'s).
+   */
+  private anchoredAddress(btf: Btf, varId: number, anchorsFrom?: Btf): bigint | undefined {
+    let from = anchorsFrom;
+    if (!from) {
+      try {
+        from = this.modules().find((m) => m.name === VMLINUX_COMPANION)?.btf();
+      } catch (err) {
+        if (err instanceof KbtfError) return undefined;
+        throw err;
+      }
+    }
+    const anchors = from && readSectionAnchors(from);
+    const stext = anchors && this.kallsyms.lookup(ANCHOR_SYMBOL);
+    if (!anchors || stext === undefined) return undefined;
+    for (const ds of btf.typesOfKind('datasec')) {
+      const e = ds.vars.find((v) => v.type === varId);
+      if (!e) continue;
+      const anchor = anchors.get(sectionAnchorName(ds.name));
+      return anchor === undefined ? undefined : BigInt.asUintN(64, stext + anchor + BigInt(e.offset));
     }
     return undefined;
   }

@@ -38,6 +38,11 @@ export interface VarResult {
   /** A short rendering of the value when resolved. */
   value?: string;
   detail?: string;
+  /**
+   * How the address was found when not by a kallsyms symbol: `anchor`, the vmlinux companion's
+   * section anchor (kallsyms without data symbols, docs/design.md §2). Absent: by the symbol.
+   */
+  by?: 'anchor';
 }
 
 export interface VarCounts {
@@ -48,6 +53,8 @@ export interface VarCounts {
   notResident: number;
   excluded: number;
   unresolved: number;
+  /** Of resolved and per-CPU, those found by section anchor alone (present only when some were). */
+  byAnchor?: number;
 }
 
 /** Why a module's companion state is what it is. */

@@ -8,11 +8,16 @@
  * - `vmlinux_btf`: vmlinux sections have no sect_attrs; a section's base is the one every symbol of
  *   the section agrees on (address − offset), and kallsyms has no sizes, so the type must fit before
  *   the next symbol's address. Per-CPU symbols are offsets (absolute-percpu kallsyms, ≤ 6.15).
+ * - `vmlinux_btf` with section anchors (contract version 2, @kbtf/btf anchors.ts): a section's base
+ *   is also kallsyms(_stext) + its anchor. With data symbols in kallsyms both must agree (a
+ *   mismatch fails the section's VARs, naming both bases); without them (no CONFIG_KALLSYMS_ALL:
+ *   Debian arm64 6.1) the anchor alone places each VAR (`by: 'anchor'`): its bytes must be readable
+ *   and its type must fit in its DATASEC.
  * - `.init.*` sections are freed once the module's init ran: init-only, not a failure.
  * - sections the loader never allocates (`__versions`, `.modinfo`, …) are not resident.
  */
 import { FaultError, KbtfError } from '@kbtf/binary';
-import type { Btf } from '@kbtf/btf';
+import { ANCHOR_SYMBOL, readSectionAnchors, sectionAnchorName, symbolAnchorName, type Btf } from '@kbtf/btf';
 import { KObject, btfType, formatObject, type Kernel, type KernelModule, type ModuleSymbol } from '@kbtf/kernel';
 import { countVar, emptyCounts, type VarCounts, type VarResult, type VarStatus } from './report.js';
 
@@ -41,6 +46,30 @@ interface DatasecEntry {
   offset: number;
   size: number;
   typeId: number;
+  /** The DATASEC's size (its section's, as pahole writes it; 0 when unknown). */
+  sectionSize: number;
+}
+
+/** vmlinux_btf's section anchors, made absolute: undefined without anchors or without _stext. */
+interface Anchors {
+  /** The section's base in the running kernel. */
+  section(name: string): bigint | undefined;
+  symbol(name: string): bigint | undefined;
+  /** kallsyms has data symbols (CONFIG_KALLSYMS_ALL): anchors are checked, not relied on. */
+  dataSymbols: boolean;
+}
+
+function vmlinuxAnchors(kernel: Kernel, btf: Btf): Anchors | undefined {
+  const raw = readSectionAnchors(btf);
+  const stext = raw && kernel.kallsyms.lookup(ANCHOR_SYMBOL);
+  if (!raw || stext === undefined) return undefined;
+  const at = (v: bigint | undefined) => (v === undefined ? undefined : BigInt.asUintN(64, stext + v));
+  return {
+    section: (name) => at(raw.get(sectionAnchorName(name))),
+    symbol: (name) => at(raw.get(symbolAnchorName(name))),
+    // jiffies_64 (kernel/time/timer.c) is a data symbol of every kernel; kallsyms has it with CONFIG_KALLSYMS_ALL.
+    dataSymbols: kernel.kallsyms.lookup('jiffies_64') !== undefined,
+  };
 }
 
 /** Every VAR of a companion's DATASECs, by section. */
@@ -48,12 +77,12 @@ function datasecs(btf: Btf): Map<string, DatasecEntry[]> {
   const out = new Map<string, DatasecEntry[]>();
   for (let id = btf.firstId; id < btf.endId; id++) {
     if (btf.kindOf(id) !== 'datasec') continue;
-    const ds = btf.type(id) as unknown as { name: string; vars: { type: number; offset: number; size: number }[] };
+    const ds = btf.type(id) as unknown as { name: string; size: number; vars: { type: number; offset: number; size: number }[] };
     const list = out.get(ds.name) ?? [];
     for (const v of ds.vars) {
       const vt = btf.type(v.type) as unknown as { kind: string; name: string; type: number };
       if (vt.kind !== 'var') continue;
-      list.push({ varId: v.type, name: vt.name, offset: v.offset, size: v.size, typeId: vt.type });
+      list.push({ varId: v.type, name: vt.name, offset: v.offset, size: v.size, typeId: vt.type, sectionSize: ds.size });
     }
     out.set(ds.name, list);
   }
@@ -65,6 +94,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const results: VarResult[] = [];
   const record = (r: VarResult) => {
     countVar(counts, r.status);
+    if (r.by === 'anchor' && (r.status === 'resolved' || r.status === 'per-cpu')) counts.byAnchor = (counts.byAnchor ?? 0) + 1;
     if (target.all || target.keep || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
@@ -72,13 +102,14 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   // once instead of scanning the table for each (the same index gives a name's every address).
   if (!target.module) kernel.kallsyms.indexNames();
   const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
+  const anchors = target.module ? undefined : vmlinuxAnchors(kernel, btf);
   for (const [section, entries] of datasecs(btf)) {
     if (section.startsWith('.init') || section.startsWith('.exit')) {
       for (const e of entries) record({ name: e.name, section, status: 'init-only' });
       continue;
     }
     if (section === PERCPU_SECTION) {
-      for (const e of entries) record(resolvePerCpu(kernel, btf, target, e, section, symbols));
+      for (const e of entries) record(resolvePerCpu(kernel, btf, target, e, section, symbols, anchors));
       continue;
     }
     // vmlinux: every address of each VAR's name, looked up once for the base and the checks.
@@ -86,11 +117,22 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     // own address (cpuid_table_copy, sev_snp_needs_sfw, ...): the alias counts when NAME is absent.
     const addrs = sections ? undefined : entries.map((e) => kernel.kallsyms.addressesOf(e.name) ?? kernel.kallsyms.addressesOf(`__pi_${e.name}`));
     let base: bigint | undefined;
+    let byAnchor = false;
     if (sections) base = sections.get(section);
-    else base = vmlinuxSectionBase(entries, addrs!);
+    else {
+      base = vmlinuxSectionBase(entries, addrs!);
+      const anchored = anchors?.section(section);
+      if (anchors && anchored !== undefined && !anchors.dataSymbols) {
+        base = anchored;
+        byAnchor = true;
+      } else if (anchored !== undefined && base !== undefined && anchored !== base) {
+        for (const e of entries) record({ name: e.name, section, status: 'unresolved', detail: `section anchor puts ${section} at ${hexAddr(anchored)}, kallsyms symbols at ${hexAddr(base)}` });
+        continue;
+      }
+    }
     // vmlinux init sections are not all named .init.* (.x86_cpu_dev.init, .altinstr_aux, …): what
     // free_initmem() frees is [__init_begin, __init_end) (arch/x86/kernel/vmlinux.lds.S, 6.1).
-    if (!sections && base !== undefined && inInitRange(kernel, base)) {
+    if (!sections && base !== undefined && inInitRange(kernel, base, anchors)) {
       for (const e of entries) record({ name: e.name, section, status: 'init-only' });
       continue;
     }
@@ -98,7 +140,11 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       for (const e of entries) record({ name: e.name, section, status: 'not-resident', detail: 'section not loaded' });
       continue;
     }
-    for (let i = 0; i < entries.length; i++) record(resolveOne(kernel, btf, target, entries[i], section, base + BigInt(entries[i].offset), symbols, addrs?.[i]));
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const at = base + BigInt(e.offset);
+      record(byAnchor ? resolveByAnchor(kernel, btf, target, e, section, at) : resolveOne(kernel, btf, target, e, section, at, symbols, addrs?.[i]));
+    }
   }
   return { counts, results };
 }
@@ -150,9 +196,20 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
   return readValue(kernel, new KObject(kernel.memory, type, expected), r, target);
 }
 
-function inInitRange(kernel: Kernel, address: bigint): boolean {
-  const begin = kernel.kallsyms.lookup('__init_begin');
-  const end = kernel.kallsyms.lookup('__init_end');
+/**
+ * A VAR placed by its section's anchor alone (no symbol to check against): its type must fit in its
+ * DATASEC (pahole gives a vmlinux DATASEC its section's size) and its bytes must be readable.
+ */
+function resolveByAnchor(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, address: bigint): VarResult {
+  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(address), by: 'anchor' };
+  const typeSize = btf.sizeof(e.typeId);
+  if (e.sectionSize > 0 && e.offset + typeSize > e.sectionSize) return { ...r, detail: `offset ${e.offset} + type size ${typeSize} > ${section}'s size ${e.sectionSize}` };
+  return readValue(kernel, new KObject(kernel.memory, btfType(btf, e.typeId), address), r, target);
+}
+
+function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolean {
+  const begin = kernel.kallsyms.lookup('__init_begin') ?? anchors?.symbol('__init_begin');
+  const end = kernel.kallsyms.lookup('__init_end') ?? anchors?.symbol('__init_end');
   return begin !== undefined && end !== undefined && address >= begin && address < end;
 }
 
@@ -176,8 +233,8 @@ function roomAfter(kernel: Kernel, addr: bigint): bigint | undefined {
   return lo < a.length ? a[lo] - addr : undefined;
 }
 
-function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>): VarResult {
-  const r: VarResult = { name: e.name, section, status: 'unresolved' };
+function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>, anchors?: Anchors): VarResult {
+  let r: VarResult = { name: e.name, section, status: 'unresolved' };
   let offset: bigint;
   if (target.module) {
     const base = target.module.object.member('percpu').value();
@@ -185,7 +242,13 @@ function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEn
     const cands = symbols?.get(e.name);
     if (cands && !cands.some((s) => s.value === offset)) return { ...r, detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, mod->percpu + offset = ${hexAddr(offset)}` };
   } else {
-    const a = kernel.kallsyms.lookup(e.name);
+    let a = kernel.kallsyms.lookup(e.name);
+    // Without data symbols, arm64's per-CPU symbols are addresses in .data..percpu (no absolute-percpu kallsyms): anchored.
+    const anchored = anchors && !anchors.dataSymbols ? anchors.section(section) : undefined;
+    if (a === undefined && anchored !== undefined) {
+      a = anchored + BigInt(e.offset);
+      r = { ...r, by: 'anchor' };
+    }
     if (a === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
     offset = a;
   }
@@ -207,7 +270,9 @@ const cpuCountCache = new WeakMap<Kernel, number>();
 function possibleCpus(kernel: Kernel): number {
   let n = cpuCountCache.get(kernel);
   if (n === undefined) {
-    n = Math.max(1, Math.min(8192, kernel.memory.u32(kernel.kallsyms.address('nr_cpu_ids'))));
+    // Without data symbols in kallsyms, the vmlinux companion places it (Kernel.global).
+    const at = kernel.kallsyms.lookup('nr_cpu_ids') ?? kernel.global('nr_cpu_ids').address!;
+    n = Math.max(1, Math.min(8192, kernel.memory.u32(at)));
     cpuCountCache.set(kernel, n);
   }
   return n;
