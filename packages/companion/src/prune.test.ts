@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBtf, writeBtf, type BtfType, type CompositeType } from '@kbtf/btf';
+import { parseBtf, readSectionAnchors, validateBtf, writeBtf, type BtfType, type CompositeType } from '@kbtf/btf';
 import { pruneCompanionBtf } from './prune.js';
 
 const base = parseBtf(
@@ -54,3 +54,37 @@ describe('pruneCompanionBtf', () => {
   });
 });
 
+
+describe('pruneCompanionBtf with section anchors (vmlinux, docs/design.md §2)', () => {
+  const stext = 0xffff800008010000n;
+  const anchors = {
+    sections: new Map([['.data', 0xffff800009cb0000n], ['.head.text', 0xffff800008000000n], ['.data..percpu', 0n]]),
+    symbols: new Map([['__init_end', 0xffff800009cb0000n]]),
+    reference: stext,
+  };
+  const r = pruneCompanionBtf(raw, base, 'test', undefined, anchors);
+  const out = parseBtf(r.btf, { base, source: 'pruned' });
+
+  it('appends one ENUM64 kbtf_section_anchors after the pruned types: section/symbol − _stext, signed; sections at 0 left out', () => {
+    const last = out.type(out.endId - 1);
+    expect(last).toMatchObject({ kind: 'enum64', name: 'kbtf_section_anchors', size: 8, signed: true });
+    expect(readSectionAnchors(out)).toEqual(new Map([
+      ['kbtf_sec__data', 0x1ca0000n], ['kbtf_sec__head_text', -0x10000n], ['kbtf_sym___init_end', 0x1ca0000n],
+    ]));
+    expect(r.stats.anchors).toBe(3);
+    expect(r.stats.vars).toBe(2);
+  });
+
+  it('the kernel accepts it when the module loads (6.1 and current rules)', () => {
+    for (const kernel of ['6.1', 'current'] as const) expect(validateBtf(r.btf, { base, mode: 'module', kernel }).errors).toEqual([]);
+  });
+
+  it('refuses two sections that escape to one enumerator', () => {
+    const clash = { ...anchors, sections: new Map([['.data.x', 1n], ['.data_x', 2n]]) };
+    expect(() => pruneCompanionBtf(raw, base, 'test', undefined, clash)).toThrow(/section \.data\.x and section \.data_x both escape to kbtf_sec__data_x/);
+  });
+
+  it('a companion without anchors (version 1) reads as none', () => {
+    expect(readSectionAnchors(parseBtf(pruneCompanionBtf(raw, base, 'test').btf, { base, source: 'v1' }))).toBeUndefined();
+  });
+});

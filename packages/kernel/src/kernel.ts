@@ -227,7 +227,7 @@ export class Kernel {
       }
       const id = btf && findVar(btf, name);
       if (!btf || id === undefined) continue;
-      const address = companion.name === VMLINUX_COMPANION ? this.vmlinuxVarAddress(btf, id, name) : moduleSymbol(modules, companion.name.slice(0, -'_btf'.length), name);
+      const address = companion.name === VMLINUX_COMPANION ? this.vmlinuxVarAddress(btf, id, name) : moduleVarAddress(modules, companion.name.slice(0, -'_btf'.length), name, btf, id);
       if (address !== undefined) return new KObject(this.memory, btfType(btf, (btf.type(id) as { type: number }).type), address);
     }
     return undefined;
@@ -351,8 +351,21 @@ function findVar(btf: Btf, name: string): number | undefined {
   return btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
 }
 
-/** A data symbol of module `owner` (names folded as kmod folds them: `-` → `_`). */
-function moduleSymbol(modules: KernelModule[], owner: string, name: string): bigint | undefined {
+/**
+ * A data symbol of module `owner` (names folded as kmod folds them: `-` → `_`); when the module's
+ * kallsyms has no data symbol at all (no CONFIG_KALLSYMS_ALL: text only), its section's address
+ * (sect_attrs) + the VAR's DATASEC offset.
+ */
+function moduleVarAddress(modules: KernelModule[], owner: string, name: string, btf: Btf, varId: number): bigint | undefined {
   const mod = modules.find((m) => m.name.replace(/-/g, '_') === owner.replace(/-/g, '_'));
-  return mod?.symbols.find((s) => s.name === name && !/^[tTuU]$/.test(s.type))?.value;
+  if (!mod) return undefined;
+  const sym = mod.symbols.find((s) => s.name === name && !/^[tTuU]$/.test(s.type))?.value;
+  if (sym !== undefined || mod.symbols.some((s) => !/^[tT]$/.test(s.type))) return sym;
+  for (const ds of btf.typesOfKind('datasec')) {
+    const e = ds.vars.find((v) => v.type === varId);
+    if (!e) continue;
+    const base = mod.sections.find((x) => x.name === ds.name)?.address;
+    return base === undefined ? undefined : base + BigInt(e.offset);
+  }
+  return undefined;
 }

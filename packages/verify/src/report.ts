@@ -39,10 +39,11 @@ export interface VarResult {
   value?: string;
   detail?: string;
   /**
-   * How the address was found when not by a kallsyms symbol: `anchor`, the vmlinux companion's
-   * section anchor (kallsyms without data symbols, docs/design.md §2). Absent: by the symbol.
+   * How the address was found when kallsyms has no data symbol to check it against (a kernel without
+   * CONFIG_KALLSYMS_ALL, docs/design.md §2): `anchor`, the vmlinux companion's section anchor;
+   * `section`, the module's section address (sect_attrs) alone. Absent: checked against its symbol.
    */
-  by?: 'anchor';
+  by?: 'anchor' | 'section';
 }
 
 export interface VarCounts {
@@ -53,8 +54,8 @@ export interface VarCounts {
   notResident: number;
   excluded: number;
   unresolved: number;
-  /** Of resolved and per-CPU, those found by section anchor alone (present only when some were). */
-  byAnchor?: number;
+  /** Of resolved and per-CPU, those placed without a symbol (`by` set; present only when some were). */
+  withoutSymbol?: number;
 }
 
 /** Why a module's companion state is what it is. */

@@ -94,7 +94,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const results: VarResult[] = [];
   const record = (r: VarResult) => {
     countVar(counts, r.status);
-    if (r.by === 'anchor' && (r.status === 'resolved' || r.status === 'per-cpu')) counts.byAnchor = (counts.byAnchor ?? 0) + 1;
+    if (r.by && (r.status === 'resolved' || r.status === 'per-cpu')) counts.withoutSymbol = (counts.withoutSymbol ?? 0) + 1;
     if (target.all || target.keep || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
@@ -103,6 +103,9 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   if (!target.module) kernel.kallsyms.indexNames();
   const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
   const anchors = target.module ? undefined : vmlinuxAnchors(kernel, btf);
+  // A module's own kallsyms has no data symbols either without CONFIG_KALLSYMS_ALL (kernel/module/
+  // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only): its sect_attrs alone place its VARs.
+  const bySection = target.module !== undefined && !target.module.symbols.some((s) => !/^[tT]$/.test(s.type));
   for (const [section, entries] of datasecs(btf)) {
     if (section.startsWith('.init') || section.startsWith('.exit')) {
       for (const e of entries) record({ name: e.name, section, status: 'init-only' });
@@ -143,7 +146,8 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const at = base + BigInt(e.offset);
-      record(byAnchor ? resolveByAnchor(kernel, btf, target, e, section, at) : resolveOne(kernel, btf, target, e, section, at, symbols, addrs?.[i]));
+      if (byAnchor || bySection) record(resolveByAddress(kernel, btf, target, e, section, at, byAnchor ? 'anchor' : 'section'));
+      else record(resolveOne(kernel, btf, target, e, section, at, symbols, addrs?.[i]));
     }
   }
   return { counts, results };
@@ -197,11 +201,12 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
 }
 
 /**
- * A VAR placed by its section's anchor alone (no symbol to check against): its type must fit in its
- * DATASEC (pahole gives a vmlinux DATASEC its section's size) and its bytes must be readable.
+ * A VAR placed by its section's base alone, no symbol to check against (the vmlinux companion's
+ * anchor, or a module's sect_attrs): its type must fit in its DATASEC (pahole gives a DATASEC its
+ * section's size) and its bytes must be readable.
  */
-function resolveByAnchor(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, address: bigint): VarResult {
-  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(address), by: 'anchor' };
+function resolveByAddress(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, address: bigint, by: 'anchor' | 'section'): VarResult {
+  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(address), by };
   const typeSize = btf.sizeof(e.typeId);
   if (e.sectionSize > 0 && e.offset + typeSize > e.sectionSize) return { ...r, detail: `offset ${e.offset} + type size ${typeSize} > ${section}'s size ${e.sectionSize}` };
   return readValue(kernel, new KObject(kernel.memory, btfType(btf, e.typeId), address), r, target);
