@@ -26,7 +26,7 @@
  */
 import { KbtfError, NotFoundError, UsageError } from '@kbtf/binary';
 import { kindNumber, type Btf } from '@kbtf/btf';
-import type { Kernel } from './kernel.js';
+import { moduleVarAddress, type Kernel } from './kernel.js';
 import { KObject, containerOf } from './object.js';
 import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './ktype.js';
 
@@ -519,8 +519,9 @@ export function moduleGlobal(kernel: Kernel, moduleName: string, name: string): 
   // The companion's own types only (a scan of its kinds column), not vmlinux's 100,000 below it.
   const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
   if (varId === undefined) throw new NotFoundError(`${folded}_btf has no variable '${name}'`);
-  const sym = mod.symbols.find((s) => s.name === name);
-  if (!sym) throw new NotFoundError(`${moduleName} has no symbol '${name}'`);
+  // Without data symbols in the module's kallsyms (no CONFIG_KALLSYMS_ALL), its section's address + the DATASEC offset.
+  const address = mod.symbols.find((s) => s.name === name)?.value ?? moduleVarAddress(mods, moduleName, name, btf, varId);
+  if (address === undefined) throw new NotFoundError(`${moduleName} has no symbol '${name}'`);
   const v = btf.type(varId) as unknown as { type: number };
-  return new KObject(kernel.memory, btfType(btf, v.type), sym.value);
+  return new KObject(kernel.memory, btfType(btf, v.type), address);
 }

@@ -356,11 +356,11 @@ function findVar(btf: Btf, name: string): number | undefined {
  * kallsyms has no data symbol at all (no CONFIG_KALLSYMS_ALL: text only), its section's address
  * (sect_attrs) + the VAR's DATASEC offset.
  */
-function moduleVarAddress(modules: KernelModule[], owner: string, name: string, btf: Btf, varId: number): bigint | undefined {
+export function moduleVarAddress(modules: KernelModule[], owner: string, name: string, btf: Btf, varId: number): bigint | undefined {
   const mod = modules.find((m) => m.name.replace(/-/g, '_') === owner.replace(/-/g, '_'));
   if (!mod) return undefined;
   const sym = mod.symbols.find((s) => s.name === name && !/^[tTuU]$/.test(s.type))?.value;
-  if (sym !== undefined || mod.symbols.some((s) => !/^[tT]$/.test(s.type))) return sym;
+  if (sym !== undefined || mod.symbols.some((s) => !/^[tTuU]$/.test(s.type))) return sym;
   for (const ds of btf.typesOfKind('datasec')) {
     const e = ds.vars.find((v) => v.type === varId);
     if (!e) continue;

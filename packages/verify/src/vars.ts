@@ -104,8 +104,8 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const sections = target.module ? new Map(target.module.sections.map((s) => [s.name, s.address])) : undefined;
   const anchors = target.module ? undefined : vmlinuxAnchors(kernel, btf);
   // A module's own kallsyms has no data symbols either without CONFIG_KALLSYMS_ALL (kernel/module/
-  // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only): its sect_attrs alone place its VARs.
-  const bySection = target.module !== undefined && !target.module.symbols.some((s) => !/^[tT]$/.test(s.type));
+  // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only; `u` is the null symbol): its sect_attrs alone place its VARs.
+  const bySection = target.module !== undefined && !target.module.symbols.some((s) => !/^[tTuU]$/.test(s.type));
   for (const [section, entries] of datasecs(btf)) {
     if (section.startsWith('.init') || section.startsWith('.exit')) {
       for (const e of entries) record({ name: e.name, section, status: 'init-only' });
