@@ -6,8 +6,8 @@
  *   bash tools/lab/lab-companions.sh 6.1 --arch arm64     (.lab/6.1-arm64-companions)
  *
  * Checked against real tools and the guest: every anchor against readelf's section headers and
- * symbol table of the -dbg vmlinux; every vmlinux VAR placed by an anchor against the kernel's
- * System.map + the guest's KASLR offset (truth.json); VMCOREINFO's SYMBOL()s (the kernel's own
+ * symbol table of the -dbg vmlinux; every vmlinux VAR placed by an anchor against that symbol table
+ * (readelf -sW) + the guest's KASLR offset (truth.json); VMCOREINFO's SYMBOL()s (the kernel's own
  * addresses); /proc/cmdline and uname -r as the guest recorded them; per-CPU runqueues' `cpu`.
  * Nothing is rebuilt here: a missing lab output or companion is a failure, never a skip.
  */
@@ -32,7 +32,6 @@ interface Truth {
 }
 interface Manifest {
   dumps: { file: string }[];
-  kernel: { system_map: string };
 }
 
 function need(path: string): string {
@@ -49,15 +48,24 @@ const vmlinuxBtf = parseBtf(readFileSync(need(join(cache, 'kernels', kver, 'vmli
 const companionKo = need(join(cache, 'companions/lib/modules', kver, 'updates/kbtf/vmlinux-btf.ko'));
 const companionBtf = parseBtf(ElfFile.fromBytes(readFileSync(companionKo), companionKo, { littleEndian64: true }).sectionBytes('.BTF'), { base: vmlinuxBtf, source: companionKo });
 
-/** System.map: name → its addresses (static names repeat). */
-function systemMap(): Map<string, bigint[]> {
+let symtab: string | undefined;
+/** readelf -sW of the -dbg vmlinux, read once. */
+function readelfSymbols(): string {
+  return (symtab ??= execFileSync('readelf', ['-sW', dbgVmlinux], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+}
+
+/**
+ * The -dbg vmlinux's data symbols (readelf -sW: OBJECT and TLS), name → link-time addresses (static
+ * names repeat). Debian's System.map is a placeholder pointing at the -dbg package.
+ */
+function linkedObjects(): Map<string, bigint[]> {
   const out = new Map<string, bigint[]>();
-  for (const line of readFileSync(need(manifest.kernel.system_map), 'utf8').split('\n')) {
-    const [addr, , name] = line.split(' ');
-    if (!name) continue;
-    const l = out.get(name) ?? [];
-    l.push(BigInt(`0x${addr}`));
-    out.set(name, l);
+  for (const line of readelfSymbols().split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || (f[3] !== 'OBJECT' && f[3] !== 'TLS')) continue;
+    const l = out.get(f[7]) ?? [];
+    l.push(BigInt(`0x${f[1]}`));
+    out.set(f[7], l);
   }
   return out;
 }
@@ -72,8 +80,7 @@ describe(`section anchors of ${kver}'s vmlinux companion`, () => {
   it('every anchor is readelf\'s sh_addr (or st_value) − _stext; every allocated section at a non-zero address has one', () => {
     const anchors = readSectionAnchors(companionBtf)!;
     expect(anchors).toBeDefined();
-    const syms = execFileSync('readelf', ['-sW', dbgVmlinux], { encoding: 'utf8', maxBuffer: 1 << 28 });
-    const symAddr = (n: string) => BigInt(`0x${new RegExp(`^\\s*\\d+: ([0-9a-f]{16}) .* ${n}$`, 'm').exec(syms)![1]}`);
+    const symAddr = (n: string) => BigInt(`0x${new RegExp(`^\\s*\\d+: ([0-9a-f]{16}) .* ${n}$`, 'm').exec(readelfSymbols())![1]}`);
     const stext = symAddr('_stext');
     const want = new Map<string, bigint>();
     for (const line of execFileSync('readelf', ['-SW', dbgVmlinux], { encoding: 'utf8' }).split('\n')) {
@@ -96,10 +103,10 @@ describe.each(manifest.dumps.map((d) => d.file))(`${KEY} %s: vmlinux globals by 
       expect(kernel.commandLine()).toBe(truth.cmdline);
       expect(kernel.release()).toBe(truth.kernel);
       // VMCOREINFO SYMBOL(): addresses the crashed kernel wrote itself.
-      for (const n of ['init_uts_ns', 'node_online_map', 'vmap_area_list']) {
+      for (const n of ['init_uts_ns', 'vmap_area_list']) {
         expect(kernel.global(n).address, n).toBe(kernel.vmcoreinfo.symbols.get(n));
       }
-      const map = systemMap();
+      const map = linkedObjects();
       for (const n of ['jiffies_64', 'saved_command_line', 'nr_cpu_ids', '__per_cpu_offset', 'modules', 'btf_modules']) {
         expect(kernel.global(n).address, n).toBe(map.get(n)![0] + kaslr);
       }
@@ -115,8 +122,8 @@ describe.each(manifest.dumps.map((d) => d.file))(`${KEY} %s: vmlinux globals by 
 });
 
 describe(`${KEY}: kbtf verify`, () => {
-  const map = systemMap();
-  it.each(manifest.dumps.map((d) => d.file))('%s: every vmlinux VAR placed by anchor is at System.map + KASLR', (file) => {
+  const map = linkedObjects();
+  it.each(manifest.dumps.map((d) => d.file))('%s: every vmlinux VAR placed by anchor is at its -dbg vmlinux symbol + KASLR', (file) => {
     const kernel = openKernel(labPath(KEY, file));
     try {
       const companion = kernel.modules().find((m) => m.name === 'vmlinux_btf')!;
@@ -128,9 +135,10 @@ describe(`${KEY}: kbtf verify`, () => {
       for (const r of out.results) {
         if (r.status !== 'resolved' && r.status !== 'per-cpu') continue;
         expect(r.by).toBe('anchor');
-        const at = map.get(r.name);
-        // Static names that repeat: the address must be one of them.
-        if (!at) continue;
+        // Static names that repeat: the address must be one of them. KVM's nVHE objects have their
+        // symbols renamed __kvm_nvhe_* (arch/arm64/kvm/hyp/nvhe/Makefile), not their DWARF names.
+        const at = [...(map.get(r.name) ?? []), ...(map.get(`__kvm_nvhe_${r.name}`) ?? [])];
+        if (at.length === 0) continue;
         expect(at.map((a) => a + kaslr), r.name).toContain(BigInt(r.address!));
         checked++;
       }
