@@ -15,8 +15,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ElfFile } from '@kbtf/binary';
-import { parseBtf, readSectionAnchors, sectionAnchorName, symbolAnchorName } from '@kbtf/btf';
+import { ElfFile, openElfFile } from '@kbtf/binary';
+import { parseBtf, readSectionAnchors, sectionAnchorName, sectionAnchorsType, symbolAnchorName, writeBtf, type Btf } from '@kbtf/btf';
+import { vmlinuxAnchors } from '@kbtf/companion';
 import { openKernel } from '@kbtf/kernel';
 import { resolveCompanionVars, verifyDump } from '@kbtf/verify';
 import { labJson, labKernel, labPath } from '../lab.js';
@@ -170,5 +171,53 @@ describe(`${KEY}: kbtf verify`, () => {
     expect(r.lookups[1].value).toContain(JSON.stringify(truth.kernel));
     expect(r.selfTest.length).toBeGreaterThan(0);
     for (const l of r.selfTest) expect(l.status, l.expr).toBe('resolved');
+  });
+});
+
+/**
+ * An amd64 kernel lists data symbols (CONFIG_KALLSYMS_ALL): there the anchors are checked against the
+ * bases kallsyms' symbols agree on. The 6.1 amd64 companion guest's vmlinux_btf (read from its dump)
+ * with the anchors the builder computes from the -dbg vmlinux appended: the same counts as without
+ * them; with `.data`'s anchor off by a page: every `.data` VAR unresolved, naming both bases.
+ */
+describe('6.1-companions (amd64, with data symbols): anchors checked against kallsyms', () => {
+  const X86 = '6.1-companions';
+  const x86kver = labKernel(X86);
+  const x86dbg = need(join(cache, 'kernels', x86kver, 'dbg/usr/lib/debug/boot', `vmlinux-${x86kver}`));
+  const withAnchors = (btf: Btf, shift: bigint): Btf => {
+    const f = openElfFile(x86dbg, { littleEndian64: true });
+    try {
+      const input = vmlinuxAnchors(f.elf, x86dbg);
+      const sections = new Map([...input.sections].map(([n, a]) => [n, n === '.data' ? a + shift : a]));
+      const own = [...btf.types()].filter((t) => t.id >= btf.firstId);
+      const bytes = writeBtf([...own, sectionAnchorsType(btf.endId, { ...input, sections })], { base: btf.base! });
+      return parseBtf(bytes, { base: btf.base!, source: 'vmlinux_btf + anchors' });
+    } finally {
+      f.close();
+    }
+  };
+
+  it('mkd-zlib.kdump: anchors that agree change nothing; a wrong one fails its section, naming both bases', () => {
+    const kernel = openKernel(labPath(X86, 'mkd-zlib.kdump'));
+    try {
+      const companion = kernel.modules().find((m) => m.name === 'vmlinux_btf')!;
+      const btf = parseBtf(companion.btfBytes!, { base: kernel.btf, source: 'vmlinux_btf' });
+      expect(readSectionAnchors(btf)).toBeUndefined(); // a version-1 companion
+      const before = resolveCompanionVars(kernel, btf, {});
+      expect(before.counts.unresolved).toBe(0);
+      const good = resolveCompanionVars(kernel, withAnchors(btf, 0n), {});
+      expect(good.counts).toEqual(before.counts);
+      expect(good.results).toEqual(before.results);
+      const bad = resolveCompanionVars(kernel, withAnchors(btf, 0x1000n), {});
+      const dataVars = [...btf.typesOfKind('datasec')].filter((d) => d.name === '.data').reduce((n, d) => n + d.vars.length, 0);
+      expect(dataVars).toBeGreaterThan(1000);
+      expect(bad.counts.unresolved).toBe(dataVars);
+      const p = bad.results.find((r) => r.section === '.data')!;
+      expect(p.detail).toMatch(/^section anchor puts \.data at 0x[0-9a-f]{16}, kallsyms symbols at 0x[0-9a-f]{16}$/);
+      const [anchored, voted] = [...p.detail!.matchAll(/0x[0-9a-f]{16}/g)].map((m) => BigInt(m[0]));
+      expect(anchored - voted).toBe(0x1000n);
+    } finally {
+      kernel.close();
+    }
   });
 });

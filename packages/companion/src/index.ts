@@ -16,6 +16,7 @@ export * from './pahole.js';
 export * from './debian-cache.js';
 export * from './stub.js';
 export * from './prune.js';
+export * from './anchors.js';
 export * from './check.js';
 export * from './build.js';
 export * from './build-request.js';
