@@ -233,9 +233,16 @@ export class Kernel {
     return undefined;
   }
 
+  /**
+   * kallsyms lists data symbols (CONFIG_KALLSYMS_ALL; Debian's arm64 6.1 lacks it): jiffies_64
+   * (kernel/time/timer.c, in every kernel) is there.
+   */
+  hasDataSymbols(): boolean {
+    return this.kallsyms.lookup('jiffies_64') !== undefined;
+  }
+
   private vmlinuxVarAddress(btf: Btf, varId: number, name: string): bigint | undefined {
-    // jiffies_64 (kernel/time/timer.c) is in every kernel's kallsyms with CONFIG_KALLSYMS_ALL.
-    if (this.kallsyms.lookup('jiffies_64') === undefined) return this.anchoredAddress(btf, varId, btf) ?? this.kallsyms.lookup(name);
+    if (!this.hasDataSymbols()) return this.anchoredAddress(btf, varId, btf) ?? this.kallsyms.lookup(name);
     return this.kallsyms.lookup(name) ?? this.anchoredAddress(btf, varId, btf);
   }
 

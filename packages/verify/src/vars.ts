@@ -67,8 +67,7 @@ function vmlinuxAnchors(kernel: Kernel, btf: Btf): Anchors | undefined {
   return {
     section: (name) => at(raw.get(sectionAnchorName(name))),
     symbol: (name) => at(raw.get(symbolAnchorName(name))),
-    // jiffies_64 (kernel/time/timer.c) is a data symbol of every kernel; kallsyms has it with CONFIG_KALLSYMS_ALL.
-    dataSymbols: kernel.kallsyms.lookup('jiffies_64') !== undefined,
+    dataSymbols: kernel.hasDataSymbols(),
   };
 }
 
