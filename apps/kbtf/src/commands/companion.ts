@@ -40,7 +40,7 @@ const build = defineCommand({
     'companion build --module M.ko --dwarf M.debug.ko --vmlinux-btf FILE [--kernel KVER] [--out DIR]',
   ],
   help: `
-Builds companion modules (companion contract v1): for module M, M-btf.ko holds the BTF of M's global
+Builds companion modules (companion contract v2): for module M, M-btf.ko holds the BTF of M's global
 variables as split BTF on the kernel's vmlinux BTF, in a code-less module with
 btf_companion_of=M. Pipeline: pahole >= 1.28 (global_var; trixie's, from a debootstrap'd tree in the
 cache) on the -dbg DWARF, pruned to VARs + DATASECs + the types vmlinux lacks, placed in a stub built
