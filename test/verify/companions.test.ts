@@ -21,7 +21,7 @@ interface Manifest {
   dumps: { file: string; writer: string; args: string }[];
 }
 
-const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions,6.12-companions,6.1-companions-partial').split(',');
+const keys = (process.env.KBTF_COMPANION_LABS ?? '6.1-companions,6.12-companions,6.1-companions-partial,6.1-arm64-companions').split(',');
 
 /** As in verify.test.ts: makedumpfile 1.7.2 drops 6.12's slab/vmalloc pages at -d 31. */
 function knownLossy(key: string, d: Manifest['dumps'][number]): boolean {
