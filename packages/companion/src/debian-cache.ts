@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, ElfFile, NotFoundError, openElfFile, runChecked } from '@kbtf/binary';
+import { BadDataError, ElfFile, MAX_OBJECT_FILE, NotFoundError, openElfFile, readRegularFile, runChecked } from '@kbtf/binary';
 import { type Log, silent } from './log.js';
 
 export const DEFAULT_CACHE = '/var/cache/kbtf';
@@ -287,10 +287,13 @@ export function onlyOptionalMissing(stderr: string, optional: readonly string[])
 
 /** An installed module's bytes, decompressed (.ko.xz, .ko.zst, .ko.gz or plain .ko). */
 export async function readModule(path: string): Promise<Uint8Array> {
+  // A regular file of at most MAX_OBJECT_FILE, else a typed refusal (docs/limits.md): /dev/zero or a
+  // FIFO given as a module must not be read forever.
+  const bytes = readRegularFile(path, MAX_OBJECT_FILE, 'a kernel module');
   if (path.endsWith('.xz')) return (await runChecked('xz', ['-dc', path], { binary: true })).bytes!;
   if (path.endsWith('.zst')) return (await runChecked('zstd', ['-dcq', path], { binary: true })).bytes!;
-  if (path.endsWith('.gz')) return gunzipSync(readFileSync(path));
-  return readFileSync(path);
+  if (path.endsWith('.gz')) return gunzipSync(bytes);
+  return bytes;
 }
 
 /** Refuse DWARF that was not built with the module: their GNU build-ids must be equal. */
