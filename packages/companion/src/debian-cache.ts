@@ -16,10 +16,10 @@
  * by name, never unpacked whole. Every step writes to a temporary name and renames when done.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, ElfFile, MAX_OBJECT_FILE, NotFoundError, openElfFile, readRegularFile, runChecked } from '@kbtf/binary';
+import { BadDataError, ElfFile, MAX_OBJECT_FILE, NotFoundError, openElfFile, openRegularFile, readRegularFile, runChecked } from '@kbtf/binary';
 import { type Log, silent } from './log.js';
 
 export const DEFAULT_CACHE = '/var/cache/kbtf';
@@ -289,11 +289,14 @@ export function onlyOptionalMissing(stderr: string, optional: readonly string[])
 export async function readModule(path: string): Promise<Uint8Array> {
   // A regular file of at most MAX_OBJECT_FILE, else a typed refusal (docs/limits.md): /dev/zero or a
   // FIFO given as a module must not be read forever.
+  if (path.endsWith('.xz') || path.endsWith('.zst')) {
+    // xz and zstd read the file themselves: only check what it is (nothing read twice).
+    closeSync(openRegularFile(path, 'a kernel module').fd);
+    const [cmd, args] = path.endsWith('.xz') ? ['xz', ['-dc', path]] : ['zstd', ['-dcq', path]];
+    return (await runChecked(cmd, args, { binary: true })).bytes!;
+  }
   const bytes = readRegularFile(path, MAX_OBJECT_FILE, 'a kernel module');
-  if (path.endsWith('.xz')) return (await runChecked('xz', ['-dc', path], { binary: true })).bytes!;
-  if (path.endsWith('.zst')) return (await runChecked('zstd', ['-dcq', path], { binary: true })).bytes!;
-  if (path.endsWith('.gz')) return gunzipSync(bytes);
-  return bytes;
+  return path.endsWith('.gz') ? gunzipSync(bytes) : bytes;
 }
 
 /** Refuse DWARF that was not built with the module: their GNU build-ids must be equal. */
