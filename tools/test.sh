@@ -64,5 +64,7 @@ bash tools/lab/lab-companions.sh unstable --timeout 1800 >&2
 say "real host: host-trixie, host-trixie-partial"
 bash tools/lab/host.sh >&2
 
+# The disk the lab took (the dumps' zero pages are holes, tools/lab/lab.sh) and what is left.
+say "disk: $(du -sh .lab 2>/dev/null | cut -f1) in .lab; $(df -h . | awk 'NR==2 {print $4}') free"
 say "tests"
 npx vitest run
