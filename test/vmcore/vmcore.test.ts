@@ -97,6 +97,32 @@ describe.each(labVariants)('lab %s', (variant) => {
     }
   });
 
+  it('check() fails exactly where read() fails, with the same reason and address, in every format', () => {
+    const outcome = (f: () => unknown): string => {
+      const err = catchFault(f);
+      return err ? `${err.reason}@${err.address.toString(16)}` : 'ok';
+    };
+    for (const f of DUMPS) {
+      const c = core(f);
+      const ranges = c.ranges();
+      const r = rng(0xc4ec);
+      const starts: bigint[] = [];
+      // Across every kind of boundary the dump has (present/excluded/not-in-dump), and at random.
+      for (const x of ranges.slice(0, 400)) starts.push(x.start > 300n ? x.start - 300n : 0n, x.end - 1n);
+      const top = ranges.at(-1)!.end + 0x10000n;
+      for (let i = 0; i < 300; i++) starts.push(BigInt(Math.floor(r() * Number(top))));
+      let failed = 0;
+      for (const at of starts) {
+        const len = 1 + Math.floor(r() * 3 * c.pageSize);
+        const want = outcome(() => c.read(at, len));
+        expect(outcome(() => c.check(at, len)), `${f} ${at.toString(16)}+${len}`).toBe(want);
+        if (want !== 'ok') failed++;
+      }
+      expect(failed, `${f}: some ranges fail`).toBeGreaterThan(f.startsWith('mkd-') ? 10 : 0);
+      expect(failed, `${f}: some ranges read`).toBeLessThan(starts.length);
+    }
+  });
+
   it('kdump files agree with each other on what is present', () => {
     const a = core('mkd-zlib.kdump').ranges();
     expect(core('mkd-lzo.kdump').ranges()).toEqual(a);

@@ -92,12 +92,25 @@ export class Btf {
 
   /** The raw `info` word of a type (cheap: no decoding). */
   info(id: number): number {
+    return this.recordWord(id, 4);
+  }
+
+  /**
+   * The word after `info` in a type's record, without decoding it: the referenced type of a VAR,
+   * PTR, TYPEDEF, qualifier or FUNC, the size of an INT, STRUCT, UNION, ENUM or DATASEC.
+   */
+  sizeOrType(id: number): number {
+    return this.recordWord(id, 8);
+  }
+
+  /** A u32 of type `id`'s common record (name_off 0, info 4, size/type 8), here or in the base. */
+  private recordWord(id: number, at: 4 | 8): number {
     if (id < this.firstId) {
-      if (this.base && id >= 1) return this.base.info(id);
+      if (this.base && id >= 1) return this.base.recordWord(id, at);
       throw this.notFound(id);
     }
     if (id >= this.endId) throw this.notFound(id);
-    return this.typeCursor.u32At(this.offsets[id - this.firstId] + 4);
+    return this.typeCursor.u32At(this.offsets[id - this.firstId] + at);
   }
 
   /** The kind of a type without decoding it. */

@@ -97,6 +97,28 @@ export class KernelMemory implements VirtualMemory {
     vaddr &= U64;
     if (length === 0) return new Uint8Array(0);
     let out: Uint8Array | undefined;
+    this.runs(vaddr, length, (paddr, n, at) => {
+      const bytes = this.phys.read(paddr, n);
+      // One physically contiguous run: the physical read is the result, no second copy.
+      if (at === 0 && n === length) out = bytes;
+      else (out ??= new Uint8Array(length)).set(bytes, at);
+    });
+    return out!;
+  }
+
+  /**
+   * What `read` checks, without the bytes: every page translates and the dump stores it (a
+   * compressed page is decoded). Throws the FaultError `read` would throw.
+   */
+  check(vaddr: bigint, length: number): void {
+    this.runs(vaddr & U64, length, (paddr, n) => this.phys.check(paddr, n));
+  }
+
+  /**
+   * `length` bytes at `vaddr` as physically contiguous runs, in order: `each(paddr, bytes, offset)`.
+   * A physical fault is raised again at the virtual address that failed.
+   */
+  private runs(vaddr: bigint, length: number, each: (paddr: bigint, n: number, at: number) => void): void {
     let done = 0;
     let runV = vaddr;
     let runP = -1n;
@@ -105,10 +127,7 @@ export class KernelMemory implements VirtualMemory {
     const flush = (): void => {
       if (runLen === 0) return;
       try {
-        const bytes = this.phys.read(runP, runLen);
-        // One physically contiguous run: the physical read is the result, no second copy.
-        if (runAt === 0 && runLen === length) out = bytes;
-        else (out ??= new Uint8Array(length)).set(bytes, runAt);
+        each(runP, runLen, runAt);
       } catch (err) {
         if (!(err instanceof FaultError)) throw err;
         const failedV = runV + (err.address - runP);
@@ -131,7 +150,6 @@ export class KernelMemory implements VirtualMemory {
       done += n;
     }
     flush();
-    return out!;
   }
 
   /** Whether `length` bytes at `vaddr` can be read. */

@@ -26,6 +26,10 @@ export class SparseMemory implements PhysicalMemory {
     this.write(paddr, b);
   }
 
+  check(paddr: bigint, length: number): void {
+    this.read(paddr, length);
+  }
+
   read(paddr: bigint, length: number): Uint8Array {
     this.reads++;
     const out = new Uint8Array(length);

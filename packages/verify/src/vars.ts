@@ -76,12 +76,12 @@ function datasecs(btf: Btf): Map<string, DatasecEntry[]> {
   const out = new Map<string, DatasecEntry[]>();
   for (let id = btf.firstId; id < btf.endId; id++) {
     if (btf.kindOf(id) !== 'datasec') continue;
-    const ds = btf.type(id) as unknown as { name: string; size: number; vars: { type: number; offset: number; size: number }[] };
+    const ds = btf.typeOfKind(id, 'datasec');
     const list = out.get(ds.name) ?? [];
+    // Tens of thousands of VARs: each read from its record (kind, name, type), not decoded whole.
     for (const v of ds.vars) {
-      const vt = btf.type(v.type) as unknown as { kind: string; name: string; type: number };
-      if (vt.kind !== 'var') continue;
-      list.push({ varId: v.type, name: vt.name, offset: v.offset, size: v.size, typeId: vt.type, sectionSize: ds.size });
+      if (btf.kindOf(v.type) !== 'var') continue;
+      list.push({ varId: v.type, name: btf.nameOf(v.type), offset: v.offset, size: v.size, typeId: btf.sizeOrType(v.type), sectionSize: ds.size });
     }
     out.set(ds.name, list);
   }
@@ -180,7 +180,6 @@ function vmlinuxSectionBase(entries: DatasecEntry[], addrs: (bigint[] | undefine
 
 function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>, addrs?: bigint[]): VarResult {
   const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(expected) };
-  const type = btfType(btf, e.typeId);
   const typeSize = btf.sizeof(e.typeId);
   if (symbols) {
     const cands = symbols.get(e.name);
@@ -196,7 +195,7 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
     const room = roomAfter(kernel, expected);
     if (room !== undefined && BigInt(typeSize) > room) return { ...r, detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
   }
-  return readValue(kernel, new KObject(kernel.memory, type, expected), r, target);
+  return readVar(kernel, btf, e.typeId, typeSize, expected, r, target);
 }
 
 /**
@@ -208,7 +207,7 @@ function resolveByAddress(kernel: Kernel, btf: Btf, target: VarTarget, e: Datase
   const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(address), by };
   const typeSize = btf.sizeof(e.typeId);
   if (e.sectionSize > 0 && e.offset + typeSize > e.sectionSize) return { ...r, detail: `offset ${e.offset} + type size ${typeSize} > ${section}'s size ${e.sectionSize}` };
-  return readValue(kernel, new KObject(kernel.memory, btfType(btf, e.typeId), address), r, target);
+  return readVar(kernel, btf, e.typeId, typeSize, address, r, target);
 }
 
 function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolean {
@@ -282,22 +281,43 @@ function possibleCpus(kernel: Kernel): number {
   return n;
 }
 
-function readValue(_kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
+/**
+ * A variable of `size` bytes at `address`: checked readable, its bytes not copied (some are
+ * megabytes). A result nobody keeps (resolved, without --all-vars or keep) is only counted, so it
+ * gets no type name; --all-vars reads and prints the value.
+ */
+function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address: bigint, r: VarResult, target: VarTarget): VarResult {
+  if (target.all) return readValue(kernel, new KObject(kernel.memory, btfType(btf, typeId), address), r, target);
   try {
-    // Readable: every byte is in the dump. A value is reported only with --all-vars (a problem has
-    // none: its read failed), so without it the read is the whole check and nothing is printed:
-    // a 30,000-variable check stays a read per variable (a char * would read its string too).
-    obj.bytes();
-    if (!target.all) return { ...r, status: 'resolved', type: obj.typeName };
+    kernel.memory.check(address, size);
+    return target.keep ? { ...r, status: 'resolved', type: new KObject(kernel.memory, btfType(btf, typeId), address).typeName } : { ...r, status: 'resolved' };
+  } catch (err) {
+    return readFailure(err, new KObject(kernel.memory, btfType(btf, typeId), address), r, target);
+  }
+}
+
+function readValue(kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
+  try {
+    // Readable: every byte is in the dump (checked, not copied: some variables are megabytes). A
+    // value is reported only with --all-vars (a problem has none: its read failed), so without it
+    // the check is all and nothing is printed: a 30,000-variable check stays a check per variable
+    // (a char * would read its string too). A result nobody keeps (resolved, without --all-vars
+    // or keep) is only counted: no type name for it.
+    kernel.memory.check(obj.address!, obj.size);
+    if (!target.all) return target.keep ? { ...r, status: 'resolved', type: obj.typeName } : { ...r, status: 'resolved' };
     const value = formatObject(obj);
     return { ...r, status: 'resolved', type: obj.typeName, value: value.length > VALUE_MAX ? value.slice(0, VALUE_MAX - 1) + '…' : value };
   } catch (err) {
-    if (err instanceof FaultError && err.reason === 'excluded') {
-      return { ...r, status: 'excluded', type: obj.typeName, detail: excludedDetail(err, target.dumpLevel) };
-    }
-    if (err instanceof KbtfError) return { ...r, status: 'unresolved' satisfies VarStatus, type: obj.typeName, detail: err.message };
-    throw err;
+    return readFailure(err, obj, r, target);
   }
+}
+
+function readFailure(err: unknown, obj: KObject, r: VarResult, target: VarTarget): VarResult {
+  if (err instanceof FaultError && err.reason === 'excluded') {
+    return { ...r, status: 'excluded', type: obj.typeName, detail: excludedDetail(err, target.dumpLevel) };
+  }
+  if (err instanceof KbtfError) return { ...r, status: 'unresolved' satisfies VarStatus, type: obj.typeName, detail: err.message };
+  throw err;
 }
 
 /**

@@ -12,6 +12,12 @@ export interface PhysicalMemory {
    * 'not-in-dump', 'lost' (incomplete dump). Never returns silent zeros for a missing page.
    */
   read(paddr: bigint, length: number): Uint8Array;
+  /**
+   * What `read` checks, without returning the bytes: throws the FaultError `read` would throw
+   * (every page stored, and a compressed page decoded), else returns. For a check of tens of
+   * thousands of variables, some of them megabytes, that needs no value.
+   */
+  check(paddr: bigint, length: number): void;
   /** True when the whole range can be read without a fault. */
   isPresent(paddr: bigint, length: number): boolean;
   /** Page size of the dump (4096 on x86_64). */

@@ -14,11 +14,11 @@
  *   for the physical view. Where PT_LOADs overlap physically, the first (lowest paddr, then file
  *   order) wins and later ones are clipped.
  */
-import { BadDataError, Cursor, UnsupportedError, hex } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, UnsupportedError, UsageError, hex } from '@kbtf/binary';
 import { PieceCache } from './block-cache.js';
 import { machineByElf, parsePrStatus, type Machine } from './machine.js';
 import { NT_PRSTATUS, parseNotes, vmcoreInfoText } from './notes.js';
-import { PhysicalReader, pushRange, type StateRun } from './physical.js';
+import { MAX_READ, PhysicalReader, pushRange, type StateRun } from './physical.js';
 import type { ByteSource } from './source.js';
 import type { ElfNote, HeaderFields, PageCounts, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './contract.js';
 import { parseVmcoreInfo } from './vmcoreinfo.js';
@@ -229,6 +229,26 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     if (s && paddr < s.memEnd) return { state: 'excluded', end: s.memEnd };
     const next = this.segments[i + 1];
     return { state: 'not-in-dump', end: next ? next.paddr : paddr + BigInt(this.pageSize) - (paddr % BigInt(this.pageSize)) };
+  }
+
+  /**
+   * An ELF core stores bytes as they are and every segment's file range was checked against the
+   * file when it was opened: a range is readable when segments store it, nothing needs reading. The
+   * first address they do not store fails as `read` fails there (chunk's fault).
+   */
+  override check(paddr: bigint, length: number): void {
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`check: bad length ${length}`);
+    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    const end = paddr + BigInt(length);
+    let at = paddr;
+    while (at < end) {
+      const s = this.segments[this.find(at)];
+      if (!s || at >= s.fileEnd) {
+        this.chunk(at, 1); // throws the fault read would
+        throw new FaultError('physical', at, 'bad-data', 'not stored by any segment');
+      }
+      at = s.fileEnd;
+    }
   }
 
   protected chunk(paddr: bigint, maxLen: number): Uint8Array {

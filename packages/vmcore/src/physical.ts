@@ -38,6 +38,13 @@ export abstract class PhysicalReader {
     return out;
   }
 
+  check(paddr: bigint, length: number): void {
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`check: bad length ${length}`);
+    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    let done = 0;
+    while (done < length) done += this.chunk(paddr + BigInt(done), length - done).byteLength;
+  }
+
   isPresent(paddr: bigint, length: number): boolean {
     if (paddr < 0n || length < 0) return false;
     const end = paddr + BigInt(length);
