@@ -12,6 +12,7 @@ export class StringTable {
   readonly start: number;
   private readonly cursor: Cursor;
   private cache: Map<number, string> | undefined;
+  private view: Buffer | undefined;
   private reverse: Map<string, number> | undefined;
 
   constructor(cursor: Cursor, base?: StringTable) {
@@ -65,8 +66,9 @@ export class StringTable {
     }
     if (end >= n) throw this.cursor.error(rel, 'unterminated string');
     let s: string;
-    if (ascii && end - rel < 1024) {
-      s = String.fromCharCode.apply(null, b.subarray(rel, end) as unknown as number[]);
+    if (ascii) {
+      // One native call (Buffer's latin1 slice): no subarray and no argument spread per name.
+      s = (this.view ??= Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1', rel, end);
     } else {
       s = latin1OrUtf8(b.subarray(rel, end));
     }
