@@ -116,6 +116,11 @@ describe('readKallsyms', () => {
       expect(ks.names).toEqual(syms.map((s) => s.name));
       expect(syms.map((_, i) => ks.typeOf(i))).toEqual(syms.map((s) => s.type));
       expect(ks.addresses).toEqual(syms.map((s) => s.address));
+      // The address order (built from the encoding's u32 halves, without BigInts) finds each one.
+      for (const [i, s] of syms.entries()) {
+        expect(ks.symbolize(s.address)).toMatchObject({ name: s.name, address: s.address, offset: 0n });
+        if (i + 1 < syms.length) expect(ks.nextAddressAbove(s.address)).toBe(syms[i + 1].address);
+      }
     });
   }
 
@@ -127,6 +132,26 @@ describe('readKallsyms', () => {
     expect(() => ks.address('nope')).toThrow(/no symbol 'nope'/);
     expect(ks.symbolize(0xffffffff81000018n)).toMatchObject({ name: 'abmodab_local', offset: 8n, type: 't' });
     expect(ks.symbolize(0x2c9c4n)).toMatchObject({ name: 'runqueues', offset: 4n });
+  });
+
+  it('by address: the next symbol above, aliases skipped, in a sorted table and in one out of order', () => {
+    const alias = { type: 'T', name: 'stext_alias', address: 0xffffffff81000000n };
+    const sorted = [...symbols.slice(0, 3), alias, ...symbols.slice(3)];
+    // The same symbols with the table out of address order: the answers must not change.
+    const shuffled = [sorted[5], sorted[0], sorted[8], sorted[2], sorted[7], sorted[3], sorted[1], sorted[6], sorted[4]];
+    for (const syms of [sorted, shuffled]) {
+      const { km, loc } = build(syms, 'absolute-percpu');
+      const ks = readKallsyms(km, loc);
+      expect(ks.nextAddressAbove(0xffffffff81000000n)).toBe(0xffffffff81000010n);
+      expect(ks.nextAddressAbove(0xfffffffe00000000n)).toBe(0xffffffff81000000n);
+      expect(ks.nextAddressAbove(0xffffffff82a05000n)).toBe(0xffffffff82b00000n);
+      expect(ks.nextAddressAbove(0xffffffff82b00008n)).toBeUndefined();
+      expect(ks.nextAddressAbove(0x10n)).toBe(0x2c9c0n);
+      // Of several symbols at one address, the one last in the table.
+      expect(ks.symbolize(0xffffffff81000004n)).toMatchObject({ name: syms.indexOf(alias) > syms.findIndex((x) => x.name === '_stext') ? 'stext_alias' : '_stext', offset: 4n });
+      expect(ks.symbolize(0xffffffff82b0000fn)).toMatchObject({ name: 'dup', address: 0xffffffff82b00008n, offset: 7n });
+      expect(ks.symbolize(0x2c9c4n)).toMatchObject({ name: 'runqueues', offset: 4n });
+    }
   });
 
   it('refuses an encoding that does not put _stext where VMCOREINFO says', () => {

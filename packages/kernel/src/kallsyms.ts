@@ -48,7 +48,8 @@ export interface SymbolAt {
 export class Kallsyms {
   /** The name index: hash × MAX_INDEXED + table index of every symbol, sorted (indexNames). */
   private byHash?: Float64Array;
-  private sorted?: number[];
+  /** Every address as two u32 halves (table order), and the table indices sorted by (address, index). */
+  private byAddress?: { hi: Uint32Array; lo: Uint32Array; order: Uint32Array };
   private namesCache?: string[];
   private addressCache?: bigint[];
   private readonly table: Names;
@@ -59,6 +60,8 @@ export class Kallsyms {
     names: Names,
     private readonly addressOf: (i: number) => bigint,
     readonly encoding: KallsymsEncoding,
+    /** Every address as u32 halves, computed without a BigInt per symbol (else from addressOf). */
+    private readonly halves?: Halves,
   ) {
     this.table = names;
   }
@@ -207,22 +210,59 @@ export class Kallsyms {
 
   /** The nearest symbol at or before `address` (the last one of several at the same address). */
   symbolize(address: bigint): SymbolAt | undefined {
-    const a = this.addresses;
-    if (!this.sorted) this.sorted = a.map((_, i) => i).sort((x, y) => (a[x] < a[y] ? -1 : a[x] > a[y] ? 1 : x - y));
-    const s = this.sorted;
-    let lo = 0;
-    let hi = s.length - 1;
-    let best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (a[s[mid]] <= address) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
+    const pos = this.lastAtOrBelow(address);
+    if (pos < 0) return undefined;
+    const i = this.byAddress!.order[pos];
+    const a = this.addressAt(i);
+    return { name: this.nameOf(i), address: a, type: this.typeOf(i), offset: address - a };
+  }
+
+  /** The lowest symbol address above `address` (aliases at `address` skipped), or undefined. */
+  nextAddressAbove(address: bigint): bigint | undefined {
+    const pos = this.lastAtOrBelow(address) + 1;
+    return pos < this.count ? this.addressAt(this.byAddress!.order[pos]) : undefined;
+  }
+
+  /**
+   * The position in address order of the last symbol at or below `address` (-1 when none). The
+   * address order is built once, without a BigInt per comparison: scripts/kallsyms.c writes the
+   * table sorted by address (absolute per-CPU symbols, small offsets, first), so it is usually the
+   * table order itself, checked in one pass; any other table is sorted.
+   */
+  private lastAtOrBelow(address: bigint): number {
+    const { hi, lo, order } = (this.byAddress ??= this.addressOrder());
+    address = BigInt.asUintN(64, address);
+    const wantHi = Number(address >> 32n);
+    const wantLo = Number(address & 0xffffffffn);
+    let l = 0;
+    let h = order.length;
+    while (l < h) {
+      const mid = (l + h) >>> 1;
+      const i = order[mid];
+      if (hi[i] < wantHi || (hi[i] === wantHi && lo[i] <= wantLo)) l = mid + 1;
+      else h = mid;
     }
-    if (best < 0) return undefined;
-    const i = s[best];
-    return { name: this.nameOf(i), address: a[i], type: this.typeOf(i), offset: address - a[i] };
+    return l - 1;
+  }
+
+  private addressOrder(): { hi: Uint32Array; lo: Uint32Array; order: Uint32Array } {
+    const n = this.count;
+    const hi = new Uint32Array(n);
+    const lo = new Uint32Array(n);
+    if (this.halves) this.halves(hi, lo);
+    else {
+      for (let i = 0; i < n; i++) {
+        const a = BigInt.asUintN(64, this.addressAt(i));
+        hi[i] = Number(a >> 32n);
+        lo[i] = Number(a & 0xffffffffn);
+      }
+    }
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) if (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1])) sorted = false;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (!sorted) order.sort((x, y) => hi[x] - hi[y] || lo[x] - lo[y] || x - y);
+    return { hi, lo, order };
   }
 }
 
@@ -264,8 +304,8 @@ export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation): Kallsyms
   const tokens = readTokens(mem, loc);
   const names = decodeNames(mem, loc, count, tokens);
   const probe = new Kallsyms(names, () => 0n, 'absolute');
-  const { addressOf, encoding } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
-  return new Kallsyms(names, addressOf, encoding);
+  const { addressOf, encoding, halves } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
+  return new Kallsyms(names, addressOf, encoding, halves);
 }
 
 /** The 256 tokens, flattened: token t is bytes[start[t] .. start[t + 1]). */
@@ -416,9 +456,31 @@ interface Names {
 }
 
 type AddressOf = (i: number) => bigint;
+/** Fills hi[i], lo[i] with the high and low 32 bits of symbol i's address (mod 2^64). */
+type Halves = (hi: Uint32Array, lo: Uint32Array) => void;
+interface Encoded {
+  addressOf: AddressOf;
+  halves: Halves;
+}
 
-function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): { addressOf: AddressOf; encoding: KallsymsEncoding } {
-  const candidates: [KallsymsEncoding, () => AddressOf][] = [];
+const TWO32 = 2 ** 32;
+
+/** hi:lo = base + delta for every symbol (delta(i) an exact integer, |delta| < 2^52), mod 2^64. */
+function addHalves(base: bigint, delta: (i: number) => number): Halves {
+  const bh = Number((base >> 32n) & 0xffffffffn);
+  const bl = Number(base & 0xffffffffn);
+  return (hi, lo) => {
+    for (let i = 0; i < hi.length; i++) {
+      const sum = bl + delta(i);
+      const carry = Math.floor(sum / TWO32);
+      lo[i] = sum - carry * TWO32;
+      hi[i] = (bh + carry) >>> 0;
+    }
+  };
+}
+
+function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): Encoded & { encoding: KallsymsEncoding } {
+  const candidates: [KallsymsEncoding, () => Encoded][] = [];
   if (loc.addresses !== undefined) {
     const at = loc.addresses;
     candidates.push(['absolute', () => {
@@ -426,7 +488,15 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
       // Hot path: one address per symbol, read by index for every lookup of the table.
       // eslint-disable-next-line no-restricted-syntax
       const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      return (i) => dv.getBigUint64(i * 8, true);
+      return {
+        addressOf: (i) => dv.getBigUint64(i * 8, true),
+        halves: (hi, lo) => {
+          for (let i = 0; i < hi.length; i++) {
+            lo[i] = dv.getUint32(i * 8, true);
+            hi[i] = dv.getUint32(i * 8 + 4, true);
+          }
+        },
+      };
     }]);
   }
   if (loc.offsets !== undefined) {
@@ -442,22 +512,37 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
     }
     if (loc.relativeBase !== undefined) {
       const base = mem.u64(loc.relativeBase);
-      candidates.push(['absolute-percpu', () => (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i]))]);
-      candidates.push(['base-relative', () => (i) => base + BigInt(offs[i] >>> 0)]);
+      candidates.push(['absolute-percpu', () => {
+        const toBase = addHalves(base, (i) => ~offs[i]);
+        return {
+          addressOf: (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i])),
+          // A non-negative offset is the address itself (a per-CPU offset); else base - 1 - offset.
+          halves: (hi, lo) => {
+            toBase(hi, lo);
+            for (let i = 0; i < hi.length; i++) {
+              if (offs[i] >= 0) {
+                hi[i] = 0;
+                lo[i] = offs[i];
+              }
+            }
+          },
+        };
+      }]);
+      candidates.push(['base-relative', () => ({ addressOf: (i) => base + BigInt(offs[i] >>> 0), halves: addHalves(base, (i) => offs[i] >>> 0) })]);
     }
     const at = loc.offsets;
-    candidates.push(['place-relative', () => (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i]))]);
+    candidates.push(['place-relative', () => ({ addressOf: (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i])), halves: addHalves(at, (i) => i * 4 + offs[i]) })]);
   }
   if (candidates.length === 0) throw new UnsupportedError('VMCOREINFO has neither kallsyms_offsets nor kallsyms_addresses');
   if (stextIndex === undefined || loc.stext === undefined) {
-    if (candidates.length === 1) return { addressOf: candidates[0][1](), encoding: candidates[0][0] };
+    if (candidates.length === 1) return { ...candidates[0][1](), encoding: candidates[0][0] };
     throw new UnsupportedError('cannot choose the kallsyms address encoding: no _stext to check against');
   }
   const seen: string[] = [];
   for (const [encoding, build] of candidates) {
-    const addressOf = build();
-    if (addressOf(stextIndex) === loc.stext) return { addressOf, encoding };
-    seen.push(`${encoding} ${hex(addressOf(stextIndex))}`);
+    const built = build();
+    if (built.addressOf(stextIndex) === loc.stext) return { ...built, encoding };
+    seen.push(`${encoding} ${hex(built.addressOf(stextIndex))}`);
   }
   throw new BadDataError('kallsyms', loc.offsets ?? loc.addresses, `no address encoding puts _stext at ${hex(loc.stext)} (${seen.join(', ')})`);
 }

@@ -179,21 +179,21 @@ function vmlinuxSectionBase(entries: DatasecEntry[], addrs: (bigint[] | undefine
 }
 
 function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>, addrs?: bigint[]): VarResult {
-  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(expected) };
+  const r = (): VarResult => ({ name: e.name, section, status: 'unresolved', address: hexAddr(expected) });
   const typeSize = btf.sizeof(e.typeId);
   if (symbols) {
     const cands = symbols.get(e.name);
-    if (!cands) return { ...r, detail: `no symbol '${e.name}' in ${target.module!.name}'s symbols` };
+    if (!cands) return { ...r(), detail: `no symbol '${e.name}' in ${target.module!.name}'s symbols` };
     const sym = cands.find((s) => s.value === expected);
-    if (!sym) return { ...r, detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, section base + offset = ${hexAddr(expected)}` };
-    if (sym.size !== 0n && BigInt(typeSize) > sym.size) return { ...r, detail: `type size ${typeSize} > symbol size ${sym.size}` };
+    if (!sym) return { ...r(), detail: `symbol at ${cands.map((s) => hexAddr(s.value)).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    if (sym.size !== 0n && BigInt(typeSize) > sym.size) return { ...r(), detail: `type size ${typeSize} > symbol size ${sym.size}` };
   } else {
     // Static variables share names across files (`tokens`, `extable`): any symbol of the name at
     // the expected address is this one.
-    if (addrs === undefined) return { ...r, detail: `no symbol '${e.name}' in kallsyms` };
-    if (!addrs.includes(expected)) return { ...r, detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    if (addrs === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
+    if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
     const room = roomAfter(kernel, expected);
-    if (room !== undefined && BigInt(typeSize) > room) return { ...r, detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
+    if (room !== undefined && BigInt(typeSize) > room) return { ...r(), detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
   }
   return readVar(kernel, btf, e.typeId, typeSize, expected, r, target);
 }
@@ -204,10 +204,10 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
  * section's size) and its bytes must be readable.
  */
 function resolveByAddress(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, address: bigint, by: 'anchor' | 'section'): VarResult {
-  const r: VarResult = { name: e.name, section, status: 'unresolved', address: hexAddr(address), by };
+  const r = (): VarResult => ({ name: e.name, section, status: 'unresolved', address: hexAddr(address), by });
   const typeSize = btf.sizeof(e.typeId);
-  if (e.sectionSize > 0 && e.offset + typeSize > e.sectionSize) return { ...r, detail: `offset ${e.offset} + type size ${typeSize} > ${section}'s size ${e.sectionSize}` };
-  return readVar(kernel, btf, e.typeId, typeSize, address, r, target);
+  if (e.sectionSize > 0 && e.offset + typeSize > e.sectionSize) return { ...r(), detail: `offset ${e.offset} + type size ${typeSize} > ${section}'s size ${e.sectionSize}` };
+  return readVar(kernel, btf, e.typeId, typeSize, address, r, target, by);
 }
 
 function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolean {
@@ -216,24 +216,10 @@ function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolea
   return begin !== undefined && end !== undefined && address >= begin && address < end;
 }
 
-const sortedCache = new WeakMap<Kernel, BigUint64Array>();
-
 /** Bytes from `addr` to the next kallsyms symbol at a higher address (aliases skipped). */
 function roomAfter(kernel: Kernel, addr: bigint): bigint | undefined {
-  let a = sortedCache.get(kernel);
-  if (!a) {
-    // Per-CPU symbols (absolute-percpu kallsyms) are small offsets mixed into the table: sort.
-    a = BigUint64Array.from(kernel.kallsyms.addresses).sort();
-    sortedCache.set(kernel, a);
-  }
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] <= addr) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < a.length ? a[lo] - addr : undefined;
+  const next = kernel.kallsyms.nextAddressAbove(addr);
+  return next === undefined ? undefined : next - addr;
 }
 
 function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>, anchors?: Anchors): VarResult {
@@ -286,15 +272,24 @@ function possibleCpus(kernel: Kernel): number {
  * megabytes). A result nobody keeps (resolved, without --all-vars or keep) is only counted, so it
  * gets no type name; --all-vars reads and prints the value.
  */
-function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address: bigint, r: VarResult, target: VarTarget): VarResult {
-  if (target.all) return readValue(kernel, new KObject(kernel.memory, btfType(btf, typeId), address), r, target);
+function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address: bigint, r: () => VarResult, target: VarTarget, by?: 'anchor' | 'section'): VarResult {
+  if (target.all) return readValue(kernel, new KObject(kernel.memory, btfType(btf, typeId), address), r(), target);
   try {
     kernel.memory.check(address, size);
-    return target.keep ? { ...r, status: 'resolved', type: new KObject(kernel.memory, btfType(btf, typeId), address).typeName } : { ...r, status: 'resolved' };
   } catch (err) {
-    return readFailure(err, new KObject(kernel.memory, btfType(btf, typeId), address), r, target);
+    return readFailure(err, new KObject(kernel.memory, btfType(btf, typeId), address), r(), target);
   }
+  if (target.keep) return { ...r(), status: 'resolved', type: new KObject(kernel.memory, btfType(btf, typeId), address).typeName };
+  // Only counted (record keeps no resolved result here): one shared result per placement, no name,
+  // address or type formatted for it.
+  return QUIET_RESOLVED[by ?? 'symbol'];
 }
+
+const QUIET_RESOLVED: Record<'symbol' | 'anchor' | 'section', VarResult> = {
+  symbol: Object.freeze({ name: '', section: '', status: 'resolved' }),
+  anchor: Object.freeze({ name: '', section: '', status: 'resolved', by: 'anchor' }),
+  section: Object.freeze({ name: '', section: '', status: 'resolved', by: 'section' }),
+};
 
 function readValue(kernel: Kernel, obj: KObject, r: VarResult, target: VarTarget): VarResult {
   try {
