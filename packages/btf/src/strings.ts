@@ -55,8 +55,6 @@ export class StringTable {
   private decode(rel: number): string {
     const b = this.bytes;
     if (b[rel] === 0) return '';
-    const cached = this.cache?.get(rel);
-    if (cached !== undefined) return cached;
     let end = rel;
     let ascii = true;
     const n = b.length;
@@ -65,13 +63,13 @@ export class StringTable {
       end++;
     }
     if (end >= n) throw this.cursor.error(rel, 'unterminated string');
-    let s: string;
-    if (ascii) {
-      // One native call (Buffer's latin1 slice): no subarray and no argument spread per name.
-      s = (this.view ??= Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1', rel, end);
-    } else {
-      s = latin1OrUtf8(b.subarray(rel, end));
-    }
+    // ASCII (every kernel name): one native call (Buffer's latin1 slice), cheaper than a cache
+    // lookup, and nothing kept: a companion's 30,000 VAR names are each read once. Other bytes
+    // (UTF-8, or latin-1 when not valid UTF-8) are decoded once and kept.
+    if (ascii) return (this.view ??= Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1', rel, end);
+    const cached = this.cache?.get(rel);
+    if (cached !== undefined) return cached;
+    const s = latin1OrUtf8(b.subarray(rel, end));
     (this.cache ??= new Map()).set(rel, s);
     return s;
   }

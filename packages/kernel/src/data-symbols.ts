@@ -38,6 +38,9 @@ export interface DataSymbolContext {
 
 const BTF_MAGIC = Buffer.from([0x9f, 0xeb, 0x01, 0x00]);
 const SCAN_LIMIT = 96n << 20n;
+/** spans(): chunk size, and the bytes each chunk repeats from the one before (a BTF header, a struct module's name). */
+const SPAN_CHUNK = 4 << 20;
+const SPAN_OVERLAP = 4096;
 const MODULE_NAME_LEN = 56;
 const KERNEL_MIN = 0xfff0000000000000n;
 
@@ -130,33 +133,44 @@ export class DataSymbols {
 
   /**
    * The readable pieces of a run, each one buffer: pages a filtered dump left out (makedumpfile
-   * -d 31 drops zero pages, bss among them) split the run instead of failing it.
+   * -d 31 drops zero pages, bss among them) split the run instead of failing it. A long piece comes
+   * in chunks of SPAN_CHUNK bytes, each starting with the previous chunk's last `overlap` bytes (a
+   * multiple of 8): a search that stops at its first match reads no further than that chunk.
    */
-  private *spans(run: MappedRun): Generator<{ start: bigint; bytes: Buffer }> {
+  private *spans(run: MappedRun, overlap = SPAN_OVERLAP): Generator<{ start: bigint; bytes: Buffer }> {
     const page = BigInt(this.ctx.vmcoreinfo.pageSize ?? 4096);
     let start = run.start;
     let parts: Uint8Array[] = [];
+    let length = 0;
     const flush = (): { start: bigint; bytes: Buffer } | undefined => {
       const out = parts.length > 0 ? { start, bytes: Buffer.concat(parts) } : undefined;
       parts = [];
+      length = 0;
       return out;
+    };
+    const add = (at: bigint, b: Uint8Array): { start: bigint; bytes: Buffer } | undefined => {
+      if (parts.length === 0) start = at;
+      parts.push(b);
+      length += b.length;
+      if (length < SPAN_CHUNK) return undefined;
+      const piece = flush()!;
+      const keep = Math.min(overlap, piece.bytes.length);
+      parts = [piece.bytes.subarray(piece.bytes.length - keep)];
+      length = keep;
+      start = piece.start + BigInt(piece.bytes.length - keep);
+      return piece;
     };
     for (let at = run.start; at < run.end; ) {
       const n = run.end - at < 1n << 20n ? run.end - at : 1n << 20n;
       const whole = this.readSafe(at, Number(n));
       if (whole) {
-        if (parts.length === 0) start = at;
-        parts.push(whole);
+        const piece = add(at, whole);
+        if (piece) yield piece;
       } else {
         for (let p = at; p < at + n; p += page) {
           const b = this.readSafe(p, Number(page));
-          if (b) {
-            if (parts.length === 0) start = p;
-            parts.push(b);
-          } else {
-            const piece = flush();
-            if (piece) yield piece;
-          }
+          const piece = b ? add(p, b) : flush();
+          if (piece) yield piece;
         }
       }
       at += n;
@@ -256,11 +270,17 @@ export class DataSymbols {
     const moduleAt = BigInt(offsetOf(t, 'module'));
     const layout = arm64Layout(this.ctx.vmcoreinfo);
     const linear = (v: bigint): boolean => v >= layout.pageOffset && v < layout.linearEnd;
+    // The high 32 bits of a linear-map address, to pass over the image's other words without
+    // making a BigInt of each (tens of MB of rodata, data and bss).
+    const hiMin = Number(layout.pageOffset >> 32n);
+    const hiMax = Number((layout.linearEnd - 1n) >> 32n);
     const at = { listAt, moduleAt, btfAt: BigInt(offsetOf(t, 'btf')) };
     let best = { h: 0n, n: 0 };
     for (const run of this.imageRuns()) {
       for (const { start, bytes } of this.spans(run)) {
         for (let p = 0; p + 16 <= bytes.length; p += 8) {
+          const hi = bytes.readUInt32LE(p + 4);
+          if (hi < hiMin || hi > hiMax) continue;
           const next = bytes.readBigUInt64LE(p);
           if (!linear(next) || !linear(bytes.readBigUInt64LE(p + 8))) continue;
           const h = start + BigInt(p);
