@@ -56,14 +56,18 @@ export class Kallsyms {
   /** Scratch space for expanding one name. */
   private scratch = new Uint8Array(1024);
 
+  private readonly addressOf: AddressOf;
+  /** Every address as u32 halves, computed without a BigInt per symbol. */
+  private readonly halves: Halves;
+
   constructor(
     names: Names,
-    private readonly addressOf: (i: number) => bigint,
+    addresses: Encoded,
     readonly encoding: KallsymsEncoding,
-    /** Every address as u32 halves, computed without a BigInt per symbol (else from addressOf). */
-    private readonly halves?: Halves,
   ) {
     this.table = names;
+    this.addressOf = addresses.addressOf;
+    this.halves = addresses.halves;
   }
 
   get count(): number {
@@ -249,14 +253,7 @@ export class Kallsyms {
     const n = this.count;
     const hi = new Uint32Array(n);
     const lo = new Uint32Array(n);
-    if (this.halves) this.halves(hi, lo);
-    else {
-      for (let i = 0; i < n; i++) {
-        const a = BigInt.asUintN(64, this.addressAt(i));
-        hi[i] = Number(a >> 32n);
-        lo[i] = Number(a & 0xffffffffn);
-      }
-    }
+    this.halves(hi, lo);
     let sorted = true;
     for (let i = 1; i < n && sorted; i++) if (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1])) sorted = false;
     const order = new Uint32Array(n);
@@ -303,9 +300,10 @@ export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation): Kallsyms
   if (count === 0 || count > MAX_SYMS) throw new BadDataError('kallsyms', loc.numSyms, `implausible kallsyms_num_syms ${count}`);
   const tokens = readTokens(mem, loc);
   const names = decodeNames(mem, loc, count, tokens);
-  const probe = new Kallsyms(names, () => 0n, 'absolute');
-  const { addressOf, encoding, halves } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
-  return new Kallsyms(names, addressOf, encoding, halves);
+  // Names only, to find _stext: no address is asked of it.
+  const probe = new Kallsyms(names, { addressOf: () => 0n, halves: () => {} }, 'absolute');
+  const { encoding, ...addresses } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
+  return new Kallsyms(names, addresses, encoding);
 }
 
 /** The 256 tokens, flattened: token t is bytes[start[t] .. start[t + 1]). */

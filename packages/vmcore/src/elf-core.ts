@@ -14,11 +14,11 @@
  *   for the physical view. Where PT_LOADs overlap physically, the first (lowest paddr, then file
  *   order) wins and later ones are clipped.
  */
-import { BadDataError, Cursor, FaultError, UnsupportedError, UsageError, hex } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, UnsupportedError, hex } from '@kbtf/binary';
 import { PieceCache } from './block-cache.js';
 import { machineByElf, parsePrStatus, type Machine } from './machine.js';
 import { NT_PRSTATUS, parseNotes, vmcoreInfoText } from './notes.js';
-import { MAX_READ, PhysicalReader, pushRange, type StateRun } from './physical.js';
+import { PhysicalReader, pushRange, type StateRun } from './physical.js';
 import type { ByteSource } from './source.js';
 import type { ElfNote, HeaderFields, PageCounts, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './contract.js';
 import { parseVmcoreInfo } from './vmcoreinfo.js';
@@ -237,8 +237,7 @@ export class ElfCore extends PhysicalReader implements Vmcore, VmcoreDetails {
    * first address they do not store fails as `read` fails there (chunk's fault).
    */
   override check(paddr: bigint, length: number): void {
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`check: bad length ${length}`);
-    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    this.checkArguments('check', paddr, length);
     const end = paddr + BigInt(length);
     let at = paddr;
     while (at < end) {

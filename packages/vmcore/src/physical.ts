@@ -26,8 +26,7 @@ export abstract class PhysicalReader {
   abstract stateAt(paddr: bigint): StateRun;
 
   read(paddr: bigint, length: number): Uint8Array {
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`read: bad length ${length}`);
-    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    this.checkArguments('read', paddr, length);
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -39,8 +38,7 @@ export abstract class PhysicalReader {
   }
 
   check(paddr: bigint, length: number): void {
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`check: bad length ${length}`);
-    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
+    this.checkArguments('check', paddr, length);
     let done = 0;
     while (done < length) done += this.chunk(paddr + BigInt(done), length - done).byteLength;
   }
@@ -55,6 +53,12 @@ export abstract class PhysicalReader {
       at = run.end;
     }
     return true;
+  }
+
+  /** What read and check refuse before any page: a bad length (usage), a negative address (fault). */
+  protected checkArguments(op: 'read' | 'check', paddr: bigint, length: number): void {
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ) throw new UsageError(`${op}: bad length ${length}`);
+    if (paddr < 0n) throw new FaultError('physical', paddr, 'not-in-dump', 'negative address');
   }
 
   /** Throw the FaultError that `stateAt` implies for a non-present address. */
