@@ -32,16 +32,19 @@ const STREAMS = 4;
 interface Stream {
   /** Offset just past the last read of this stream. */
   next: number;
-  /** A window of file bytes read ahead, at winStart. */
+  /** A window of file bytes read ahead, at winStart (a view of `buf`). */
   win?: Uint8Array;
   winStart: number;
+  /** The stream's read-ahead buffer, refilled in place: every read out of it is a copy. */
+  buf?: Uint8Array;
 }
 
 /**
  * A file read with positioned reads. A read that starts where an earlier one ended (the pages of
  * a kdump file stored one after another, a walk over descriptors) turns into a 128 KiB read-ahead
  * that serves the next ones from memory: reading 5 MiB of vmlinux BTF out of a compressed dump
- * takes ~100 system calls instead of ~1,500. Isolated reads stay exact.
+ * takes ~100 system calls instead of ~1,500. Isolated reads stay exact. Each stream reads ahead into
+ * one buffer of its own, reused for every window (what a read returns is always its own copy).
  */
 export class FileSource implements ByteSource {
   readonly name: string;
@@ -76,18 +79,25 @@ export class FileSource implements ByteSource {
       const s = streams[i];
       if (s.next !== offset || length >= READAHEAD) continue;
       const n = Math.min(READAHEAD, this.size - offset);
-      s.win = this.pread(offset, n, what);
+      s.buf ??= new Uint8Array(READAHEAD);
+      s.win = this.preadInto(s.buf.subarray(0, n), offset, what);
       s.winStart = offset;
       s.next = end;
       return s.win.slice(0, length);
     }
-    if (streams.length >= STREAMS) streams.shift();
-    streams.push({ next: end, winStart: 0 });
+    // A stream that is dropped hands its buffer on: fresh memory costs a page fault per page.
+    const dropped = streams.length >= STREAMS ? streams.shift() : undefined;
+    streams.push({ next: end, winStart: 0, buf: dropped?.buf });
     return this.pread(offset, length, what);
   }
 
   private pread(offset: number, length: number, what: string): Uint8Array {
-    const buf = new Uint8Array(length);
+    return this.preadInto(new Uint8Array(length), offset, what);
+  }
+
+  /** Fill `buf` from `offset`. */
+  private preadInto(buf: Uint8Array, offset: number, what: string): Uint8Array {
+    const length = buf.byteLength;
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd!, buf, done, length - done, offset + done);
