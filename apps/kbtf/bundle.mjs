@@ -38,9 +38,12 @@ const inline = {
   },
 };
 
+// Output: ASCII only (non-ASCII in strings and regexps escaped), so that the source V8 keeps is a
+// one-byte string, half the memory of a two-byte one; no JSDoc or annotation comments (~12 % of the
+// bytes every run reads). Line comments and names stay: stack traces still read.
 async function bundle(input, file, format, options = {}) {
   const b = await rolldown({ input, platform: 'node', external: [/^node:/, ...LIBS, /^\.\/(yaml|zod)\.cjs$/], logLevel: 'warn', ...options });
-  await b.write({ file, format, codeSplitting: false, sourcemap: false });
+  await b.write({ file, format, codeSplitting: false, sourcemap: false, charset: 'ascii', comments: { legal: true, annotation: false, jsdoc: false } });
   await b.close();
 }
 
@@ -53,6 +56,8 @@ for (const lib of LIBS) await bundle(require.resolve(lib), join(here, `dist/${li
 // The bundles must need nothing outside dist/: no package.json, no node_modules package.
 for (const f of ['kbtf.cjs', 'worker.js', 'yaml.cjs', 'zod.cjs']) {
   const text = readFileSync(join(here, 'dist', f), 'utf8');
+  const wide = [...text].findIndex((ch) => ch.charCodeAt(0) > 0x7f);
+  if (wide >= 0) throw new Error(`bundle.mjs: dist/${f} has a non-ASCII character at ${wide}`);
   const loads = [...text.matchAll(/(?:\brequire(?:\$\d+)?\(|^import\b[^'"\n]*?\bfrom\s+|\bimport\()\s*(['"])([^'"]+)\1/gm)].map((m) => m[2]);
   const bad = loads.filter((s) => !builtinModules.includes(s.replace(/^node:/, '')) && !/^\.\/(yaml|zod)\.cjs$/.test(s));
   if (bad.length) throw new Error(`bundle.mjs: dist/${f} still loads ${[...new Set(bad)].join(', ')}`);

@@ -4,6 +4,7 @@ export * from './writer.js';
 export * from './input-file.js';
 export * from './elf.js';
 export * from './process.js';
+export * from './builtins.js';
 export * from './address.js';
 export * from './hexdump.js';
 export * from './atomic-write.js';

@@ -3,7 +3,7 @@
  * debootstrap, depmod) and the policy's modprobe. Arguments are always an argv array, never a
  * shell, so a module name or path is never interpreted.
  */
-import { spawn } from 'node:child_process';
+import { childProcess } from './builtins.js';
 import { KbtfError, NotFoundError } from './errors.js';
 
 export interface RunResult {
@@ -35,7 +35,7 @@ export class ToolError extends KbtfError {
 /** Run `cmd`; NotFoundError when it is not on PATH. A signal gives exit code 128. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult & { bytes?: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = childProcess().spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let total = 0;

@@ -15,11 +15,10 @@
  * The -dbg package is ~860 MB compressed; members are streamed out of `dpkg-deb --fsys-tarfile`
  * by name, never unpacked whole. Every step writes to a temporary name and renames when done.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, ElfFile, MAX_OBJECT_FILE, NotFoundError, openElfFile, openRegularFile, readRegularFile, runChecked } from '@kbtf/binary';
+import { BadDataError, ElfFile, MAX_OBJECT_FILE, NotFoundError, childProcess, openElfFile, openRegularFile, readRegularFile, runChecked } from '@kbtf/binary';
 import { type Log, silent } from './log.js';
 
 export const DEFAULT_CACHE = '/var/cache/kbtf';
@@ -254,9 +253,9 @@ function extractMembers(deb: string, dir: string, members: readonly string[], op
   const list = join(dir, '.members');
   writeFileSync(list, [...members, ...optional].join('\n') + '\n');
   return new Promise((resolve, reject) => {
-    const dpkg = spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dpkg = childProcess().spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', 'pipe', 'pipe'] });
     // --no-wildcards: member names are literal paths, whatever characters they hold.
-    const tar = spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-wildcards', '-T', list], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const tar = childProcess().spawn('tar', ['-x', '-f', '-', '-C', dir, '--no-wildcards', '-T', list], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     dpkg.stderr.on('data', (b: Buffer) => (err += b.toString()));
     tar.stderr.on('data', (b: Buffer) => (err += b.toString()));

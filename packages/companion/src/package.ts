@@ -21,12 +21,11 @@
  * build` writes) when its summary lists them with the module's current build-id and they pass the
  * loader-side check on the current vmlinux BTF; the others are built there first.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { BadDataError, ElfFile, NotFoundError, UsageError, openElfFile, runChecked, withContext } from '@kbtf/binary';
+import { BadDataError, ElfFile, NotFoundError, UsageError, digestHex, openElfFile, runChecked, withContext } from '@kbtf/binary';
 import { parseBtf, readSectionAnchors } from '@kbtf/btf';
 import { buildForKernel, companionDir, readSummaryFile, resolveEntries, type KernelBuildOptions } from './batch.js';
 import { checkCompanion } from './check.js';
@@ -322,7 +321,7 @@ export async function packageCompanions(opts: PackageOptions): Promise<PackageRe
     log(`wrote ${deb} (${modules.length} companion(s), Depends: ${image.package} (= ${image.version}))`);
     return {
       deb, package: name, version: opts.version, depends: `${image.package} (= ${image.version})`, modules, built, without,
-      sourceDateEpoch: epoch, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'),
+      sourceDateEpoch: epoch, bytes: bytes.byteLength, sha256: digestHex('sha256', bytes),
     };
   } finally {
     rmSync(stage, { recursive: true, force: true });
@@ -407,7 +406,7 @@ function writeStage(pkgRoot: string, files: ReadonlyMap<string, Uint8Array>, con
   }
   const debian = join(pkgRoot, 'DEBIAN');
   mkdirSync(debian, { recursive: true });
-  const sums = [...files.keys()].sort().map((p) => `${createHash('md5').update(files.get(p)!).digest('hex')}  ${p}`);
+  const sums = [...files.keys()].sort().map((p) => `${digestHex('md5', files.get(p)!)}  ${p}`);
   const meta: [string, string, number][] = [
     ['control', control.control, 0o644],
     ['md5sums', sums.join('\n') + '\n', 0o644],

@@ -132,7 +132,7 @@ export class Kallsyms {
 
   /** Index of the first symbol with this name. */
   indexOf(name: string): number | undefined {
-    const want = Buffer.from(name, 'latin1');
+    const want = name;
     const h = nameHash(want);
     if (this.byHash) {
       for (let k = this.firstOfHash(h); k < this.byHash.length && hashOfKey(this.byHash[k]) === h; k++) {
@@ -147,11 +147,11 @@ export class Kallsyms {
     return undefined;
   }
 
-  /** Whether symbol i's name is the bytes `want`. */
-  private nameIs(i: number, want: Uint8Array): boolean {
+  /** Whether symbol i's name is `want` (compared as latin1 bytes). */
+  private nameIs(i: number, want: string): boolean {
     const len = this.expand(i);
     if (len - 1 !== want.length) return false;
-    for (let k = 0; k < want.length; k++) if (this.scratch[k + 1] !== want[k]) return false;
+    for (let k = 0; k < want.length; k++) if (this.scratch[k + 1] !== (want.charCodeAt(k) & 0xff)) return false;
     return true;
   }
 
@@ -185,7 +185,7 @@ export class Kallsyms {
   /** Every address of a name, in table order (static names repeat); undefined when absent. Builds the name index. */
   addressesOf(name: string): bigint[] | undefined {
     this.indexNames();
-    const want = Buffer.from(name, 'latin1');
+    const want = name;
     const h = nameHash(want);
     let out: bigint[] | undefined;
     if (!this.byHash) {
@@ -399,9 +399,10 @@ const MAX_INDEXED = 1 << 21;
 const hashOfKey = (key: number): number => Math.floor(key / MAX_INDEXED) | 0;
 const indexOfKey = (key: number): number => key % MAX_INDEXED;
 
-function nameHash(bytes: Uint8Array): number {
+/** The hash of a name as its latin1 bytes (one byte per UTF-16 unit, as Buffer.from(name, 'latin1') gives), with no buffer made. */
+function nameHash(name: string): number {
   let h = 0;
-  for (let q = 0; q < bytes.length; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
+  for (let q = 0; q < name.length; q++) h = (Math.imul(h, HASH_P) + (name.charCodeAt(q) & 0xff)) | 0;
   return h;
 }
 

@@ -96,6 +96,16 @@ export class KernelMemory implements VirtualMemory {
   read(vaddr: bigint, length: number): Uint8Array {
     vaddr &= U64;
     if (length === 0) return new Uint8Array(0);
+    // Inside one page (most reads: a field, a pointer, a small struct): what runs() would do for
+    // its one run, without the run bookkeeping.
+    if (length > 0 && Number(vaddr & 0xfffn) + length <= PAGE_SIZE) {
+      const p = this.translate(vaddr);
+      try {
+        return this.phys.read(p, length);
+      } catch (err) {
+        throw atVirtual(err, vaddr, p);
+      }
+    }
     let out: Uint8Array | undefined;
     this.runs(vaddr, length, (paddr, n, at) => {
       const bytes = this.phys.read(paddr, n);
@@ -111,7 +121,17 @@ export class KernelMemory implements VirtualMemory {
    * compressed page is decoded). Throws the FaultError `read` would throw.
    */
   check(vaddr: bigint, length: number): void {
-    this.runs(vaddr & U64, length, (paddr, n) => this.phys.check(paddr, n));
+    vaddr &= U64;
+    if (length > 0 && Number(vaddr & 0xfffn) + length <= PAGE_SIZE) {
+      const p = this.translate(vaddr);
+      try {
+        this.phys.check(p, length);
+      } catch (err) {
+        throw atVirtual(err, vaddr, p);
+      }
+      return;
+    }
+    this.runs(vaddr, length, (paddr, n) => this.phys.check(paddr, n));
   }
 
   /**
@@ -129,9 +149,7 @@ export class KernelMemory implements VirtualMemory {
       try {
         each(runP, runLen, runAt);
       } catch (err) {
-        if (!(err instanceof FaultError)) throw err;
-        const failedV = runV + (err.address - runP);
-        throw new FaultError('virtual', failedV, err.reason, `physical ${hex(err.address)}`, { cause: err });
+        throw atVirtual(err, runV, runP);
       }
     };
     while (done < length) {
@@ -219,4 +237,10 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** A physical fault in the run that starts at `runV` (physical `runP`), raised again at its virtual address. */
+function atVirtual(err: unknown, runV: bigint, runP: bigint): unknown {
+  if (!(err instanceof FaultError)) return err;
+  return new FaultError('virtual', runV + (err.address - runP), err.reason, `physical ${hex(err.address)}`, { cause: err });
 }

@@ -13,8 +13,7 @@
  * - BTF: `mod->btf_data` is NULL once the module is live; the bytes stay in `btf_modules`, a list of
  *   `struct btf_module {list, module, btf}` (kernel/bpf/btf.c), at `btf->data`, `btf->data_size`.
  */
-import { createHash } from 'node:crypto';
-import { BadDataError, Cursor, FaultError, NotFoundError } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, NotFoundError, digestHex } from '@kbtf/binary';
 import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
 import type { Kallsyms } from './kallsyms.js';
 import type { KernelMemory } from './memory.js';
@@ -111,7 +110,7 @@ export class KernelModule {
   }
 
   get btfSha256(): string | undefined {
-    return this.btfBytes && createHash('sha256').update(this.btfBytes).digest('hex');
+    return this.btfBytes && digestHex('sha256', this.btfBytes);
   }
 
   /** The module's BTF parsed as split BTF on vmlinux BTF; undefined when it has none. */

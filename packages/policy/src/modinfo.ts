@@ -4,9 +4,8 @@
  * `.ko.xz` and `.ko.zst` are decompressed by the `xz` and `zstd` tools (execFile, never a shell),
  * `.ko.gz` by node's zlib. `.modinfo` is read by @kbtf/binary's ELF reader (elf.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { BadDataError, ElfFile, NotFoundError, type Modinfo } from '@kbtf/binary';
+import { BadDataError, ElfFile, NotFoundError, childProcess, type Modinfo } from '@kbtf/binary';
 import { Root } from './root-tree.js';
 
 /**
@@ -17,8 +16,8 @@ export const MAX_MODULE = 128 * 1024 * 1024;
 
 export function decompressModule(bytes: Uint8Array, name: string): Uint8Array {
   try {
-    if (name.endsWith('.xz')) return execFileSync('xz', ['-dc'], { input: bytes, maxBuffer: MAX_MODULE });
-    if (name.endsWith('.zst')) return execFileSync('zstd', ['-dcq'], { input: bytes, maxBuffer: MAX_MODULE });
+    if (name.endsWith('.xz')) return childProcess().execFileSync('xz', ['-dc'], { input: bytes, maxBuffer: MAX_MODULE });
+    if (name.endsWith('.zst')) return childProcess().execFileSync('zstd', ['-dcq'], { input: bytes, maxBuffer: MAX_MODULE });
     if (name.endsWith('.gz')) return gunzipSync(bytes, { maxOutputLength: MAX_MODULE });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -5,8 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { KbtfError } from '@kbtf/binary';
+import { KbtfError, workerThreads } from '@kbtf/binary';
 import type { VerifyReport } from './report.js';
 import { verifyDump, type VerifyOptions } from './verify.js';
 
@@ -42,7 +41,7 @@ export async function verifyMany(paths: string[], options: VerifyOptions, jobs: 
   let next = 0;
   const runWorker = () =>
     new Promise<void>((resolve, reject) => {
-      const w = new Worker(workerFile, { workerData: { options } });
+      const w = new (workerThreads().Worker)(workerFile, { workerData: { options } });
       const feed = () => {
         if (next >= paths.length) {
           void w.terminate().then(() => resolve());

@@ -5,8 +5,7 @@
  * A failure of the first four stops the walk (nothing later can be read); the verdict is then
  * `incomplete`. Input that is not a readable dump at all throws (exit 2 in the CLI).
  */
-import { createHash } from 'node:crypto';
-import { KbtfError, hex } from '@kbtf/binary';
+import { KbtfError, digestHex, hex } from '@kbtf/binary';
 import { companionRules, validateBtf, parseBtf, type Btf } from '@kbtf/btf';
 import { Kernel, VMLINUX_COMPANION, type KernelModule } from '@kbtf/kernel';
 import { decide, foldName, isCompanion, formatSource, type Settings } from '@kbtf/policy';
@@ -374,7 +373,7 @@ function checkCompanion(
     return { result: finish(r, wanted) };
   }
   r.btfSize = companion.btfBytes.length;
-  r.btfSha256 = createHash('sha256').update(companion.btfBytes).digest('hex');
+  r.btfSha256 = digestHex('sha256', companion.btfBytes);
   // The dump's kernel's rules (docs/btf.md): the same answer the policy check and the builder use.
   const v = validateBtf(companion.btfBytes, { base: vmlinuxBtf, mode: 'module', kernel: companionRules(kernel.release()) });
   if (!v.valid) {

@@ -65,8 +65,11 @@ function pageInflater(pageSize: number): PageInflater | null {
   return inflater;
 }
 
-/** `data` inflated to exactly `pageSize` bytes (a copy), or undefined when the fast path cannot say. */
-function inflatePage(data: Uint8Array, pageSize: number): Uint8Array | undefined {
+/**
+ * `data` inflated to exactly `pageSize` bytes, or undefined when the fast path cannot say. The
+ * bytes are the shared scratch buffer's: valid until the next page is inflated.
+ */
+function inflateToScratch(data: Uint8Array, pageSize: number): Uint8Array | undefined {
   const z = pageInflater(pageSize);
   if (!z) return undefined;
   try {
@@ -89,7 +92,7 @@ function inflatePage(data: Uint8Array, pageSize: number): Uint8Array | undefined
   // With Z_FINISH and room left over, no error means the stream ended: zlib turns a stream that
   // needs more input into Z_BUF_ERROR, which Node reports as "unexpected end of file".
   if (z.scratch.byteLength - z.state[0] !== pageSize) return undefined;
-  return z.scratch.slice(0, pageSize);
+  return z.scratch.subarray(0, pageSize);
 }
 
 /** Decode one stored page; throws Error (message says why) when it is not a valid page. */
@@ -98,9 +101,9 @@ export function decodePage(flags: number, data: Uint8Array, pageSize: number): U
   if (flags & PAGE_ZLIB) {
     // chunkSize just over a page: one output buffer of that size (the default is 16 KiB, and an
     // exact page would make zlib allocate a second one to see the end of the stream).
-    const fast = inflatePage(data, pageSize);
+    const fast = inflateToScratch(data, pageSize);
     if (fast) {
-      page = fast;
+      page = fast.slice();
     } else {
       const b = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize + 64 });
       page = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -116,4 +119,13 @@ export function decodePage(flags: number, data: Uint8Array, pageSize: number): U
   }
   if (page.byteLength !== pageSize) throw new Error(`${compressionName(flags)} page expands to ${page.byteLength} bytes, expected ${pageSize}`);
   return page;
+}
+
+/**
+ * Decode one stored page into `dest` at `at` (a multi-page read: no page of its own is made).
+ * Throws what decodePage throws; `dest` is then partly written.
+ */
+export function decodePageInto(flags: number, data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): void {
+  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
+  dest.set(fast ?? decodePage(flags, data, pageSize), at);
 }

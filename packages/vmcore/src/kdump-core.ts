@@ -6,8 +6,8 @@
  * a bounded LRU cache.
  */
 import { BadDataError, FaultError, UsageError } from '@kbtf/binary';
-import { compressionName, decodePage } from './decompress.js';
-import { KdumpFile } from './kdump-file.js';
+import { PAGE_LZO, PAGE_SNAPPY, PAGE_ZLIB, PAGE_ZSTD, compressionName, decodePage, decodePageInto } from './decompress.js';
+import { KdumpFile, type PageDescriptor } from './kdump-file.js';
 import { kdumpHeaderFields } from './kdump-header.js';
 import { LruCache } from './lru.js';
 import { machineByName, parsePrStatus } from './machine.js';
@@ -15,6 +15,9 @@ import { NT_PRSTATUS, vmcoreInfoText } from './notes.js';
 import { PhysicalReader, pushRange, type StateRun } from './physical.js';
 import type { ElfNote, HeaderFields, PageCounts, PageState, PhysRange, PrStatus, Vmcore, VmcoreDetails, VmcoreFormat, VmcoreInfo, VirtualSegment } from './contract.js';
 import { parseVmcoreInfo } from './vmcoreinfo.js';
+
+/** Flags of a page whose stored bytes are only input to a decoder (a raw page is kept as read). */
+const STORED_COMPRESSED = PAGE_ZLIB | PAGE_LZO | PAGE_SNAPPY | PAGE_ZSTD;
 
 interface DescriptorScan {
   present: number;
@@ -135,10 +138,42 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     return page.subarray(at, Math.min(this.pageSize, at + maxLen));
   }
 
+  protected override chunkLength(paddr: bigint, maxLen: number): number {
+    const pfnBig = paddr >> this.pageShift;
+    const at = Number(paddr - (pfnBig << this.pageShift));
+    this.page(paddr, pfnBig);
+    return Math.min(this.pageSize, at + maxLen) - at;
+  }
+
+  /**
+   * A whole page read as part of a longer read: decoded straight into `out`, neither cached nor
+   * copied twice (vmlinux BTF is ~1,000 pages read once). Faults are page()'s.
+   */
+  protected override copyChunk(paddr: bigint, maxLen: number, out: Uint8Array, at: number): number {
+    const pfnBig = paddr >> this.pageShift;
+    if (maxLen < this.pageSize || paddr !== pfnBig << this.pageShift) return super.copyChunk(paddr, maxLen, out, at);
+    const found = this.locate(paddr, pfnBig);
+    if (found instanceof Uint8Array) out.set(found, at);
+    else this.decode(paddr, found, (data) => decodePageInto(found.d.flags, data, this.pageSize, out, at));
+    return this.pageSize;
+  }
+
   /** The decoded page holding `paddr`. */
   private page(paddr: bigint, pfnBig: bigint): Uint8Array {
-    if (pfnBig >= BigInt(this.maxMapnr)) throw new FaultError('physical', paddr, 'not-in-dump', `pfn ${pfnBig} ≥ max_mapnr ${this.maxMapnr}`);
+    const found = this.locate(paddr, pfnBig);
+    if (found instanceof Uint8Array) return found;
+    const page = this.decode(paddr, found, (data) => decodePage(found.d.flags, data, this.pageSize));
+    this.pages.set(found.key, { flags: found.d.flags, size: found.d.size, page });
+    return this.served(found.pfn, page);
+  }
+
+  /**
+   * The page holding `paddr` when it is the last one served or cached; otherwise where it is
+   * stored. Throws the FaultError for a page the dump does not hold or describes wrongly.
+   */
+  private locate(paddr: bigint, pfnBig: bigint): Uint8Array | { pfn: number; f: KdumpFile; d: PageDescriptor; key: number } {
     const pfn = Number(pfnBig);
+    if (pfn >= this.maxMapnr) throw new FaultError('physical', paddr, 'not-in-dump', `pfn ${pfnBig} ≥ max_mapnr ${this.maxMapnr}`);
     // The last page served, again (reads come in runs on one page): what follows depends on the
     // pfn alone, so its answer is the same.
     if (pfn === this.lastPfn) return this.lastPage;
@@ -161,14 +196,23 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
     const key = d.offset * this.files.length + this.files.indexOf(f);
     const cached = this.pages.get(key);
     if (cached && cached.flags === d.flags && cached.size === d.size) return this.served(pfn, cached.page);
-    let page: Uint8Array;
+    return { pfn, f, d, key };
+  }
+
+  /**
+   * Run `decode` on the stored bytes of a located page. They are a view of the source's read-ahead
+   * when it has one (valid until its next read: `decode` must copy what it keeps). A page that does
+   * not decode is bad data at `paddr`.
+   */
+  private decode<T>(paddr: bigint, at: { f: KdumpFile; d: PageDescriptor }, decode: (data: Uint8Array) => T): T {
+    const { f, d } = at;
     try {
-      page = decodePage(d.flags, f.source.read(d.offset, d.size, 'page'), this.pageSize);
+      const src = f.source;
+      if (src.view && d.flags & STORED_COMPRESSED) return decode(src.view(d.offset, d.size, 'page'));
+      return decode(src.read(d.offset, d.size, 'page'));
     } catch (err) {
       throw new FaultError('physical', paddr, 'bad-data', `${compressionName(d.flags)} page at file offset ${d.offset}: ${(err as Error).message}`, { cause: err });
     }
-    this.pages.set(key, { flags: d.flags, size: d.size, page });
-    return this.served(pfn, page);
   }
 
   private served(pfn: number, page: Uint8Array): Uint8Array {

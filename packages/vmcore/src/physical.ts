@@ -29,18 +29,29 @@ export abstract class PhysicalReader {
     this.checkArguments('read', paddr, length);
     const out = new Uint8Array(length);
     let done = 0;
-    while (done < length) {
-      const c = this.chunk(paddr + BigInt(done), length - done);
-      out.set(c, done);
-      done += c.byteLength;
-    }
+    while (done < length) done += this.copyChunk(done === 0 ? paddr : paddr + BigInt(done), length - done, out, done);
     return out;
+  }
+
+  /** Copy `chunk(paddr, maxLen)` into `out` at `at`; its length. A format may decode straight into `out`. */
+  protected copyChunk(paddr: bigint, maxLen: number, out: Uint8Array, at: number): number {
+    const c = this.chunk(paddr, maxLen);
+    out.set(c, at);
+    return c.byteLength;
   }
 
   check(paddr: bigint, length: number): void {
     this.checkArguments('check', paddr, length);
     let done = 0;
-    while (done < length) done += this.chunk(paddr + BigInt(done), length - done).byteLength;
+    while (done < length) done += this.chunkLength(done === 0 ? paddr : paddr + BigInt(done), length - done);
+  }
+
+  /**
+   * The length of `chunk(paddr, maxLen)`, with the same faults (a kdump page is still decoded),
+   * without making a view of the bytes: `check` runs once per variable verified.
+   */
+  protected chunkLength(paddr: bigint, maxLen: number): number {
+    return this.chunk(paddr, maxLen).byteLength;
   }
 
   isPresent(paddr: bigint, length: number): boolean {

@@ -21,6 +21,11 @@ export interface ByteSource {
    * is not entirely inside the source.
    */
   read(offset: number, length: number, what?: string): Uint8Array;
+  /**
+   * What `read` returns, possibly a view of the source's own buffer: valid only until the next
+   * read or view of this source (a compressed page, inflated at once).
+   */
+  view?(offset: number, length: number, what?: string): Uint8Array;
   close(): void;
 }
 
@@ -61,6 +66,14 @@ export class FileSource implements ByteSource {
   }
 
   read(offset: number, length: number, what = 'read'): Uint8Array {
+    return this.fetch(offset, length, what, true);
+  }
+
+  view(offset: number, length: number, what = 'read'): Uint8Array {
+    return this.fetch(offset, length, what, false);
+  }
+
+  private fetch(offset: number, length: number, what: string, copy: boolean): Uint8Array {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new BadDataError(this.name, offset, `truncated: ${what} of ${length} bytes past end of file (${this.size})`);
     }
@@ -72,7 +85,7 @@ export class FileSource implements ByteSource {
       const win = s.win;
       if (win && offset >= s.winStart && end <= s.winStart + win.byteLength) {
         s.next = end;
-        return win.slice(offset - s.winStart, end - s.winStart);
+        return copy ? win.slice(offset - s.winStart, end - s.winStart) : win.subarray(offset - s.winStart, end - s.winStart);
       }
     }
     for (let i = 0; i < streams.length; i++) {
@@ -83,7 +96,7 @@ export class FileSource implements ByteSource {
       s.win = this.preadInto(s.buf.subarray(0, n), offset, what);
       s.winStart = offset;
       s.next = end;
-      return s.win.slice(0, length);
+      return copy ? s.win.slice(0, length) : s.win.subarray(0, length);
     }
     // A stream that is dropped hands its buffer on: fresh memory costs a page fault per page.
     const dropped = streams.length >= STREAMS ? streams.shift() : undefined;
