@@ -265,19 +265,21 @@ function readModuleSymbols(kernel: ModuleContext, mod: KObject): ModuleSymbol[] 
     const value = c.u64At(at + 8);
     const size = c.u64At(at + 16);
     const t = String.fromCharCode(typetab[i]);
-    const type = exported.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
+    // Most symbols are not exported: the value is printed for a key only when the name is.
+    const type = exported.names.has(name) && exported.keys.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
     out.push({ name, value, size, type });
   }
   return out;
 }
 
 /**
- * `name@value` of each symbol in `mod->syms` (only the non-GPL table counts, as in is_exported()).
+ * `name@value` of each symbol in `mod->syms` (keys), and their names (only the non-GPL table counts, as in is_exported()).
  * `struct kernel_symbol` is {value_offset, name_offset, namespace_offset} (s32, place-relative) with
  * CONFIG_HAVE_ARCH_PREL32_RELOCATIONS (x86_64, 4.19+), else {value, name, namespace} pointers.
  */
-function exportedSymbols(kernel: ModuleContext, mod: KObject): Set<string> {
-  const out = new Set<string>();
+function exportedSymbols(kernel: ModuleContext, mod: KObject): { names: Set<string>; keys: Set<string> } {
+  const names = new Set<string>();
+  const out = { names, keys: new Set<string>() };
   const n = Number(mod.member('num_syms').value());
   if (n === 0) return out;
   const syms = mod.member('syms');
@@ -296,7 +298,9 @@ function exportedSymbols(kernel: ModuleContext, mod: KObject): Set<string> {
     const entry = base + BigInt(at);
     const value = rel ? BigInt.asUintN(64, entry + BigInt(valueAt) + BigInt(c.i32At(at + valueAt))) : c.u64At(at + valueAt);
     const nameAddr = rel ? BigInt.asUintN(64, entry + BigInt(nameAt) + BigInt(c.i32At(at + nameAt))) : c.u64At(at + nameAt);
-    out.add(`${latin1.decode(kernel.memory.cstring(nameAddr, KSYM_NAME_LEN))}@${value}`);
+    const name = latin1.decode(kernel.memory.cstring(nameAddr, KSYM_NAME_LEN));
+    names.add(name);
+    out.keys.add(`${name}@${value}`);
   }
   return out;
 }
