@@ -39,11 +39,12 @@ const inline = {
 };
 
 // Output: ASCII only (non-ASCII in strings and regexps escaped), so that the source V8 keeps is a
-// one-byte string, half the memory of a two-byte one; no JSDoc or annotation comments (~12 % of the
-// bytes every run reads). Line comments and names stay: stack traces still read.
+// one-byte string, half the memory of a two-byte one; no comments but legal ones and no whitespace
+// (450 KB instead of 621 KB, which every run reads, hashes against its code cache and keeps). Names
+// are not mangled and code is not rewritten: a stack trace still names every function.
 async function bundle(input, file, format, options = {}) {
   const b = await rolldown({ input, platform: 'node', external: [/^node:/, ...LIBS, /^\.\/(yaml|zod)\.cjs$/], logLevel: 'warn', ...options });
-  await b.write({ file, format, codeSplitting: false, sourcemap: false, charset: 'ascii', comments: { legal: true, annotation: false, jsdoc: false } });
+  await b.write({ file, format, codeSplitting: false, sourcemap: false, charset: 'ascii', comments: { legal: true, annotation: false, jsdoc: false }, minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } } });
   await b.close();
 }
 

@@ -46,8 +46,11 @@ export interface SymbolAt {
  * entries whose hash matches: finding a few symbols never builds 150,000 strings.
  */
 export class Kallsyms {
-  /** The name index: hash × MAX_INDEXED + table index of every symbol, sorted (indexNames). */
-  private byHash?: Float64Array;
+  /**
+   * The name index (indexNames): an open-addressing table of table index + 1 by name hash, linear
+   * probing. Symbols go in in table order, so the ones of one hash are met in table order.
+   */
+  private byHash?: Int32Array;
   /** Every address as two u32 halves (table order), and the table indices sorted by (address, index). */
   private byAddress?: { hi: Uint32Array; lo: Uint32Array; order: Uint32Array };
   private namesCache?: string[];
@@ -134,10 +137,13 @@ export class Kallsyms {
   indexOf(name: string): number | undefined {
     const want = name;
     const h = nameHash(want);
-    if (this.byHash) {
-      for (let k = this.firstOfHash(h); k < this.byHash.length && hashOfKey(this.byHash[k]) === h; k++) {
-        const i = indexOfKey(this.byHash[k]);
-        if (this.nameIs(i, want)) return i;
+    const slots = this.byHash;
+    if (slots) {
+      const hashes = this.table.hashes;
+      const mask = slots.length - 1;
+      for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+        const i = slots[k] - 1;
+        if (hashes[i] === h && this.nameIs(i, want)) return i;
       }
       return undefined;
     }
@@ -156,30 +162,24 @@ export class Kallsyms {
   }
 
   /**
-   * Build the name index (worth it for many lookups): the symbols sorted by name hash, then table
-   * order, so that a lookup expands only the few names of its hash, and no name string is built.
+   * Build the name index (worth it for many lookups): a hash table of the symbols by name hash, at
+   * most half full, so that a lookup expands only the few names of its hash, and no name string is
+   * built. One pass, no sort.
    */
   indexNames(): void {
     if (this.byHash) return;
     const hashes = this.table.hashes;
     if (hashes.length > MAX_INDEXED) return; // more symbols than any kernel has: lookups stay scans
-    const keys = new Float64Array(hashes.length);
-    for (let i = 0; i < hashes.length; i++) keys[i] = (hashes[i] >>> 0) * MAX_INDEXED + i;
-    this.byHash = keys.sort();
-  }
-
-  /** The first position in byHash whose hash is `h` (or where it would be). */
-  private firstOfHash(h: number): number {
-    const keys = this.byHash!;
-    const want = (h >>> 0) * MAX_INDEXED;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (keys[mid] < want) lo = mid + 1;
-      else hi = mid;
+    let size = 1024;
+    while (size < hashes.length * 2) size *= 2;
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    for (let i = 0; i < hashes.length; i++) {
+      let k = hashes[i] & mask;
+      while (slots[k] !== 0) k = (k + 1) & mask;
+      slots[k] = i + 1;
     }
-    return lo;
+    this.byHash = slots;
   }
 
   /** Every address of a name, in table order (static names repeat); undefined when absent. Builds the name index. */
@@ -188,13 +188,16 @@ export class Kallsyms {
     const want = name;
     const h = nameHash(want);
     let out: bigint[] | undefined;
-    if (!this.byHash) {
-      for (let i = 0; i < this.count; i++) if (this.table.hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
+    const hashes = this.table.hashes;
+    const slots = this.byHash;
+    if (!slots) {
+      for (let i = 0; i < this.count; i++) if (hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
       return out;
     }
-    for (let k = this.firstOfHash(h); k < this.byHash.length && hashOfKey(this.byHash[k]) === h; k++) {
-      const i = indexOfKey(this.byHash[k]);
-      if (this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
+    const mask = slots.length - 1;
+    for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+      const i = slots[k] - 1;
+      if (hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
     }
     return out;
   }
@@ -395,9 +398,8 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
 const HASH_P = 0x01000193;
 
 /** Symbols the name index holds: hash (32 bits) × this + index stays an exact double (53 bits). */
+/** Symbols indexed by name at most (kernels have ~200,000). */
 const MAX_INDEXED = 1 << 21;
-const hashOfKey = (key: number): number => Math.floor(key / MAX_INDEXED) | 0;
-const indexOfKey = (key: number): number => key % MAX_INDEXED;
 
 /** The hash of a name as its latin1 bytes (one byte per UTF-16 unit, as Buffer.from(name, 'latin1') gives), with no buffer made. */
 function nameHash(name: string): number {

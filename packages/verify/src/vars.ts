@@ -94,7 +94,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const record = (r: VarResult) => {
     countVar(counts, r.status);
     if (r.by && (r.status === 'resolved' || r.status === 'per-cpu')) counts.withoutSymbol = (counts.withoutSymbol ?? 0) + 1;
-    if (target.all || target.keep || !['resolved', 'per-cpu', 'init-only', 'not-resident'].includes(r.status)) results.push(r);
+    if (target.all || target.keep || !QUIET_STATUSES.has(r.status)) results.push(r);
   };
   const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
   // vmlinux_btf: every VAR is looked up in kallsyms by name (tens of thousands); index the names
@@ -284,6 +284,9 @@ function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address
   // address or type formatted for it.
   return QUIET_RESOLVED[by ?? 'symbol'];
 }
+
+/** Statuses whose results are only counted unless --all-vars or keep asks for them. */
+const QUIET_STATUSES: ReadonlySet<string> = new Set(['resolved', 'per-cpu', 'init-only', 'not-resident']);
 
 const QUIET_RESOLVED: Record<'symbol' | 'anchor' | 'section', VarResult> = {
   symbol: Object.freeze({ name: '', section: '', status: 'resolved' }),
