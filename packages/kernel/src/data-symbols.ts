@@ -41,6 +41,8 @@ const SCAN_LIMIT = 96n << 20n;
 /** spans(): chunk size, and the bytes each chunk repeats from the one before (a BTF header, a struct module's name). */
 const SPAN_CHUNK = 4 << 20;
 const SPAN_OVERLAP = 4096;
+/** spans(): bytes read at once (a piece may run this far past SPAN_CHUNK). */
+const SPAN_READ = 1 << 20;
 const MODULE_NAME_LEN = 56;
 const KERNEL_MIN = 0xfff0000000000000n;
 
@@ -48,6 +50,7 @@ const KERNEL_MIN = 0xfff0000000000000n;
 export class DataSymbols {
   private readonly found = new Map<string, bigint | undefined>();
   private moduleRuns?: MappedRun[];
+  private spanBuffer?: Buffer;
 
   constructor(private readonly ctx: DataSymbolContext) {}
 
@@ -136,47 +139,73 @@ export class DataSymbols {
    * -d 31 drops zero pages, bss among them) split the run instead of failing it. A long piece comes
    * in chunks of SPAN_CHUNK bytes, each starting with the previous chunk's last `overlap` bytes (a
    * multiple of 8): a search that stops at its first match reads no further than that chunk.
+   * Every chunk is a view of one buffer, read into in place (a scan of the whole image reads tens
+   * of MB: fresh memory for each chunk cost more than the search): it is valid until the next one.
    */
   private *spans(run: MappedRun, overlap = SPAN_OVERLAP): Generator<{ start: bigint; bytes: Buffer }> {
     const page = BigInt(this.ctx.vmcoreinfo.pageSize ?? 4096);
+    const buf = (this.spanBuffer ??= Buffer.allocUnsafe(SPAN_CHUNK + SPAN_READ));
     let start = run.start;
-    let parts: Uint8Array[] = [];
     let length = 0;
+    /** The piece so far, if any; the buffer is then empty. */
     const flush = (): { start: bigint; bytes: Buffer } | undefined => {
-      const out = parts.length > 0 ? { start, bytes: Buffer.concat(parts) } : undefined;
-      parts = [];
+      const out = length > 0 ? { start, bytes: buf.subarray(0, length) } : undefined;
       length = 0;
       return out;
     };
-    const add = (at: bigint, b: Uint8Array): { start: bigint; bytes: Buffer } | undefined => {
-      if (parts.length === 0) start = at;
-      parts.push(b);
-      length += b.length;
-      if (length < SPAN_CHUNK) return undefined;
-      const piece = flush()!;
+    /** Read `n` bytes at `at` onto the piece: false (and the piece unchanged) on a fault. */
+    const add = (at: bigint, n: number): boolean => {
+      if (length === 0) start = at;
+      if (!this.readSafeInto(at, n, buf, length)) return false;
+      length += n;
+      return true;
+    };
+    /** The piece once it is SPAN_CHUNK long; its last `overlap` bytes then start the next one. */
+    const full = (): { start: bigint; bytes: Buffer } | undefined => (length >= SPAN_CHUNK ? flush() : undefined);
+    /** After a full piece was used: keep its tail. */
+    const carry = (piece: { start: bigint; bytes: Buffer }): void => {
       const keep = Math.min(overlap, piece.bytes.length);
-      parts = [piece.bytes.subarray(piece.bytes.length - keep)];
+      buf.copyWithin(0, piece.bytes.length - keep, piece.bytes.length);
       length = keep;
       start = piece.start + BigInt(piece.bytes.length - keep);
-      return piece;
     };
     for (let at = run.start; at < run.end; ) {
-      const n = run.end - at < 1n << 20n ? run.end - at : 1n << 20n;
-      const whole = this.readSafe(at, Number(n));
-      if (whole) {
-        const piece = add(at, whole);
-        if (piece) yield piece;
+      const n = run.end - at < BigInt(SPAN_READ) ? run.end - at : BigInt(SPAN_READ);
+      if (add(at, Number(n))) {
+        const piece = full();
+        if (piece) {
+          yield piece;
+          carry(piece);
+        }
       } else {
         for (let p = at; p < at + n; p += page) {
-          const b = this.readSafe(p, Number(page));
-          const piece = b ? add(p, b) : flush();
-          if (piece) yield piece;
+          if (add(p, Number(page))) {
+            const piece = full();
+            if (piece) {
+              yield piece;
+              carry(piece);
+            }
+          } else {
+            const piece = flush();
+            if (piece) yield piece;
+          }
         }
       }
       at += n;
     }
     const piece = flush();
     if (piece) yield piece;
+  }
+
+  /** readSafe into `dest` at `at`: false on a fault. */
+  private readSafeInto(vaddr: bigint, length: number, dest: Uint8Array, at: number): boolean {
+    try {
+      this.ctx.memory.readInto(vaddr, length, dest, at);
+      return true;
+    } catch (err) {
+      if (err instanceof FaultError) return false;
+      throw err;
+    }
   }
 
   private readSafe(vaddr: bigint, length: number): Uint8Array | undefined {
@@ -276,7 +305,14 @@ export class DataSymbols {
     const hiMax = Number((layout.linearEnd - 1n) >> 32n);
     const at = { listAt, moduleAt, btfAt: BigInt(offsetOf(t, 'btf')) };
     let best = { h: 0n, n: 0 };
-    for (const run of this.imageRuns()) {
+    // btf_modules is a static LIST_HEAD (kernel/bpf/btf.c): .data, which arm64's vmlinux.lds.S
+    // places after the init sections; everything from _etext to __init_begin is RO_DATA (a list
+    // head there could not be linked), ~10 MB of pages not to decode.
+    const dataFrom = this.ctx.lookup('__init_begin');
+    const runs = this.imageRuns()
+      .map((r) => (dataFrom !== undefined && r.start < dataFrom ? { start: dataFrom, end: r.end } : r))
+      .filter((r) => r.start < r.end);
+    for (const run of runs) {
       for (const { start, bytes } of this.spans(run)) {
         for (let p = 0; p + 16 <= bytes.length; p += 8) {
           const hi = bytes.readUInt32LE(p + 4);

@@ -116,6 +116,14 @@ export class KernelMemory implements VirtualMemory {
     return out!;
   }
 
+  /** `read` into `dest` at `at` (see PhysicalMemory.readInto); the same faults. */
+  readInto(vaddr: bigint, length: number, dest: Uint8Array, at: number): void {
+    this.runs(vaddr & U64, length, (paddr, n, off) => {
+      if (this.phys.readInto) this.phys.readInto(paddr, n, dest, at + off);
+      else dest.set(this.phys.read(paddr, n), at + off);
+    });
+  }
+
   /**
    * What `read` checks, without the bytes: every page translates and the dump stores it (a
    * compressed page is decoded). Throws the FaultError `read` would throw.

@@ -13,6 +13,11 @@ export interface PhysicalMemory {
    */
   read(paddr: bigint, length: number): Uint8Array;
   /**
+   * `read` into `dest` at `at` instead of a new buffer (a scan that reads megabytes through one
+   * buffer). On a fault, `dest` holds what was read before it.
+   */
+  readInto?(paddr: bigint, length: number, dest: Uint8Array, at: number): void;
+  /**
    * What `read` checks, without returning the bytes: throws the FaultError `read` would throw
    * (every page stored, and a compressed page decoded), else returns. For a check of tens of
    * thousands of variables, some of them megabytes, that needs no value.

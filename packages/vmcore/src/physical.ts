@@ -28,9 +28,19 @@ export abstract class PhysicalReader {
   read(paddr: bigint, length: number): Uint8Array {
     this.checkArguments('read', paddr, length);
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) done += this.copyChunk(done === 0 ? paddr : paddr + BigInt(done), length - done, out, done);
+    this.copyRange(paddr, length, out, 0);
     return out;
+  }
+
+  readInto(paddr: bigint, length: number, dest: Uint8Array, at: number): void {
+    this.checkArguments('read', paddr, length);
+    if (!Number.isSafeInteger(at) || at < 0 || at + length > dest.byteLength) throw new UsageError(`read: ${length} bytes at ${at} do not fit a ${dest.byteLength}-byte buffer`);
+    this.copyRange(paddr, length, dest, at);
+  }
+
+  private copyRange(paddr: bigint, length: number, dest: Uint8Array, at: number): void {
+    let done = 0;
+    while (done < length) done += this.copyChunk(done === 0 ? paddr : paddr + BigInt(done), length - done, dest, at + done);
   }
 
   /** Copy `chunk(paddr, maxLen)` into `out` at `at`; its length. A format may decode straight into `out`. */
