@@ -160,32 +160,23 @@ export class DataSymbols {
       length += n;
       return true;
     };
-    /** The piece once it is SPAN_CHUNK long; its last `overlap` bytes then start the next one. */
-    const full = (): { start: bigint; bytes: Buffer } | undefined => (length >= SPAN_CHUNK ? flush() : undefined);
-    /** After a full piece was used: keep its tail. */
-    const carry = (piece: { start: bigint; bytes: Buffer }): void => {
+    /** The piece once it is SPAN_CHUNK long; after it is used, its last `overlap` bytes start the next one. */
+    function* full(): Generator<{ start: bigint; bytes: Buffer }> {
+      if (length < SPAN_CHUNK) return;
+      const piece = flush()!;
+      yield piece;
       const keep = Math.min(overlap, piece.bytes.length);
       buf.copyWithin(0, piece.bytes.length - keep, piece.bytes.length);
       length = keep;
       start = piece.start + BigInt(piece.bytes.length - keep);
-    };
+    }
     for (let at = run.start; at < run.end; ) {
       const n = run.end - at < BigInt(SPAN_READ) ? run.end - at : BigInt(SPAN_READ);
-      if (add(at, Number(n))) {
-        const piece = full();
-        if (piece) {
-          yield piece;
-          carry(piece);
-        }
-      } else {
+      if (add(at, Number(n))) yield* full();
+      else {
         for (let p = at; p < at + n; p += page) {
-          if (add(p, Number(page))) {
-            const piece = full();
-            if (piece) {
-              yield piece;
-              carry(piece);
-            }
-          } else {
+          if (add(p, Number(page))) yield* full();
+          else {
             const piece = flush();
             if (piece) yield piece;
           }
