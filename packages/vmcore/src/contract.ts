@@ -27,6 +27,12 @@ export interface PhysicalMemory {
   isPresent(paddr: bigint, length: number): boolean;
   /** Page size of the dump (4096 on x86_64). */
   readonly pageSize: number;
+  /**
+   * True when the dump stores every page whole or not at all (kdump: one descriptor per page), so
+   * that a check of any bytes of a page answers for all of them. Not an ELF core: a segment may end
+   * inside a page.
+   */
+  readonly wholePages?: boolean;
 }
 
 /** A segment of an ELF core: where a kernel virtual address range lives physically, if known. */

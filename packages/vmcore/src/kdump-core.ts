@@ -45,6 +45,7 @@ export class KdumpCore extends PhysicalReader implements Vmcore, VmcoreDetails {
   private readonly pageShift: bigint;
   private scan: DescriptorScan | undefined;
   private readonly extraHeader: HeaderFields;
+  readonly wholePages = true;
   private lastPfn = -1;
   /** Stored pages check() found to decode: key (as in `pages`) → size × 2^32 + flags. */
   private readonly decodes = new Map<number, number>();
