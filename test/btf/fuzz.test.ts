@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KbtfError } from '@kbtf/binary';
-import { formatC, formatRaw, parseBtf, validateBtf, type Btf } from '@kbtf/btf';
+import { formatC, formatRaw, parseBtf, sizeOf, validateBtf, type Btf } from '@kbtf/btf';
 import { TestBtf, rng } from '../../packages/btf/src/test-builder.js';
 import { labKernels, labModuleBtf, labVmlinuxBtf } from './lab-btf.js';
 
@@ -29,12 +29,23 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
   return b;
 }
 
+function outcome(f: () => number): string {
+  try {
+    return `= ${f()}`;
+  } catch (e) {
+    if (!(e instanceof KbtfError)) throw e;
+    return `${e.constructor.name}: ${e.message}`;
+  }
+}
+
 function exercise(bytes: Uint8Array, base?: Btf): void {
   const v = validateBtf(bytes, { base });
   expect(typeof v.valid).toBe('boolean');
   try {
     const btf = parseBtf(bytes, { base });
     for (const t of btf.types()) {
+      // Btf.sizeof reads records without decoding; the decoding sizeOf is the reference.
+      expect(outcome(() => btf.sizeof(t.id)), `sizeof [${t.id}]`).toBe(outcome(() => sizeOf(btf, t.id)));
       try {
         btf.sizeof(t.id);
         btf.alignof(t.id);
@@ -79,6 +90,19 @@ describe('fuzz: mutated BTF gives typed errors only', () => {
       else exercise(mutate(mod, r), vm);
     }
     expect(runs).toBeGreaterThan(500);
+  });
+
+  it('Btf.sizeof (read from the records) equals the decoding sizeOf on every type of each lab kernel\'s vmlinux BTF', () => {
+    let sized = 0;
+    for (const k of labKernels()) {
+      const btf = parseBtf(labVmlinuxBtf(k));
+      for (let id = 1; id < btf.endId; id++) {
+        const want = outcome(() => sizeOf(btf, id));
+        expect(outcome(() => btf.sizeof(id)), `${k.kver} [${id}]`).toBe(want);
+        if (want.startsWith('=')) sized++;
+      }
+    }
+    expect(sized).toBeGreaterThan(50_000);
   });
 
   it('hostile counts stay bounded: huge vlen, huge section lengths, loops', () => {

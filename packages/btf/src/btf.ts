@@ -16,7 +16,7 @@ import {
 } from './wire.js';
 import { KIND_NAMES, kindNumber, type BtfType, type Enum64Value, type EnumValue, type Kind, type Member, type Param, type TypeOfKind, type VarSecInfo } from './types.js';
 import { StringTable } from './strings.js';
-import { alignOf, arrayInfo, enumName, memberPath, resolveId, sizeOf, type MemberLocation } from './query.js';
+import { MAX_RESOLVE_DEPTH, POINTER_SIZE, alignOf, arrayInfo, enumName, memberPath, resolveId, sizeOf, type MemberLocation } from './query.js';
 
 export interface ParseOptions {
   /** The base BTF for split BTF (module BTF on vmlinux). */
@@ -104,7 +104,7 @@ export class Btf {
   }
 
   /** A u32 of type `id`'s common record (name_off 0, info 4, size/type 8), here or in the base. */
-  private recordWord(id: number, at: 4 | 8): number {
+  private recordWord(id: number, at: 4 | 8 | 12 | 20): number {
     if (id < this.firstId) {
       if (this.base && id >= 1) return this.base.recordWord(id, at);
       throw this.notFound(id);
@@ -210,7 +210,48 @@ export class Btf {
 
   /** Size in bytes (see query.ts). */
   sizeof(id: number): number {
-    return sizeOf(this, id);
+    return this.sizeFromRecords(id) ?? sizeOf(this, id);
+  }
+
+  /**
+   * sizeof read from the records alone, without decoding a type (a struct's members): verify asks
+   * the size of every variable's type, thousands of structs. Undefined for anything unusual (void,
+   * a kind with no size, a loop, an id out of range): sizeOf then answers and names the problem.
+   */
+  private sizeFromRecords(id: number): number | undefined {
+    let cur = id;
+    let mult = 1;
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      if (!this.has(cur)) return undefined;
+      switch (infoKind(this.info(cur))) {
+        case KIND_INT:
+        case KIND_STRUCT:
+        case KIND_UNION:
+        case KIND_ENUM:
+        case KIND_ENUM64:
+        case KIND_FLOAT:
+        case KIND_DATASEC:
+          return mult * this.sizeOrType(cur);
+        case KIND_PTR:
+          return mult * POINTER_SIZE;
+        case KIND_ARRAY:
+          // struct btf_array follows the common record: type, index_type, nelems.
+          mult *= this.recordWord(cur, 20);
+          cur = this.recordWord(cur, 12);
+          break;
+        case KIND_TYPEDEF:
+        case KIND_VOLATILE:
+        case KIND_CONST:
+        case KIND_RESTRICT:
+        case KIND_TYPE_TAG:
+        case KIND_VAR:
+          cur = this.sizeOrType(cur);
+          break;
+        default:
+          return undefined;
+      }
+    }
+    return undefined;
   }
   /** Alignment in bytes. */
   alignof(id: number): number {

@@ -20,11 +20,11 @@ export const PAGE_DESC_SIZE = 24;
 /** Descriptors read per chunk (768 bytes: small enough for random access, one read per 32 pages). */
 const DESC_CHUNK = 32;
 
+/** A page_desc_t (makedumpfile diskdump_mod.h); its page_flags word is unused (zero) and not read. */
 export interface PageDescriptor {
   offset: number;
   size: number;
   flags: number;
-  pageFlags: bigint;
 }
 
 export class KdumpFile {
@@ -183,7 +183,7 @@ export class KdumpFile {
     if (hi < 0 || offset > Number.MAX_SAFE_INTEGER) {
       throw new BadDataError(this.source.name, this.descOffset + index * PAGE_DESC_SIZE, `page descriptor offset ${chunk.getBigInt64(rel, true)} out of range`);
     }
-    return { offset, size: chunk.getUint32(rel + 8, true), flags: chunk.getUint32(rel + 12, true), pageFlags: chunk.getBigUint64(rel + 16, true) };
+    return { offset, size: chunk.getUint32(rel + 8, true), flags: chunk.getUint32(rel + 12, true) };
   }
 
   /** Visit every descriptor this file holds, reading them in large chunks. */
@@ -201,7 +201,7 @@ export class KdumpFile {
           visit(undefined, first + i);
           continue;
         }
-        visit({ offset: Number(c.i64At(rel)), size: c.u32At(rel + 8), flags: c.u32At(rel + 12), pageFlags: c.u64At(rel + 16) }, first + i);
+        visit({ offset: Number(c.i64At(rel)), size: c.u32At(rel + 8), flags: c.u32At(rel + 12) }, first + i);
       }
     }
   }
