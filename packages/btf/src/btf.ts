@@ -46,6 +46,7 @@ export class Btf {
   private readonly offsets: Uint32Array;
   /** Kind number of each record, in id order. */
   private readonly kinds: Uint8Array;
+  private kindIndex?: (Uint32Array | undefined)[];
   private readonly cache: (BtfType | undefined)[];
   private names: Map<string, number | number[]> | undefined;
 
@@ -120,21 +121,37 @@ export class Btf {
 
   /**
    * The first id of this blob (not the base) of kind number `kind` whose name is the bytes `name`,
-   * or undefined. A scan of the kinds column; names are compared as bytes, and only for types of
-   * that kind: no string is decoded and no index is built, so finding the few types a walk needs
-   * never builds 100,000 strings.
+   * or undefined. A scan of the types of that kind (listed per kind once, from the kinds column);
+   * names are compared as bytes: no string is decoded and no name index is built, so finding the
+   * few types a walk needs never builds 100,000 strings.
    */
   firstOfKindNamed(kind: number, name: Uint8Array): number | undefined {
-    const kinds = this.kinds;
     const offsets = this.offsets;
     const c = this.typeCursor;
-    // eslint-disable-next-line no-restricted-syntax -- hot path: scans every type of vmlinux BTF (100,000+) per lookup; offsets were bounds-checked once by indexTypes
+    // eslint-disable-next-line no-restricted-syntax -- hot path: scans the types of a kind (10,000+ structs of vmlinux BTF) per lookup; offsets were bounds-checked once by indexTypes
     const dv = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
     const le = this.littleEndian;
-    for (let i = 0; i < kinds.length; i++) {
-      if (kinds[i] === kind && this.strings.equals(dv.getUint32(offsets[i], le), name)) return this.firstId + i;
+    // Only the types of that kind, in id order (a first lookup lists every kind's types at once).
+    const ofKind = this.byKind()[kind];
+    if (!ofKind) return undefined;
+    for (let j = 0; j < ofKind.length; j++) {
+      const i = ofKind[j];
+      if (this.strings.equals(dv.getUint32(offsets[i], le), name)) return this.firstId + i;
     }
     return undefined;
+  }
+
+  /** Per kind number, the indexes (id − firstId) of this blob's types of that kind, ascending. */
+  private byKind(): (Uint32Array | undefined)[] {
+    if (this.kindIndex) return this.kindIndex;
+    const kinds = this.kinds;
+    const counts = new Uint32Array(256);
+    for (let i = 0; i < kinds.length; i++) counts[kinds[i]]++;
+    const out: (Uint32Array | undefined)[] = [];
+    for (let k = 0; k < 256; k++) if (counts[k] > 0) out[k] = new Uint32Array(counts[k]);
+    const fill = new Uint32Array(256);
+    for (let i = 0; i < kinds.length; i++) out[kinds[i]]![fill[kinds[i]]++] = i;
+    return (this.kindIndex = out);
   }
 
   /** The name of a type without decoding it ('' when anonymous). */
