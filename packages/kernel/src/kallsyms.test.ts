@@ -147,6 +147,16 @@ describe('readKallsyms', () => {
       expect(ks.nextAddressAbove(0xffffffff82a05000n)).toBe(0xffffffff82b00000n);
       expect(ks.nextAddressAbove(0xffffffff82b00008n)).toBeUndefined();
       expect(ks.nextAddressAbove(0x10n)).toBe(0x2c9c0n);
+      // gapAbove: nextAddressAbove − address, a Number below 2^53, else the BigInt (from the last
+      // per-CPU offset, 0x2c9c4, up to the kernel's first symbol).
+      let big = 0;
+      for (const at of [0xffffffff81000000n, 0xfffffffe00000000n, 0xffffffff82a05000n, 0x10n, 0xffffffff82b00008n, 0x2c9c4n, 0xffffffff81000013n]) {
+        const next = ks.nextAddressAbove(at);
+        const d = next === undefined ? undefined : next - at;
+        if (d !== undefined && d >= 2n ** 53n) big++;
+        expect(ks.gapAbove(at), at.toString(16)).toBe(d === undefined || d >= 2n ** 53n ? d : Number(d));
+      }
+      expect(big).toBe(1);
       // Of several symbols at one address, the one last in the table.
       expect(ks.symbolize(0xffffffff81000004n)).toMatchObject({ name: syms.indexOf(alias) > syms.findIndex((x) => x.name === '_stext') ? 'stext_alias' : '_stext', offset: 4n });
       expect(ks.symbolize(0xffffffff82b0000fn)).toMatchObject({ name: 'dup', address: 0xffffffff82b00008n, offset: 7n });

@@ -231,16 +231,36 @@ export class Kallsyms {
   }
 
   /**
+   * nextAddressAbove(address) − address, or undefined when no symbol is above: a Number when it is
+   * below 2^53 (always, within one kernel), computed from the address halves without a BigInt;
+   * verify asks it for every variable of vmlinux.
+   */
+  gapAbove(address: bigint): number | bigint | undefined {
+    const a = BigInt.asUintN(64, address);
+    const wantHi = Number(a >> 32n);
+    const wantLo = Number(a & 0xffffffffn);
+    const pos = this.lastAtOrBelowHalves(wantHi, wantLo) + 1;
+    if (pos >= this.count) return undefined;
+    const { hi, lo, order } = this.byAddress!;
+    const i = order[pos];
+    const gap = (hi[i] - wantHi) * 2 ** 32 + (lo[i] - wantLo);
+    return a === address && Number.isSafeInteger(gap) ? gap : this.addressAt(i) - address;
+  }
+
+  /**
    * The position in address order of the last symbol at or below `address` (-1 when none). The
    * address order is built once, without a BigInt per comparison: scripts/kallsyms.c writes the
    * table sorted by address (absolute per-CPU symbols, small offsets, first), so it is usually the
    * table order itself, checked in one pass; any other table is sorted.
    */
   private lastAtOrBelow(address: bigint): number {
-    const { hi, lo, order } = (this.byAddress ??= this.addressOrder());
     address = BigInt.asUintN(64, address);
-    const wantHi = Number(address >> 32n);
-    const wantLo = Number(address & 0xffffffffn);
+    return this.lastAtOrBelowHalves(Number(address >> 32n), Number(address & 0xffffffffn));
+  }
+
+  /** lastAtOrBelow of the address whose high and low 32 bits are wantHi, wantLo. */
+  private lastAtOrBelowHalves(wantHi: number, wantLo: number): number {
+    const { hi, lo, order } = (this.byAddress ??= this.addressOrder());
     let l = 0;
     let h = order.length;
     while (l < h) {

@@ -193,7 +193,7 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
     if (addrs === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
     if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
     const room = roomAfter(kernel, expected);
-    if (room !== undefined && BigInt(typeSize) > room) return { ...r(), detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
+    if (room !== undefined && typeSize > room) return { ...r(), detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
   }
   return readVar(kernel, btf, e.typeId, typeSize, expected, r, target);
 }
@@ -217,9 +217,8 @@ function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolea
 }
 
 /** Bytes from `addr` to the next kallsyms symbol at a higher address (aliases skipped). */
-function roomAfter(kernel: Kernel, addr: bigint): bigint | undefined {
-  const next = kernel.kallsyms.nextAddressAbove(addr);
-  return next === undefined ? undefined : next - addr;
+function roomAfter(kernel: Kernel, addr: bigint): number | bigint | undefined {
+  return kernel.kallsyms.gapAbove(addr);
 }
 
 function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>, anchors?: Anchors): VarResult {
