@@ -92,3 +92,13 @@ export function hex(value: number | bigint): string {
 export function withContext(err: unknown, context: string): unknown {
   return err instanceof KbtfError ? err.withContext(context) : err;
 }
+
+/** `f()`, or undefined when it throws a `kind` (a page the dump lacks, a kbtf error); anything else is thrown. */
+export function unlessThrown<T>(kind: abstract new (...args: never[]) => Error, f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof kind) return undefined;
+    throw err;
+  }
+}

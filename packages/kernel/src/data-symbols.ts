@@ -20,7 +20,7 @@
  * stays absent (the caller's NotFoundError, as before). `kbtf symbols` is unchanged: these are never
  * listed, only looked up.
  */
-import { FaultError, KbtfError } from '@kbtf/binary';
+import { FaultError, KbtfError, unlessThrown } from '@kbtf/binary';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import { arm64Layout, arm64MappedRuns, arm64Paging, type MappedRun } from './arm64.js';
 import type { Kallsyms } from './kallsyms.js';
@@ -190,22 +190,11 @@ export class DataSymbols {
 
   /** readSafe into `dest` at `at`: false on a fault. */
   private readSafeInto(vaddr: bigint, length: number, dest: Uint8Array, at: number): boolean {
-    try {
-      this.ctx.memory.readInto(vaddr, length, dest, at);
-      return true;
-    } catch (err) {
-      if (err instanceof FaultError) return false;
-      throw err;
-    }
+    return unlessThrown(FaultError, () => (this.ctx.memory.readInto(vaddr, length, dest, at), true)) ?? false;
   }
 
   private readSafe(vaddr: bigint, length: number): Uint8Array | undefined {
-    try {
-      return this.ctx.memory.read(vaddr, length);
-    } catch (err) {
-      if (err instanceof FaultError) return undefined;
-      throw err;
-    }
+    return unlessThrown(FaultError, () => this.ctx.memory.read(vaddr, length));
   }
 
   private u64(vaddr: bigint): bigint | undefined {

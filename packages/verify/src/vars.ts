@@ -192,7 +192,8 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
     // the expected address is this one.
     if (addrs === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
     if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
-    const room = roomAfter(kernel, expected);
+    // Bytes before the next kallsyms symbol at a higher address (aliases skipped).
+    const room = kernel.kallsyms.gapAbove(expected);
     if (room !== undefined && typeSize > room) return { ...r(), detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
   }
   return readVar(kernel, btf, e.typeId, typeSize, expected, r, target);
@@ -214,11 +215,6 @@ function inInitRange(kernel: Kernel, address: bigint, anchors?: Anchors): boolea
   const begin = kernel.kallsyms.lookup('__init_begin') ?? anchors?.symbol('__init_begin');
   const end = kernel.kallsyms.lookup('__init_end') ?? anchors?.symbol('__init_end');
   return begin !== undefined && end !== undefined && address >= begin && address < end;
-}
-
-/** Bytes from `addr` to the next kallsyms symbol at a higher address (aliases skipped). */
-function roomAfter(kernel: Kernel, addr: bigint): number | bigint | undefined {
-  return kernel.kallsyms.gapAbove(addr);
 }
 
 function resolvePerCpu(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, symbols?: Map<string, ModuleSymbol[]>, anchors?: Anchors): VarResult {

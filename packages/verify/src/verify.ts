@@ -5,7 +5,7 @@
  * A failure of the first four stops the walk (nothing later can be read); the verdict is then
  * `incomplete`. Input that is not a readable dump at all throws (exit 2 in the CLI).
  */
-import { KbtfError, digestHex, hex } from '@kbtf/binary';
+import { KbtfError, digestHex, hex, unlessThrown } from '@kbtf/binary';
 import { companionRules, validateBtf, parseBtf, type Btf } from '@kbtf/btf';
 import { Kernel, VMLINUX_COMPANION, type KernelModule } from '@kbtf/kernel';
 import { decide, foldName, isCompanion, formatSource, type Settings } from '@kbtf/policy';
@@ -462,12 +462,7 @@ function implausibleCmdline(line: string): string | undefined {
 }
 
 function safe<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof KbtfError) return undefined;
-    throw err;
-  }
+  return unlessThrown(KbtfError, f);
 }
 
 function numberField(v: unknown): number | undefined {

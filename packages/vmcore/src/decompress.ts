@@ -45,6 +45,8 @@ let inflater: PageInflater | null | undefined;
 
 function pageInflater(pageSize: number): PageInflater | null {
   if (inflater !== undefined && (inflater === null || inflater.scratch.byteLength === pageSize + 64)) return inflater;
+  // A context for another page size (a second dump) is closed, not left to the collector.
+  if (inflater) closeQuietly(inflater);
   inflater = null;
   try {
     const stream = new Inflate({ chunkSize: pageSize + 64 }) as unknown as { _handle?: Record<string, unknown>; _writeState?: unknown };
@@ -65,6 +67,14 @@ function pageInflater(pageSize: number): PageInflater | null {
   return inflater;
 }
 
+function closeQuietly(z: PageInflater): void {
+  try {
+    z.handle.close();
+  } catch {
+    // closing is best effort
+  }
+}
+
 /**
  * `data` inflated to exactly `pageSize` bytes, or undefined when the fast path cannot say. The
  * bytes are the shared scratch buffer's: valid until the next page is inflated.
@@ -82,11 +92,7 @@ function inflateToScratch(data: Uint8Array, pageSize: number): Uint8Array | unde
   if (z.failed) {
     // A fresh context for the next page rather than trusting this one after an error.
     inflater = undefined;
-    try {
-      z.handle.close();
-    } catch {
-      // closing is best effort
-    }
+    closeQuietly(z);
     return undefined;
   }
   // With Z_FINISH and room left over, no error means the stream ended: zlib turns a stream that
@@ -97,17 +103,27 @@ function inflateToScratch(data: Uint8Array, pageSize: number): Uint8Array | unde
 
 /** Decode one stored page; throws Error (message says why) when it is not a valid page. */
 export function decodePage(flags: number, data: Uint8Array, pageSize: number): Uint8Array {
+  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
+  return fast ? fast.slice() : decodeSlow(flags, data, pageSize);
+}
+
+/**
+ * Decode one stored page into `dest` at `at` (a multi-page read: no page of its own is made).
+ * Throws what decodePage throws; `dest` is then partly written.
+ */
+export function decodePageInto(flags: number, data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): void {
+  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
+  dest.set(fast ?? decodeSlow(flags, data, pageSize), at);
+}
+
+/** decodePage without the shared zlib context: what the fast path could not decode, and every other compression. */
+function decodeSlow(flags: number, data: Uint8Array, pageSize: number): Uint8Array {
   let page: Uint8Array;
   if (flags & PAGE_ZLIB) {
     // chunkSize just over a page: one output buffer of that size (the default is 16 KiB, and an
     // exact page would make zlib allocate a second one to see the end of the stream).
-    const fast = inflateToScratch(data, pageSize);
-    if (fast) {
-      page = fast.slice();
-    } else {
-      const b = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize + 64 });
-      page = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    }
+    const b = inflateSync(data, { maxOutputLength: pageSize, chunkSize: pageSize + 64 });
+    page = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } else if (flags & PAGE_LZO) {
     page = lzo1xDecompress(data, pageSize);
   } else if (flags & PAGE_SNAPPY) {
@@ -119,13 +135,4 @@ export function decodePage(flags: number, data: Uint8Array, pageSize: number): U
   }
   if (page.byteLength !== pageSize) throw new Error(`${compressionName(flags)} page expands to ${page.byteLength} bytes, expected ${pageSize}`);
   return page;
-}
-
-/**
- * Decode one stored page into `dest` at `at` (a multi-page read: no page of its own is made).
- * Throws what decodePage throws; `dest` is then partly written.
- */
-export function decodePageInto(flags: number, data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): void {
-  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
-  dest.set(fast ?? decodePage(flags, data, pageSize), at);
 }
