@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FaultError, UnsupportedError } from '@kbtf/binary';
 import { SparseMemory, emptyVmcoreInfo } from './test-memory.js';
-import { arm64FixedToPhys, arm64Layout, arm64Levels, arm64MappedRuns, arm64OutputAddress, arm64Paging, stripPac, translateArm64, type Arm64Paging } from './arm64.js';
+import { arm64AddressRefs, arm64FixedToPhys, arm64Layout, arm64Levels, arm64MappedRuns, arm64OutputAddress, arm64Paging, stripPac, translateArm64, type Arm64Paging } from './arm64.js';
 import { arm64, detectArch, x86_64 } from './arch.js';
 import { KernelMemory } from './memory.js';
 
@@ -313,5 +313,42 @@ describe('detectArch', () => {
     expect(arm64.isKernelAddress(0xffff000000000000n)).toBe(true);
     expect(arm64.isKernelAddress(0xfff0000000000000n)).toBe(true);
     expect(arm64.isKernelAddress(0x0000ffff00000000n)).toBe(false);
+  });
+});
+
+describe('arm64AddressRefs', () => {
+  const words = (...w: number[]): Uint8Array => {
+    const b = Buffer.alloc(w.length * 4);
+    w.forEach((x, i) => b.writeUInt32LE(x, i * 4));
+    return b;
+  };
+
+  it('follows ADRP, ADD and a pre-indexed LDR (find_module_all of Debian arm64 6.12, objdump: `adrp x22; add x22, x22, #0x5a0; …; ldr x0, [x22, #80]!` = &modules)', () => {
+    const pc = 0xffffc52baa785108n;
+    const code = words(0xd0012c96, 0x911682d6, 0xa90153f3, 0xa90363f7, 0xaa0003f8, 0xf8450ec0, 0xeb16001f);
+    expect(arm64AddressRefs(code, pc)).toEqual([
+      { address: 0xffffc52bacd175a0n, load: 0 },
+      { address: 0xffffc52bacd175f0n, load: 8 },
+    ]);
+  });
+
+  it('reports the GOT slot a weak symbol is loaded from (btf_vmlinux_read of Debian arm64 6.1: `adrp x1; ldr x1, [x1, #2440]`)', () => {
+    const code = words(0xd00053a1, 0xf944c421, 0xa9be7bfd, 0xaa0303e0, 0x8b040021);
+    expect(arm64AddressRefs(code, 0xffffd1d0fec8788cn)).toEqual([{ address: 0xffffd1d0ff6fd988n, load: 8 }]);
+  });
+
+  it('takes ADRP pages below the instruction, post-index writeback, and forgets a register a load overwrote', () => {
+    // adrp x0, -1 page; str x1, [x0], #16; add x2, x0, #8; ldr x3, [x0]; add x2, x3, #0 (objdump-checked)
+    const code = words(0xf0ffffe0, 0xf8010401, 0x91002002, 0xf9400003, 0x91000062);
+    const page = 0xffff80000ffff000n;
+    expect(arm64AddressRefs(code, 0xffff800010000ff0n)).toEqual([
+      { address: page, load: 0 },
+      { address: page + 24n, load: 0 },
+      { address: page + 16n, load: 8 },
+    ]);
+  });
+
+  it('finds nothing in code without ADRP, and ignores a trailing partial word', () => {
+    expect(arm64AddressRefs(words(0xd503201f, 0x91002002, 0xf9400003).subarray(0, 11), 0xffff800010000000n)).toEqual([]);
   });
 });

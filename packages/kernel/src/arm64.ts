@@ -264,3 +264,65 @@ export function arm64MappedRuns(mem: PhysicalMemory, paging: Arm64Paging, start:
   if (end > min) visit(paging.root, 0, start > min ? start : min, end);
   return runs;
 }
+
+/** An address arm64 code computes (arm64AddressRefs), and the width of the load at it (0: none). */
+export interface Arm64Ref {
+  address: bigint;
+  load: number;
+}
+
+/**
+ * The addresses of globals arm64 code at `pc` computes: an ADRP puts a 4 KiB page (±4 GiB of the
+ * instruction) in a register, ADDs of immediates to it or to a register derived from it give
+ * addresses (GCC's section anchors reach several globals from one base), and a load or store at an
+ * immediate offset from such a register touches the word at that address: a global's value, or
+ * the GOT slot holding the address of a weak one (Arm ARM C6.2.11 ADRP, C6.2.4 ADD (immediate),
+ * C6.2.132 LDR (immediate), C6.2.304 STR (immediate), C6.2.170 LDUR). Other instructions are not followed: a
+ * register one of them overwrote can yield a wrong address, so every result is a candidate to
+ * check, never a symbol. In code order, each address once (a load's width wins over an ADD).
+ */
+export function arm64AddressRefs(code: Uint8Array, pc: bigint): Arm64Ref[] {
+  const regs = new Array<bigint | undefined>(32);
+  const found = new Map<bigint, number>();
+  const emit = (address: bigint, load: number): void => {
+    if ((found.get(address) ?? 0) < load || !found.has(address)) found.set(address, load);
+  };
+  const words = Buffer.from(code.buffer, code.byteOffset, code.byteLength);
+  for (let i = 0; i + 4 <= code.length; i += 4) {
+    const insn = words.readUInt32LE(i);
+    const rd = insn & 31;
+    const base = regs[(insn >>> 5) & 31];
+    if ((insn & 0x9f000000) >>> 0 === 0x90000000) {
+      // ADRP Xd, label: immhi:immlo is a signed 21-bit count of pages from the instruction's page.
+      let imm = (((insn >>> 5) & 0x7ffff) << 2) | ((insn >>> 29) & 3);
+      if (imm & 0x100000) imm -= 0x200000;
+      const page = BigInt.asUintN(64, pc + BigInt(i)) & ~0xfffn;
+      regs[rd] = BigInt.asUintN(64, page + (BigInt(imm) << 12n));
+    } else if ((insn & 0xff800000) >>> 0 === 0x91000000) {
+      // ADD Xd, Xn, #imm12{, LSL #12} (64-bit, no flags).
+      const value = base === undefined ? undefined : BigInt.asUintN(64, base + (BigInt((insn >>> 10) & 0xfff) << ((insn >>> 22) & 1 ? 12n : 0n)));
+      regs[rd] = value;
+      if (value !== undefined) emit(value, 0);
+    } else if ((insn & 0x3f000000) >>> 0 === 0x39000000) {
+      // LDR/STR{B,H,W,} (integer), unsigned offset: size = 1 << insn[31:30], imm12 scaled by it;
+      // opc (insn[23:22]) 0 is a store, anything else a load into Rt.
+      const size = 1 << (insn >>> 30);
+      const load = (insn >>> 22) & 3 ? size : 0;
+      if (base !== undefined) emit(BigInt.asUintN(64, base + BigInt(((insn >>> 10) & 0xfff) * size)), load);
+      if (load) regs[rd] = undefined;
+    } else if ((insn & 0x3f200000) >>> 0 === 0x38000000 && ((insn >>> 10) & 3) !== 2) {
+      // LDUR/STUR (insn[11:10] = 0) and LDR/STR pre-index (3) and post-index (1), signed imm9
+      // unscaled: the access is at Rn + imm9 (unscaled, pre) or Rn (post); pre and post write
+      // Rn + imm9 back to Rn (`ldr x0, [x22, #80]!`).
+      const mode = (insn >>> 10) & 3;
+      const size = 1 << (insn >>> 30);
+      const load = (insn >>> 22) & 3 ? size : 0;
+      const imm = ((insn >>> 12) & 0x1ff) - ((insn >>> 12) & 0x100 ? 0x200 : 0);
+      const moved = base === undefined ? undefined : BigInt.asUintN(64, base + BigInt(imm));
+      if (base !== undefined) emit(mode === 1 ? base : moved!, load);
+      if (mode !== 0) regs[(insn >>> 5) & 31] = moved;
+      if (load) regs[rd] = undefined;
+    }
+  }
+  return [...found].map(([address, load]) => ({ address, load }));
+}

@@ -22,7 +22,7 @@
  */
 import { FaultError, KbtfError, unlessThrown } from '@kbtf/binary';
 import type { VmcoreInfo } from '@kbtf/vmcore';
-import { arm64Layout, arm64MappedRuns, arm64Paging, type MappedRun } from './arm64.js';
+import { arm64AddressRefs, arm64Layout, arm64MappedRuns, arm64Paging, type MappedRun } from './arm64.js';
 import type { Kallsyms } from './kallsyms.js';
 import type { KernelMemory } from './memory.js';
 import type { KType } from './ktype.js';
@@ -33,6 +33,8 @@ export interface DataSymbolContext {
   vmcoreinfo: VmcoreInfo;
   /** kallsyms' own lookup (without this fallback). */
   lookup(name: string): bigint | undefined;
+  /** kallsyms' room from an address to the next symbol above it (a function's extent). */
+  gapAbove(address: bigint): number | bigint | undefined;
   type(name: string): KType;
 }
 
@@ -45,6 +47,25 @@ const SPAN_OVERLAP = 4096;
 const SPAN_READ = 1 << 20;
 const MODULE_NAME_LEN = 56;
 const KERNEL_MIN = 0xfff0000000000000n;
+/** The most code read of one function for the addresses it takes. */
+const CODE_LIMIT = 16 << 10;
+
+/**
+ * Functions that take the address of a data symbol, looked in first: kallsyms keeps text symbols,
+ * and a candidate from their code costs a page read where a scan of the image decodes megabytes.
+ * Each candidate is checked exactly as the scan checks what it finds; none that holds, and the scan
+ * runs. kernel/bpf/btf.c btf_parse_vmlinux() (5.5 on: `btf->data = __start_BTF`), kernel/bpf/
+ * sysfs_btf.c btf_vmlinux_read() (5.5 to 6.10: `__start_BTF + off`), kernel/bpf/btf.c
+ * btf_module_notify() (5.11 on: `list_add(&btf_mod->list, &btf_modules)`), btf_try_get_module()
+ * and btf_get_module_btf() (5.11 and 5.18 on: `list_for_each_entry(…, &btf_modules, list)`),
+ * kernel/module/main.c (kernel/module.c before 5.19) find_module_all() and print_modules()
+ * (`list_for_each_entry_rcu(mod, &modules, list…)`).
+ */
+const REFERRERS = {
+  btf: ['btf_parse_vmlinux', 'btf_vmlinux_read'],
+  btfModules: ['btf_module_notify', 'btf_try_get_module', 'btf_get_module_btf'],
+  modules: ['find_module_all', 'print_modules'],
+};
 
 /** A kallsyms lookup that falls back to the data symbols recovered from the dump. */
 export class DataSymbols {
@@ -106,7 +127,12 @@ export class DataSymbols {
       return start === undefined ? undefined : { start, end: this.found.get('__stop_BTF')! };
     }
     let range: { start: bigint; end: bigint } | undefined;
-    for (const run of this.imageRuns()) {
+    for (const at of this.codeRefs(REFERRERS.btf)) {
+      const head = this.readSafe(at, 24);
+      range = head && this.btfAt(Buffer.from(head.buffer, head.byteOffset, 24), 0, at);
+      if (range) break;
+    }
+    for (const run of range ? [] : this.imageRuns()) {
       range = this.searchBtf(run);
       if (range) break;
     }
@@ -118,20 +144,51 @@ export class DataSymbols {
   private searchBtf(run: MappedRun): { start: bigint; end: bigint } | undefined {
     for (const { start: base, bytes } of this.spans(run)) {
       for (let i = bytes.indexOf(BTF_MAGIC); i >= 0 && i + 24 <= bytes.length; i = bytes.indexOf(BTF_MAGIC, i + 1)) {
-        const hdrLen = bytes.readUInt32LE(i + 4);
-        const typeOff = bytes.readUInt32LE(i + 8);
-        const typeLen = bytes.readUInt32LE(i + 12);
-        const strOff = bytes.readUInt32LE(i + 16);
-        const strLen = bytes.readUInt32LE(i + 20);
-        if (hdrLen < 24 || hdrLen > 256 || typeOff !== 0 || strOff < typeLen || strLen === 0 || typeLen === 0) continue;
-        const size = BigInt(hdrLen + strOff + strLen);
-        const start = base + BigInt(i);
-        if (size > 256n << 20n) continue;
-        const str = this.readSafe(start + BigInt(hdrLen + strOff), 1);
-        if (str && str[0] === 0) return { start, end: start + size };
+        const range = this.btfAt(bytes, i, base + BigInt(i));
+        if (range) return range;
       }
     }
     return undefined;
+  }
+
+  /**
+   * The BTF at `start`, whose first 24 bytes are bytes[i..]: a header (magic, version 1, a sane
+   * length), types first, strings after them and starting with the empty string.
+   */
+  private btfAt(bytes: Buffer, i: number, start: bigint): { start: bigint; end: bigint } | undefined {
+    if (bytes.readUInt32LE(i) !== BTF_MAGIC.readUInt32LE(0)) return undefined;
+    const hdrLen = bytes.readUInt32LE(i + 4);
+    const typeOff = bytes.readUInt32LE(i + 8);
+    const typeLen = bytes.readUInt32LE(i + 12);
+    const strOff = bytes.readUInt32LE(i + 16);
+    const strLen = bytes.readUInt32LE(i + 20);
+    if (hdrLen < 24 || hdrLen > 256 || typeOff !== 0 || strOff < typeLen || strLen === 0 || typeLen === 0) return undefined;
+    const size = BigInt(hdrLen + strOff + strLen);
+    if (size > 256n << 20n) return undefined;
+    const str = this.readSafe(start + BigInt(hdrLen + strOff), 1);
+    return str && str[0] === 0 ? { start, end: start + size } : undefined;
+  }
+
+  /**
+   * The addresses the named functions' code computes (arm64AddressRefs), and the pointer each
+   * 64-bit load there reads (the GOT slot of a weak symbol holds its address): each once; none for
+   * an absent or unreadable function.
+   */
+  private codeRefs(functions: string[]): bigint[] {
+    const out = new Set<bigint>();
+    for (const fn of functions) {
+      const at = this.ctx.lookup(fn);
+      const gap = at === undefined ? undefined : this.ctx.gapAbove(at);
+      if (at === undefined || gap === undefined) continue;
+      const n = Math.min(Number(gap), CODE_LIMIT) & ~3;
+      const code = n > 0 ? this.readSafe(at, n) : undefined;
+      for (const ref of code ? arm64AddressRefs(code, at) : []) {
+        out.add(ref.address);
+        const pointer = ref.load === 8 ? this.u64(ref.address) : undefined;
+        if (pointer !== undefined && pointer >= KERNEL_MIN) out.add(pointer);
+      }
+    }
+    return [...out];
   }
 
   /**
@@ -228,6 +285,15 @@ export class DataSymbols {
     const stateAt = offsetOf(t, 'state');
     const listAt = offsetOf(t, 'list');
     const nameAt = offsetOf(t, 'name');
+    // A candidate head outside module memory whose first node is a module's list: the struct module
+    // there is checked as the scan checks one, and its list must lead back to the candidate.
+    for (const h of this.codeRefs(REFERRERS.modules)) {
+      const next = h % 8n === 0n && !this.inModuleMemory(h) ? this.u64(h) : undefined;
+      if (next === undefined || !this.inModuleMemory(next)) continue;
+      const mod = next - BigInt(listAt);
+      const b = this.readSafe(mod, nameAt + MODULE_NAME_LEN);
+      if (b && this.moduleIn(Buffer.from(b.buffer, b.byteOffset, b.length), mod, { stateAt, listAt, nameAt }) === h) return h;
+    }
     for (const run of this.modulesMemory()) {
       for (const { start, bytes: b } of this.spans(run)) {
         const found = this.moduleIn(b, start, { stateAt, listAt, nameAt });
@@ -285,6 +351,19 @@ export class DataSymbols {
     const hiMax = Number((layout.linearEnd - 1n) >> 32n);
     const at = { listAt, moduleAt, btfAt: BigInt(offsetOf(t, 'btf')) };
     let best = { h: 0n, n: 0 };
+    /** A candidate head `h` whose first word is `next`: the length of its list, 0 when it is not btf_modules. */
+    const candidate = (h: bigint, next: bigint): void => {
+      const mod = this.u64(next - listAt + moduleAt);
+      if (mod === undefined || !mods.has(mod) || this.u64(next + 8n) !== h) return;
+      const n = listLength((v) => this.u64(v), h, mods, at, linear);
+      if (n > best.n) best = { h, n };
+    };
+    for (const h of this.codeRefs(REFERRERS.btfModules)) {
+      const next = h % 8n === 0n ? this.u64(h) : undefined;
+      const prev = next === undefined ? undefined : this.u64(h + 8n);
+      if (next !== undefined && prev !== undefined && linear(next) && linear(prev)) candidate(h, next);
+    }
+    if (best.n > 0) return best.h;
     // btf_modules is a static LIST_HEAD (kernel/bpf/btf.c): .data, which arm64's vmlinux.lds.S
     // places after the init sections; everything from _etext to __init_begin is RO_DATA (a list
     // head there could not be linked), ~10 MB of pages not to decode.
@@ -298,12 +377,7 @@ export class DataSymbols {
           const hi = bytes.readUInt32LE(p + 4);
           if (hi < hiMin || hi > hiMax) continue;
           const next = bytes.readBigUInt64LE(p);
-          if (!linear(next) || !linear(bytes.readBigUInt64LE(p + 8))) continue;
-          const h = start + BigInt(p);
-          const mod = this.u64(next - listAt + moduleAt);
-          if (mod === undefined || !mods.has(mod) || this.u64(next + 8n) !== h) continue;
-          const n = listLength((v) => this.u64(v), h, mods, at, linear);
-          if (n > best.n) best = { h, n };
+          if (linear(next) && linear(bytes.readBigUInt64LE(p + 8))) candidate(start + BigInt(p), next);
         }
       }
     }
@@ -344,9 +418,9 @@ function isModuleName(b: Buffer, at: number): boolean {
  * Make `kallsyms.lookup` (and `address`, which calls it) fall back to DataSymbols; the table
  * itself, its order and `kbtf symbols` stay as the kernel wrote them.
  */
-export function withDataSymbols(kallsyms: Kallsyms, ctx: Omit<DataSymbolContext, 'lookup'>): Kallsyms {
+export function withDataSymbols(kallsyms: Kallsyms, ctx: Omit<DataSymbolContext, 'lookup' | 'gapAbove'>): Kallsyms {
   const own = kallsyms.lookup.bind(kallsyms);
-  const data = new DataSymbols({ ...ctx, lookup: own });
+  const data = new DataSymbols({ ...ctx, lookup: own, gapAbove: (a) => kallsyms.gapAbove(a) });
   kallsyms.lookup = (name: string): bigint | undefined => data.lookup(name);
   return kallsyms;
 }
