@@ -38,6 +38,16 @@ function outcome(f: () => number): string {
   }
 }
 
+/** Btf.datasecEntries (columns read from the record) against the decoded type's vars. */
+function expectSameEntries(btf: Btf, id: number): void {
+  const t = btf.typeOfKind(id, 'datasec');
+  const e = btf.datasecEntries(id);
+  expect(
+    Array.from(e.types, (type, i) => ({ type, offset: e.offsets[i], size: e.sizes[i] })),
+    `datasecEntries [${id}]`,
+  ).toEqual(t.vars);
+}
+
 function exercise(bytes: Uint8Array, base?: Btf): void {
   const v = validateBtf(bytes, { base });
   expect(typeof v.valid).toBe('boolean');
@@ -46,6 +56,7 @@ function exercise(bytes: Uint8Array, base?: Btf): void {
     for (const t of btf.types()) {
       // Btf.sizeof reads records without decoding; the decoding sizeOf is the reference.
       expect(outcome(() => btf.sizeof(t.id)), `sizeof [${t.id}]`).toBe(outcome(() => sizeOf(btf, t.id)));
+      if (t.kind === 'datasec') expectSameEntries(btf, t.id);
       try {
         btf.sizeof(t.id);
         btf.alignof(t.id);
@@ -92,17 +103,23 @@ describe('fuzz: mutated BTF gives typed errors only', () => {
     expect(runs).toBeGreaterThan(500);
   });
 
-  it('Btf.sizeof (read from the records) equals the decoding sizeOf on every type of each lab kernel\'s vmlinux BTF', () => {
+  it('Btf.sizeof and datasecEntries (read from the records) equal the decoding sizeOf and the decoded vars on every type of each lab kernel\'s vmlinux BTF', () => {
     let sized = 0;
+    let datasecs = 0;
     for (const k of labKernels()) {
       const btf = parseBtf(labVmlinuxBtf(k));
       for (let id = 1; id < btf.endId; id++) {
         const want = outcome(() => sizeOf(btf, id));
         expect(outcome(() => btf.sizeof(id)), `${k.kver} [${id}]`).toBe(want);
         if (want.startsWith('=')) sized++;
+        if (btf.kindOf(id) === 'datasec') {
+          expectSameEntries(btf, id);
+          datasecs++;
+        }
       }
     }
     expect(sized).toBeGreaterThan(50_000);
+    expect(datasecs).toBeGreaterThan(0);
   });
 
   it('hostile counts stay bounded: huge vlen, huge section lengths, loops', () => {

@@ -179,6 +179,28 @@ export class Btf {
     return t as TypeOfKind<K>;
   }
 
+  /**
+   * A DATASEC's entries (btf_var_secinfo: VAR id, offset, size) as three columns, read from its
+   * record: no object per entry and nothing cached (vmlinux_btf's DATASECs hold tens of thousands,
+   * which `type()` would keep for the life of this Btf).
+   */
+  datasecEntries(id: number): { types: Uint32Array; offsets: Uint32Array; sizes: Uint32Array } {
+    if (id < this.firstId && this.base && id >= 1) return this.base.datasecEntries(id);
+    const info = this.info(id);
+    if (infoKind(info) !== KIND_DATASEC) throw new NotFoundError(`${this.source}: type [${id}] is ${KIND_NAMES[infoKind(info)]}, not datasec`);
+    const vlen = infoVlen(info);
+    const c = this.typeCursor;
+    const types = new Uint32Array(vlen);
+    const offsets = new Uint32Array(vlen);
+    const sizes = new Uint32Array(vlen);
+    for (let i = 0, p = this.offsets[id - this.firstId] + 12; i < vlen; i++, p += 12) {
+      types[i] = c.u32At(p);
+      offsets[i] = c.u32At(p + 4);
+      sizes[i] = c.u32At(p + 8);
+    }
+    return { types, offsets, sizes };
+  }
+
   /** Ids of this blob (not the base), in order. */
   *ids(): IterableIterator<number> {
     for (let id = this.firstId; id < this.endId; id++) yield id;

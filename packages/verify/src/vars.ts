@@ -71,19 +71,63 @@ function vmlinuxAnchors(kernel: Kernel, btf: Btf): Anchors | undefined {
   };
 }
 
+/**
+ * The VARs of one section (its DATASECs, in id order) as columns: tens of thousands on vmlinux_btf,
+ * none an object that lives through the section's loop (each would be copied by the young
+ * generation's GC, then promoted); `entry(k)` makes the one being resolved.
+ */
+class SectionVars {
+  count = 0;
+  readonly varIds: Uint32Array;
+  readonly offsets: Uint32Array;
+  readonly sizes: Uint32Array;
+  readonly sectionSizes: Uint32Array;
+
+  constructor(
+    private readonly btf: Btf,
+    capacity: number,
+  ) {
+    this.varIds = new Uint32Array(capacity);
+    this.offsets = new Uint32Array(capacity);
+    this.sizes = new Uint32Array(capacity);
+    this.sectionSizes = new Uint32Array(capacity);
+  }
+
+  name(k: number): string {
+    return this.btf.nameOf(this.varIds[k]);
+  }
+
+  entry(k: number): DatasecEntry {
+    const varId = this.varIds[k];
+    return { varId, name: this.btf.nameOf(varId), offset: this.offsets[k], size: this.sizes[k], typeId: this.btf.sizeOrType(varId), sectionSize: this.sectionSizes[k] };
+  }
+}
+
 /** Every VAR of a companion's DATASECs, by section. */
-function datasecs(btf: Btf): Map<string, DatasecEntry[]> {
-  const out = new Map<string, DatasecEntry[]>();
+function datasecs(btf: Btf): Map<string, SectionVars> {
+  const ids = new Map<string, number[]>();
   for (let id = btf.firstId; id < btf.endId; id++) {
     if (btf.kindOf(id) !== 'datasec') continue;
-    const ds = btf.typeOfKind(id, 'datasec');
-    const list = out.get(ds.name) ?? [];
-    // Tens of thousands of VARs: each read from its record (kind, name, type), not decoded whole.
-    for (const v of ds.vars) {
-      if (btf.kindOf(v.type) !== 'var') continue;
-      list.push({ varId: v.type, name: btf.nameOf(v.type), offset: v.offset, size: v.size, typeId: btf.sizeOrType(v.type), sectionSize: ds.size });
+    const name = btf.nameOf(id);
+    const list = ids.get(name);
+    if (list) list.push(id);
+    else ids.set(name, [id]);
+  }
+  const out = new Map<string, SectionVars>();
+  for (const [name, list] of ids) {
+    const parts = list.map((id) => ({ size: btf.sizeOrType(id), ...btf.datasecEntries(id) }));
+    const vars = new SectionVars(btf, parts.reduce((n, p) => n + p.types.length, 0));
+    for (const part of parts) {
+      for (let i = 0; i < part.types.length; i++) {
+        if (btf.kindOf(part.types[i]) !== 'var') continue;
+        const k = vars.count++;
+        vars.varIds[k] = part.types[i];
+        vars.offsets[k] = part.offsets[i];
+        vars.sizes[k] = part.sizes[i];
+        vars.sectionSizes[k] = part.size;
+      }
     }
-    out.set(ds.name, list);
+    out.set(name, vars);
   }
   return out;
 }
@@ -105,51 +149,88 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   // A module's own kallsyms has no data symbols either without CONFIG_KALLSYMS_ALL (kernel/module/
   // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only; `u` is the null symbol): its sect_attrs alone place its VARs.
   const bySection = target.module !== undefined && !target.module.symbols.some((s) => !/^[tTuU]$/.test(s.type));
-  for (const [section, entries] of datasecs(btf)) {
+  for (const [section, vars] of datasecs(btf)) {
+    const n = vars.count;
     if (section.startsWith('.init') || section.startsWith('.exit')) {
-      for (const e of entries) record({ name: e.name, section, status: 'init-only' });
+      for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'init-only' });
       continue;
     }
     if (section === PERCPU_SECTION) {
-      for (const e of entries) record(resolvePerCpu(kernel, btf, target, e, section, symbols, anchors));
+      for (let k = 0; k < n; k++) record(resolvePerCpu(kernel, btf, target, vars.entry(k), section, symbols, anchors));
       continue;
     }
-    // vmlinux: every address of each VAR's name, looked up once for the base and the checks.
-    // 7.2's x86 startup code (built position-independent) is in kallsyms as __pi_NAME, at the VAR's
-    // own address (cpuid_table_copy, sev_snp_needs_sfw, ...): the alias counts when NAME is absent.
-    const addrs = sections ? undefined : entries.map((e) => kernel.kallsyms.addressesOf(e.name) ?? kernel.kallsyms.addressesOf(`__pi_${e.name}`));
+    // vmlinux: the kallsyms index of each VAR's first symbol of its name (what kallsyms.lookup
+    // answers), found once for the base and the checks. 7.2's x86 startup code (built
+    // position-independent) is in kallsyms as __pi_NAME, at the VAR's own address
+    // (cpuid_table_copy, sev_snp_needs_sfw, ...): the alias counts when NAME is absent.
+    const symbolAt = sections ? undefined : firstSymbols(kernel, vars);
     let base: bigint | undefined;
     let byAnchor = false;
     if (sections) base = sections.get(section);
     else {
-      base = vmlinuxSectionBase(entries, addrs!);
+      base = vmlinuxSectionBase(kernel, vars, symbolAt!);
       const anchored = anchors?.section(section);
       if (anchors && anchored !== undefined && !anchors.dataSymbols) {
         base = anchored;
         byAnchor = true;
       } else if (anchored !== undefined && base !== undefined && anchored !== base) {
-        for (const e of entries) record({ name: e.name, section, status: 'unresolved', detail: `section anchor puts ${section} at ${hexAddr(anchored)}, kallsyms symbols at ${hexAddr(base)}` });
+        for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'unresolved', detail: `section anchor puts ${section} at ${hexAddr(anchored)}, kallsyms symbols at ${hexAddr(base)}` });
         continue;
       }
     }
     // vmlinux init sections are not all named .init.* (.x86_cpu_dev.init, .altinstr_aux, …): what
     // free_initmem() frees is [__init_begin, __init_end) (arch/x86/kernel/vmlinux.lds.S, 6.1).
     if (!sections && base !== undefined && inInitRange(kernel, base, anchors)) {
-      for (const e of entries) record({ name: e.name, section, status: 'init-only' });
+      for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'init-only' });
       continue;
     }
     if (base === undefined) {
-      for (const e of entries) record({ name: e.name, section, status: 'not-resident', detail: 'section not loaded' });
+      for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'not-resident', detail: 'section not loaded' });
       continue;
     }
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i];
+    for (let k = 0; k < n; k++) {
+      const e = vars.entry(k);
       const at = base + BigInt(e.offset);
       if (byAnchor || bySection) record(resolveByAddress(kernel, btf, target, e, section, at, byAnchor ? 'anchor' : 'section'));
-      else record(resolveOne(kernel, btf, target, e, section, at, symbols, addrs?.[i]));
+      else record(resolveOne(kernel, btf, target, e, section, at, symbols, symbolAt && symbolOf(kernel, e.name, symbolAt[k])));
     }
   }
   return { counts, results };
+}
+
+/** No symbol of the name (nor of its __pi_ alias), in firstSymbols' column. */
+const NO_SYMBOL = -1;
+/** firstSymbols' column: the index found is __pi_NAME's. */
+const PI_ALIAS = 1 << 30;
+
+/**
+ * For each VAR, the kallsyms table index of the first symbol of its name (| PI_ALIAS when it is
+ * __pi_NAME's), NO_SYMBOL when neither exists: an Int32Array, not an address array per VAR.
+ */
+function firstSymbols(kernel: Kernel, vars: SectionVars): Int32Array {
+  const ks = kernel.kallsyms;
+  const out = new Int32Array(vars.count);
+  for (let k = 0; k < vars.count; k++) {
+    const name = vars.name(k);
+    const i = ks.indexOf(name);
+    if (i !== undefined) out[k] = i;
+    else {
+      const pi = ks.indexOf(`__pi_${name}`);
+      out[k] = pi === undefined ? NO_SYMBOL : pi | PI_ALIAS;
+    }
+  }
+  return out;
+}
+
+/** What resolveOne needs of a VAR's symbols: the first address, and the name whose every address is looked up only when it does not match. */
+interface FirstSymbol {
+  first: bigint;
+  name: string;
+}
+
+function symbolOf(kernel: Kernel, name: string, at: number): FirstSymbol | undefined {
+  if (at === NO_SYMBOL) return undefined;
+  return { first: kernel.kallsyms.addressAt(at & ~PI_ALIAS), name: at & PI_ALIAS ? `__pi_${name}` : name };
 }
 
 function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]> {
@@ -163,13 +244,12 @@ function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]>
 }
 
 /** The base most of the section's symbols agree on (address − DATASEC offset). */
-function vmlinuxSectionBase(entries: DatasecEntry[], addrs: (bigint[] | undefined)[]): bigint | undefined {
+function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Array): bigint | undefined {
   const votes = new Map<bigint, number>();
-  for (let i = 0; i < entries.length; i++) {
+  for (let k = 0; k < vars.count; k++) {
     // The first symbol of the name, as kallsyms.lookup answers.
-    const a = addrs[i]?.[0];
-    if (a === undefined) continue;
-    const b = a - BigInt(entries[i].offset);
+    if (symbolAt[k] === NO_SYMBOL) continue;
+    const b = kernel.kallsyms.addressAt(symbolAt[k] & ~PI_ALIAS) - BigInt(vars.offsets[k]);
     votes.set(b, (votes.get(b) ?? 0) + 1);
   }
   let best: bigint | undefined;
@@ -178,7 +258,7 @@ function vmlinuxSectionBase(entries: DatasecEntry[], addrs: (bigint[] | undefine
   return best;
 }
 
-function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>, addrs?: bigint[]): VarResult {
+function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry, section: string, expected: bigint, symbols?: Map<string, ModuleSymbol[]>, symbol?: FirstSymbol): VarResult {
   const r = (): VarResult => ({ name: e.name, section, status: 'unresolved', address: hexAddr(expected) });
   const typeSize = btf.sizeof(e.typeId);
   if (symbols) {
@@ -190,8 +270,11 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
   } else {
     // Static variables share names across files (`tokens`, `extable`): any symbol of the name at
     // the expected address is this one.
-    if (addrs === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
-    if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    if (symbol === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
+    if (symbol.first !== expected) {
+      const addrs = kernel.kallsyms.addressesOf(symbol.name) ?? [];
+      if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+    }
     // Bytes before the next kallsyms symbol at a higher address (aliases skipped).
     const room = kernel.kallsyms.gapAbove(expected);
     if (room !== undefined && typeSize > room) return { ...r(), detail: `type size ${typeSize} > ${room} bytes before the next symbol` };
