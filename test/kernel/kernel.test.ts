@@ -76,8 +76,37 @@ describe.each([...labVariants, ...unstableLabVariants])('lab %s', (variant) => {
       const wanted = ranges.map(([at, len]) => outcome(() => kernel.memory.read(at, len)));
       const got = ranges.map(([at, len]) => outcome(() => kernel.memory.check(at, len)));
       expect(got).toEqual(wanted);
+      // After those checks, knownReadable (no BigInt) never says yes to a range that faults, and
+      // says yes to every range read once its page was checked.
+      const known = ranges.map(([at, len]) => kernel.memory.knownReadable(Number(at >> 32n), Number(at & 0xffffffffn), len));
+      expect(known).toEqual(wanted.map((w) => w === 'ok'));
       expect(wanted.filter((w) => w === 'ok').length, 'some ranges read').toBeGreaterThan(100);
       expect(wanted.filter((w) => w !== 'ok').length, 'some ranges fault').toBeGreaterThan(10);
+    } finally {
+      kernel.close();
+    }
+  });
+
+  it('kallsyms by name bytes, by address halves and the gap above: the same answers as by string and by BigInt, for every symbol', () => {
+    const kernel = openKernel(labPath(variant, 'mkd-zlib.kdump'));
+    try {
+      const ks = kernel.kallsyms;
+      ks.indexNames();
+      const names = ks.names;
+      const addrs = ks.addresses;
+      for (let i = 0; i < ks.count; i += 7) {
+        const b = Buffer.from(names[i], 'latin1');
+        expect(ks.indexOfBytes(b, 0, b.length), names[i]).toBe(ks.indexOf(names[i]));
+        const hi = Number(addrs[i] >> 32n);
+        const lo = Number(addrs[i] & 0xffffffffn);
+        expect(ks.isAt(i, hi, lo)).toBe(true);
+        expect(ks.isAt(i, hi, (lo + 1) >>> 0)).toBe(false);
+        const gap = ks.gapAbove(addrs[i]);
+        expect(ks.gapAboveHalves(hi, lo), names[i]).toBe(typeof gap === 'number' ? gap : undefined);
+      }
+      const absent = Buffer.from('xno_such_symbolx', 'latin1');
+      expect(ks.indexOfBytes(absent, 1, absent.length - 1)).toBeUndefined();
+      expect(ks.indexOfBytes(Buffer.from('xjiffies_64x', 'latin1'), 1, 11)).toBe(ks.indexOf('jiffies_64'));
     } finally {
       kernel.close();
     }

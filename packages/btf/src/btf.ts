@@ -105,7 +105,7 @@ export class Btf {
   }
 
   /** A u32 of type `id`'s common record (name_off 0, info 4, size/type 8), here or in the base. */
-  private recordWord(id: number, at: 4 | 8 | 12 | 20): number {
+  private recordWord(id: number, at: 0 | 4 | 8 | 12 | 20): number {
     if (id < this.firstId) {
       if (this.base && id >= 1) return this.base.recordWord(id, at);
       throw this.notFound(id);
@@ -152,6 +152,11 @@ export class Btf {
     const fill = new Uint32Array(256);
     for (let i = 0; i < kinds.length; i++) out[kinds[i]]![fill[kinds[i]]++] = i;
     return (this.kindIndex = out);
+  }
+
+  /** The name_off word of a type (its name's offset in the combined string space), without decoding it. */
+  nameOffsetOf(id: number): number {
+    return this.recordWord(id, 0);
   }
 
   /** The name of a type without decoding it ('' when anonymous). */

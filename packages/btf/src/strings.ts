@@ -46,6 +46,12 @@ export class StringTable {
     return this.decode(rel);
   }
 
+  /** The table (this one or a base) whose bytes hold combined offset `off`, or undefined. */
+  tableOf(off: number): StringTable | undefined {
+    if (off < this.start) return this.base?.tableOf(off);
+    return off - this.start < this.bytes.length ? this : undefined;
+  }
+
   /** Whether `off` points at a string (combined offset). */
   valid(off: number): boolean {
     if (off < this.start) return this.base?.valid(off) ?? false;

@@ -129,6 +129,14 @@ describe('readKallsyms', () => {
     const ks = readKallsyms(km, loc);
     expect(ks.lookup('dup')).toBe(0xffffffff82b00000n);
     expect(ks.lookup('nope')).toBeUndefined();
+    // By the name's bytes, before and after the name index is built: the same first symbol.
+    for (const indexed of [false, true]) {
+      if (indexed) ks.indexNames();
+      for (const name of ['dup', 'jiffies_64', 'x'.repeat(200), 'nope', 'du', '']) {
+        const b = Buffer.from(`<${name}>`, 'latin1');
+        expect(ks.indexOfBytes(b, 1, b.length - 1), name).toBe(ks.indexOf(name));
+      }
+    }
     expect(() => ks.address('nope')).toThrow(/no symbol 'nope'/);
     expect(ks.symbolize(0xffffffff81000018n)).toMatchObject({ name: 'abmodab_local', offset: 8n, type: 't' });
     expect(ks.symbolize(0x2c9c4n)).toMatchObject({ name: 'runqueues', offset: 4n });
@@ -155,6 +163,7 @@ describe('readKallsyms', () => {
         const d = next === undefined ? undefined : next - at;
         if (d !== undefined && d >= 2n ** 53n) big++;
         expect(ks.gapAbove(at), at.toString(16)).toBe(d === undefined || d >= 2n ** 53n ? d : Number(d));
+        expect(ks.gapAboveHalves(Number(at >> 32n), Number(at & 0xffffffffn)), at.toString(16)).toBe(d === undefined || d >= 2n ** 53n ? undefined : Number(d));
       }
       expect(big).toBe(1);
       // Of several symbols at one address, the one last in the table.

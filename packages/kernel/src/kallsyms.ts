@@ -135,21 +135,38 @@ export class Kallsyms {
 
   /** Index of the first symbol with this name. */
   indexOf(name: string): number | undefined {
-    const want = name;
-    const h = nameHash(want);
+    return this.firstWithHash(nameHash(name), (i) => this.nameIs(i, name));
+  }
+
+  /**
+   * indexOf for the name bytes[start, end), one byte a character (the latin1 reading of a string):
+   * no string is made (verify looks up every vmlinux VAR's name from the BTF string section).
+   */
+  indexOfBytes(bytes: Uint8Array, start: number, end: number): number | undefined {
+    let h = 0;
+    for (let q = start; q < end; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
+    return this.firstWithHash(h, (i) => {
+      const len = this.expand(i);
+      if (len - 1 !== end - start) return false;
+      for (let k = 0; k < end - start; k++) if (this.scratch[k + 1] !== bytes[start + k]) return false;
+      return true;
+    });
+  }
+
+  /** The first symbol in table order whose name hashes to `h` and `matches`; through the name index once built. */
+  private firstWithHash(h: number, matches: (i: number) => boolean): number | undefined {
+    const hashes = this.table.hashes;
     const slots = this.byHash;
     if (slots) {
-      const hashes = this.table.hashes;
       const mask = slots.length - 1;
       for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
         const i = slots[k] - 1;
-        if (hashes[i] === h && this.nameIs(i, want)) return i;
+        if (hashes[i] === h && matches(i)) return i;
       }
       return undefined;
     }
-    const hashes = this.table.hashes;
     const n = this.count;
-    for (let i = 0; i < n; i++) if (hashes[i] === h && this.nameIs(i, want)) return i;
+    for (let i = 0; i < n; i++) if (hashes[i] === h && matches(i)) return i;
     return undefined;
   }
 
@@ -245,6 +262,25 @@ export class Kallsyms {
     const i = order[pos];
     const gap = (hi[i] - wantHi) * 2 ** 32 + (lo[i] - wantLo);
     return a === address && Number.isSafeInteger(gap) ? gap : this.addressAt(i) - address;
+  }
+
+  /** Whether symbol i is at the address whose u32 halves are (hi, lo): no BigInt made. */
+  isAt(i: number, hi: number, lo: number): boolean {
+    const order = (this.byAddress ??= this.addressOrder());
+    return order.hi[i] === hi && order.lo[i] === lo;
+  }
+
+  /**
+   * gapAbove for the address whose u32 halves are (hi, lo), as a Number: undefined when no symbol
+   * is above it or the gap is not exact as a double (gapAbove then says it as a BigInt).
+   */
+  gapAboveHalves(hi: number, lo: number): number | undefined {
+    const pos = this.lastAtOrBelowHalves(hi, lo) + 1;
+    if (pos >= this.count) return undefined;
+    const order = this.byAddress!;
+    const i = order.order[pos];
+    const gap = (order.hi[i] - hi) * 2 ** 32 + (order.lo[i] - lo);
+    return Number.isSafeInteger(gap) ? gap : undefined;
   }
 
   /**

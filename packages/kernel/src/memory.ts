@@ -129,6 +129,14 @@ export class KernelMemory implements VirtualMemory {
   }
 
   /**
+   * Whether `length` bytes at the address whose u32 halves are (hi, lo) lie in one page an earlier
+   * check() found readable, without a BigInt: true means check() passes; false says nothing.
+   */
+  knownReadable(hi: number, lo: number, length: number): boolean {
+    return length > 0 && (lo & 0xfff) + length <= PAGE_SIZE && this.readablePages.has(hi * 2 ** 20 + (lo >>> 12));
+  }
+
+  /**
    * What `read` checks, without the bytes: every page translates and the dump stores it (a
    * compressed page is decoded). Throws the FaultError `read` would throw.
    */

@@ -97,6 +97,10 @@ class SectionVars {
     return this.btf.nameOf(this.varIds[k]);
   }
 
+  typeId(k: number): number {
+    return this.btf.sizeOrType(this.varIds[k]);
+  }
+
   entry(k: number): DatasecEntry {
     const varId = this.varIds[k];
     return { varId, name: this.btf.nameOf(varId), offset: this.offsets[k], size: this.sizes[k], typeId: this.btf.sizeOrType(varId), sectionSize: this.sectionSizes[k] };
@@ -163,7 +167,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     // answers), found once for the base and the checks. 7.2's x86 startup code (built
     // position-independent) is in kallsyms as __pi_NAME, at the VAR's own address
     // (cpuid_table_copy, sev_snp_needs_sfw, ...): the alias counts when NAME is absent.
-    const symbolAt = sections ? undefined : firstSymbols(kernel, vars);
+    const symbolAt = sections ? undefined : firstSymbols(kernel, btf, vars);
     let base: bigint | undefined;
     let byAnchor = false;
     if (sections) base = sections.get(section);
@@ -188,7 +192,16 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'not-resident', detail: 'section not loaded' });
       continue;
     }
+    // The common vmlinux VAR is decided without a BigInt or an object (resolvedQuietly); the rest,
+    // and every VAR whose result is kept, take resolveOne.
+    const quiet = symbolAt !== undefined && !byAnchor && !target.all && !target.keep;
+    const baseHi = Number(base >> 32n);
+    const baseLo = Number(base & 0xffffffffn);
     for (let k = 0; k < n; k++) {
+      if (quiet && resolvedQuietly(kernel, btf, vars, k, symbolAt[k], baseHi, baseLo)) {
+        record(QUIET_RESOLVED.symbol);
+        continue;
+      }
       const e = vars.entry(k);
       const at = base + BigInt(e.offset);
       if (byAnchor || bySection) record(resolveByAddress(kernel, btf, target, e, section, at, byAnchor ? 'anchor' : 'section'));
@@ -205,21 +218,55 @@ const PI_ALIAS = 1 << 30;
 
 /**
  * For each VAR, the kallsyms table index of the first symbol of its name (| PI_ALIAS when it is
- * __pi_NAME's), NO_SYMBOL when neither exists: an Int32Array, not an address array per VAR.
+ * __pi_NAME's), NO_SYMBOL when neither exists: an Int32Array, not an address array per VAR. An
+ * ASCII name (every kernel name) is looked up as its bytes in the BTF string section, no string made.
  */
-function firstSymbols(kernel: Kernel, vars: SectionVars): Int32Array {
+function firstSymbols(kernel: Kernel, btf: Btf, vars: SectionVars): Int32Array {
   const ks = kernel.kallsyms;
   const out = new Int32Array(vars.count);
   for (let k = 0; k < vars.count; k++) {
-    const name = vars.name(k);
-    const i = ks.indexOf(name);
+    const off = btf.nameOffsetOf(vars.varIds[k]);
+    const table = btf.strings.tableOf(off);
+    let i: number | undefined;
+    let ascii = table !== undefined;
+    if (table) {
+      const b = table.bytes;
+      const start = off - table.start;
+      let end = start;
+      while (end < b.length && b[end] !== 0) if (b[end++] >= 0x80) ascii = false;
+      // An unterminated name takes the string path, which says so.
+      if (ascii && end < b.length) i = ks.indexOfBytes(b, start, end);
+      else ascii = false;
+    }
+    if (!ascii) i = ks.indexOf(vars.name(k));
     if (i !== undefined) out[k] = i;
     else {
-      const pi = ks.indexOf(`__pi_${name}`);
+      const pi = ks.indexOf(`__pi_${vars.name(k)}`);
       out[k] = pi === undefined ? NO_SYMBOL : pi | PI_ALIAS;
     }
   }
   return out;
+}
+
+/**
+ * The common case of a vmlinux VAR, decided from u32 halves without a BigInt or an object: its
+ * name's first symbol is at section base + offset, its type fits before the next symbol, and its
+ * bytes lie in a page check() already found readable. False decides nothing: resolveOne then
+ * checks the VAR and says why.
+ */
+function resolvedQuietly(kernel: Kernel, btf: Btf, vars: SectionVars, k: number, symbol: number, baseHi: number, baseLo: number): boolean {
+  if (symbol === NO_SYMBOL) return false;
+  let lo = baseLo + vars.offsets[k];
+  let hi = baseHi;
+  if (lo >= 2 ** 32) {
+    lo -= 2 ** 32;
+    hi++;
+  }
+  const ks = kernel.kallsyms;
+  if (!ks.isAt(symbol & ~PI_ALIAS, hi, lo)) return false;
+  const size = btf.sizeof(vars.typeId(k));
+  const room = ks.gapAboveHalves(hi, lo);
+  return room !== undefined && size <= room && kernel.memory.knownReadable(hi, lo, size);
 }
 
 /** What resolveOne needs of a VAR's symbols: the first address, and the name whose every address is looked up only when it does not match. */
