@@ -145,13 +145,25 @@ export class Kallsyms {
   indexOfBytes(bytes: Uint8Array, start: number, end: number): number | undefined {
     let h = 0;
     for (let q = start; q < end; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
-    return this.firstWithHash(h, (i) => {
-      const len = this.expand(i);
-      if (len - 1 !== end - start) return false;
-      for (let k = 0; k < end - start; k++) if (this.scratch[k + 1] !== bytes[start + k]) return false;
-      return true;
-    });
+    this.wantBytes = bytes;
+    this.wantStart = start;
+    this.wantEnd = end;
+    return this.firstWithHash(h, this.isWanted);
   }
+
+  /** indexOfBytes' name, and its matcher (made once: verify looks up tens of thousands of names). */
+  private wantBytes: Uint8Array = new Uint8Array(0);
+  private wantStart = 0;
+  private wantEnd = 0;
+  private readonly isWanted = (i: number): boolean => {
+    const bytes = this.wantBytes;
+    const start = this.wantStart;
+    const end = this.wantEnd;
+    const len = this.expand(i);
+    if (len - 1 !== end - start) return false;
+    for (let k = 0; k < end - start; k++) if (this.scratch[k + 1] !== bytes[start + k]) return false;
+    return true;
+  };
 
   /** The first symbol in table order whose name hashes to `h` and `matches`; through the name index once built. */
   private firstWithHash(h: number, matches: (i: number) => boolean): number | undefined {
@@ -262,6 +274,14 @@ export class Kallsyms {
     const i = order[pos];
     const gap = (hi[i] - wantHi) * 2 ** 32 + (lo[i] - wantLo);
     return a === address && Number.isSafeInteger(gap) ? gap : this.addressAt(i) - address;
+  }
+
+  /** The high and low u32 halves of symbol i's address: no BigInt made. */
+  addressHi(i: number): number {
+    return (this.byAddress ??= this.addressOrder()).hi[i];
+  }
+  addressLo(i: number): number {
+    return (this.byAddress ??= this.addressOrder()).lo[i];
   }
 
   /** Whether symbol i is at the address whose u32 halves are (hi, lo): no BigInt made. */

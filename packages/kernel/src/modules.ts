@@ -251,6 +251,7 @@ function readModuleSymbols(kernel: ModuleContext, mod: KObject): ModuleSymbol[] 
   const strtab = kernel.memory.read(strtabAddr, maxName);
   const last = kernel.memory.cstring(strtabAddr + BigInt(maxName), KSYM_NAME_LEN);
   const latin1 = new TextDecoder('latin1');
+  const view = Buffer.from(strtab.buffer, strtab.byteOffset, strtab.length);
   const exported = exportedSymbols(kernel, mod);
   const out: ModuleSymbol[] = [];
   for (let i = 0; i < count; i++) {
@@ -259,8 +260,13 @@ function readModuleSymbols(kernel: ModuleContext, mod: KObject): ModuleSymbol[] 
     let name: string;
     if (nameOff === maxName) name = latin1.decode(last);
     else {
-      const end = strtab.indexOf(0, nameOff);
-      name = latin1.decode(strtab.subarray(nameOff, end < 0 ? strtab.length : end));
+      const found = strtab.indexOf(0, nameOff);
+      const end = found < 0 ? strtab.length : found;
+      // TextDecoder's 'latin1' is windows-1252; on ASCII (every kernel name) it is Buffer's latin1,
+      // one native slice without a view per name (a module has thousands).
+      let ascii = true;
+      for (let k = nameOff; k < end && ascii; k++) ascii = strtab[k] < 0x80;
+      name = ascii ? view.toString('latin1', nameOff, end) : latin1.decode(strtab.subarray(nameOff, end));
     }
     const value = c.u64At(at + 8);
     const size = c.u64At(at + 16);

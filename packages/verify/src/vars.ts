@@ -290,13 +290,51 @@ function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]>
   return m;
 }
 
-/** The base most of the section's symbols agree on (address − DATASEC offset). */
+/**
+ * The base most of the section's symbols agree on (address − DATASEC offset; of equal counts, the
+ * one met first). A base that more than half agree on is found by a majority vote over u32 halves
+ * (Boyer-Moore), without a BigInt per VAR; the count of every base is kept only when none has that.
+ */
 function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Array): bigint | undefined {
+  const ks = kernel.kallsyms;
+  // The first symbol of the name, as kallsyms.lookup answers; base = its address − offset, as
+  // halves (baseHi may be -1: a symbol below its offset), in two locals: no array per VAR.
+  let baseHi = 0;
+  let baseLo = 0;
+  const baseOf = (k: number): void => {
+    const i = symbolAt[k] & ~PI_ALIAS;
+    baseLo = ks.addressLo(i) - vars.offsets[k];
+    baseHi = ks.addressHi(i);
+    if (baseLo < 0) {
+      baseLo += 2 ** 32;
+      baseHi--;
+    }
+  };
+  let leadHi = 0;
+  let leadLo = 0;
+  let lead = 0;
+  let voters = 0;
+  for (let k = 0; k < vars.count; k++) {
+    if (symbolAt[k] === NO_SYMBOL) continue;
+    voters++;
+    baseOf(k);
+    if (lead === 0) {
+      leadHi = baseHi;
+      leadLo = baseLo;
+      lead = 1;
+    } else lead += baseHi === leadHi && baseLo === leadLo ? 1 : -1;
+  }
+  let agree = 0;
+  for (let k = 0; k < vars.count && lead > 0; k++) {
+    if (symbolAt[k] === NO_SYMBOL) continue;
+    baseOf(k);
+    if (baseHi === leadHi && baseLo === leadLo) agree++;
+  }
+  if (agree * 2 > voters) return (BigInt(leadHi) << 32n) + BigInt(leadLo);
   const votes = new Map<bigint, number>();
   for (let k = 0; k < vars.count; k++) {
-    // The first symbol of the name, as kallsyms.lookup answers.
     if (symbolAt[k] === NO_SYMBOL) continue;
-    const b = kernel.kallsyms.addressAt(symbolAt[k] & ~PI_ALIAS) - BigInt(vars.offsets[k]);
+    const b = ks.addressAt(symbolAt[k] & ~PI_ALIAS) - BigInt(vars.offsets[k]);
     votes.set(b, (votes.get(b) ?? 0) + 1);
   }
   let best: bigint | undefined;
