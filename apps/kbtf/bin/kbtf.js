@@ -14,12 +14,12 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-// A command runs once and exits, so V8's young generation is kept at its first size (1 MiB a
-// semi-space) instead of doubling up to 16 MiB: every fresh page costs a page fault, and a verify
-// of a dump with every companion touched ~40 MB of new space for objects that died young. More,
-// cheaper scavenges instead: 15 % less wall time and 9,000 fewer faults on the 6.1 companion dump
-// (the verify bench's machine). V8 reads this flag each time it would grow the space.
-require('node:v8').setFlagsFromString('--semi-space-growth-factor=1');
+// V8's young generation is left to grow as V8 chooses (1 MiB semi-spaces doubling up to 16 MiB).
+// Keeping it at 1 MiB (`--semi-space-growth-factor=1`, set here until 2026-12-02) traded ~4,000
+// page faults for ~50 more scavenges: worth 15 % on a VM where a fresh page cost a 17 µs fault,
+// 5 % slower on the bench machine of 2026-12-02 (2 µs a fault; 6.1 companion dump, alternating
+// runs: 449 vs 487 ms median), where the scavenges' pauses (~35 vs ~65 ms) cost more than the
+// faults. docs/verify.md "Performance".
 
 // The Debian package (tools/package/build.mjs) installs this file as /usr/lib/kbtf/kbtf-cli.cjs
 // beside the bundle (/usr/bin/kbtf links to it) and rewrites the next line to `__dirname`.

@@ -319,10 +319,14 @@ function readSections(kernel: ModuleContext, mod: KObject): ModuleSection[] {
   const n = Number(attrs.member('nsections').value());
   const arr = attrs.member('attrs');
   const out: ModuleSection[] = [];
+  // One decoder and one look at the element type for all of a module's sections (tens each).
+  const latin1 = new TextDecoder('latin1');
+  let named: boolean | undefined;
   for (let i = 0; i < n; i++) {
     const a = arr.index(i);
-    const nameObj = hasMember(a.type, 'name') ? a.member('name') : a.path('battr.attr.name');
-    out.push({ name: new TextDecoder('latin1').decode(nameObj.string(KSYM_NAME_LEN)), address: a.member('address').value() });
+    named ??= hasMember(a.type, 'name');
+    const nameObj = named ? a.member('name') : a.path('battr.attr.name');
+    out.push({ name: latin1.decode(nameObj.string(KSYM_NAME_LEN)), address: a.member('address').value() });
   }
   return out;
 }
@@ -338,11 +342,12 @@ const MAX_SECT_ATTRS = 0xffff;
 function readBinSections(attrs: KObject): ModuleSection[] {
   const list = attrs.path('grp.bin_attrs');
   const out: ModuleSection[] = [];
+  const latin1 = new TextDecoder('latin1');
   for (let i = 0; i < MAX_SECT_ATTRS; i++) {
     const p = list.index(i);
     if (p.value() === 0n) return out;
     const a = p.deref();
-    out.push({ name: new TextDecoder('latin1').decode(a.path('attr.name').string(KSYM_NAME_LEN)), address: a.member('private').value() });
+    out.push({ name: latin1.decode(a.path('attr.name').string(KSYM_NAME_LEN)), address: a.member('private').value() });
   }
   throw new BadDataError('module_sect_attrs', undefined, `grp.bin_attrs has no NULL terminator in ${MAX_SECT_ATTRS} entries`);
 }
