@@ -29,6 +29,7 @@ import { kindNumber, type Btf } from '@kbtf/btf';
 import { moduleVarAddress, type Kernel } from './kernel.js';
 import { KObject, containerOf } from './object.js';
 import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './ktype.js';
+import type { KernelModule } from './modules.js';
 
 type Token = { kind: 'ident' | 'number' | 'punct' | 'module'; text: string; pos: number };
 
@@ -520,8 +521,19 @@ export function moduleGlobal(kernel: Kernel, moduleName: string, name: string): 
   const varId = btf.firstOfKindNamed(kindNumber('var'), new TextEncoder().encode(name));
   if (varId === undefined) throw new NotFoundError(`${folded}_btf has no variable '${name}'`);
   // Without data symbols in the module's kallsyms (no CONFIG_KALLSYMS_ALL), its section's address + the DATASEC offset.
-  const address = mod.symbols.find((s) => s.name === name)?.value ?? moduleVarAddress(mods, moduleName, name, btf, varId);
+  const address = moduleSymbolNamed(mod, name) ?? moduleVarAddress(mods, moduleName, name, btf, varId);
   if (address === undefined) throw new NotFoundError(`${moduleName} has no symbol '${name}'`);
   const v = btf.type(varId) as unknown as { type: number };
   return new KObject(kernel.memory, btfType(btf, v.type), address);
+}
+
+/**
+ * The value of the module's first symbol named `name`: an ASCII name through the symtab's name
+ * index (no symbol objects made), any other by the decoded names.
+ */
+function moduleSymbolNamed(mod: KernelModule, name: string): bigint | undefined {
+  const bytes = Buffer.from(name, 'latin1');
+  if (bytes.some((b, i) => b >= 0x80 || name.charCodeAt(i) > 0xff)) return mod.symbols.find((s) => s.name === name)?.value;
+  const i = mod.symtab.indexOf(bytes, 0, bytes.length);
+  return i < 0 ? undefined : mod.symtab.value(i);
 }

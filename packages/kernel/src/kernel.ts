@@ -143,13 +143,15 @@ export class Kernel {
     } catch (err) {
       if (!(err instanceof KbtfError)) throw err;
     }
+    const a = BigInt.asUintN(64, address);
     for (const m of modules) {
       if (!m.regions.some((r) => r.base <= address && address < r.base + BigInt(r.size))) continue;
-      let best: KernelSymbolAt | undefined;
-      for (const s of m.symbols) {
-        if (s.name !== '' && s.value <= address && (!best || s.value > best.address)) best = { name: s.name, address: s.value, type: s.type, offset: address - s.value, module: m.name };
+      // The nearest named symbol at or below, from the symtab's columns: one symbol made, not all.
+      const i = a === address ? m.symtab.nearestAtOrBelow(Number(a >> 32n), Number(a & 0xffffffffn)) : -1;
+      if (i >= 0) {
+        const s = m.symbol(i);
+        return { name: s.name, address: s.value, type: s.type, offset: address - s.value, module: m.name };
       }
-      if (best) return best;
     }
     for (const d of this.dynamicSymbols().symbols) {
       if (d.address <= address && address < d.address + (d.size ?? 1n)) return { name: d.name, address: d.address, type: d.type, offset: address - d.address, module: d.module };

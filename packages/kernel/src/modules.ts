@@ -69,6 +69,8 @@ const STATE_NAMES: Record<string, string> = {
 
 export class KernelModule {
   private symbolsCache?: ModuleSymbol[];
+  private symtabCache?: ModuleSymtab;
+  private exportedCache?: { names: Set<string>; keys: Set<string> };
   private sectionsCache?: ModuleSection[];
   private btfCache?: Btf | null;
 
@@ -123,7 +125,18 @@ export class KernelModule {
 
   /** Symbols in symtab order (= /proc/kallsyms order within the module), the empty-named ones kept. */
   get symbols(): ModuleSymbol[] {
-    return (this.symbolsCache ??= readModuleSymbols(this.kernel, this.object));
+    return (this.symbolsCache ??= moduleSymbols(this.kernel, this.object, this.symtab));
+  }
+
+  /** Symbol i (symtab order) as `symbols[i]`, made alone when the others are not needed. */
+  symbol(i: number): ModuleSymbol {
+    if (this.symbolsCache) return this.symbolsCache[i];
+    return symbolAt(this.kernel, this.object, this.symtab, i, (this.exportedCache ??= exportedSymbols(this.kernel, this.object)));
+  }
+
+  /** The same symbols as columns, names as the bytes of the module's strtab: no object or string per symbol. */
+  get symtab(): ModuleSymtab {
+    return (this.symtabCache ??= readSymtab(this.kernel, this.object));
   }
 
   /** mod->kallsyms->num_symtab, without reading the symbols. */
@@ -237,45 +250,183 @@ function readBtfModules(kernel: ModuleContext): Map<bigint, ModuleBtf> {
 /** Key of the entry that records why the btf_modules walk stopped early. */
 const UNREACHED = -1n;
 
-function readModuleSymbols(kernel: ModuleContext, mod: KObject): ModuleSymbol[] {
+/**
+ * A module's symtab (`mod->kallsyms`) as columns: each symbol's name as an offset into `names`
+ * (strtab, every name NUL-terminated), its value's u32 halves, its size (a Number; NaN when not
+ * exact), its typetab byte. `indexAt` finds a symbol by name bytes and address through a hash
+ * index of the names, built on first use.
+ */
+export class ModuleSymtab {
+  private byHash?: Int32Array;
+  private hashes?: Int32Array;
+
+  constructor(
+    readonly count: number,
+    readonly names: Uint8Array,
+    /** Where the last name starts: the names before it end at their NUL or here, whichever is first. */
+    private readonly lastName: number,
+    readonly nameOff: Uint32Array,
+    readonly valueHi: Uint32Array,
+    readonly valueLo: Uint32Array,
+    readonly size: Float64Array,
+    readonly typetab: Uint8Array,
+  ) {}
+
+  /** `names` as a Buffer (for latin1 slices). */
+  get text(): Buffer {
+    return (this.textView ??= Buffer.from(this.names.buffer, this.names.byteOffset, this.names.length));
+  }
+  private textView?: Buffer;
+
+  /**
+   * The symbol nearest at or below the address whose u32 halves are (hi, lo), of those with a
+   * name (the last of equal values is not taken over the first): its index, -1 when none.
+   */
+  nearestAtOrBelow(hi: number, lo: number): number {
+    let best = -1;
+    for (let i = 0; i < this.count; i++) {
+      if (this.names[this.nameOff[i]] === 0) continue;
+      const vh = this.valueHi[i];
+      const vl = this.valueLo[i];
+      if (vh > hi || (vh === hi && vl > lo)) continue;
+      if (best < 0 || vh > this.valueHi[best] || (vh === this.valueHi[best] && vl > this.valueLo[best])) best = i;
+    }
+    return best;
+  }
+
+  /** The end (NUL) of symbol i's name in `names`. */
+  nameEnd(i: number): number {
+    const at = this.nameOff[i];
+    const e = this.names.indexOf(0, at);
+    return at === this.lastName ? e : Math.min(e, this.lastName);
+  }
+
+  /**
+   * The first symbol, in symtab order, named bytes[start, end) and at the address whose u32 halves
+   * are (hi, lo); -1 when none.
+   */
+  indexAt(bytes: Uint8Array, start: number, end: number, hi: number, lo: number): number {
+    return this.first(bytes, start, end, (i) => this.valueHi[i] === hi && this.valueLo[i] === lo);
+  }
+
+  /** The first symbol, in symtab order, named bytes[start, end); -1 when none. */
+  indexOf(bytes: Uint8Array, start: number, end: number): number {
+    return this.first(bytes, start, end, () => true);
+  }
+
+  /** The value of symbol i, as a BigInt. */
+  value(i: number): bigint {
+    return (BigInt(this.valueHi[i]) << 32n) | BigInt(this.valueLo[i]);
+  }
+
+  private first(bytes: Uint8Array, start: number, end: number, also: (i: number) => boolean): number {
+    const slots = (this.byHash ??= this.index());
+    const hashes = this.hashes!;
+    const h = bytesHash(bytes, start, end);
+    const mask = slots.length - 1;
+    // Symbols go in in symtab order, so the ones of one hash are met in symtab order.
+    for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+      const i = slots[k] - 1;
+      if (hashes[i] !== h || !also(i)) continue;
+      const at = this.nameOff[i];
+      if (this.nameEnd(i) - at !== end - start) continue;
+      let same = true;
+      for (let q = 0; q < end - start && same; q++) same = this.names[at + q] === bytes[start + q];
+      if (same) return i;
+    }
+    return -1;
+  }
+
+  private index(): Int32Array {
+    const hashes = new Int32Array(this.count);
+    let size = 16;
+    while (size < this.count * 2) size *= 2;
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    for (let i = 0; i < this.count; i++) {
+      const h = bytesHash(this.names, this.nameOff[i], this.nameEnd(i));
+      hashes[i] = h;
+      let k = h & mask;
+      while (slots[k] !== 0) k = (k + 1) & mask;
+      slots[k] = i + 1;
+    }
+    this.hashes = hashes;
+    return slots;
+  }
+}
+
+/** h = h × 0x01000193 + byte over bytes[start, end), mod 2^32 (signed). */
+function bytesHash(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0;
+  for (let q = start; q < end; q++) h = (Math.imul(h, 0x01000193) + bytes[q]) | 0;
+  return h;
+}
+
+function readSymtab(kernel: ModuleContext, mod: KObject): ModuleSymtab {
   const ks = mod.member('kallsyms').deref();
   const count = Number(ks.member('num_symtab').value());
-  if (count === 0) return [];
+  const none = new Uint32Array(0);
+  if (count === 0) return new ModuleSymtab(0, new Uint8Array(1), 0, none, none, none, new Float64Array(0), new Uint8Array(0));
   const symtab = kernel.memory.read(ks.member('symtab').value(), count * ELF64_SYM_SIZE);
   const typetab = kernel.memory.read(ks.member('typetab').value(), count);
   const strtabAddr = ks.member('strtab').value();
   const c = new Cursor(symtab, { source: 'module symtab', littleEndian: true });
+  const nameOff = new Uint32Array(count);
   let maxName = 0;
-  for (let i = 0; i < count; i++) maxName = Math.max(maxName, c.u32At(i * ELF64_SYM_SIZE));
-  // Everything up to the last name in one read, then the last name on its own (it may end the page).
-  const strtab = kernel.memory.read(strtabAddr, maxName);
+  for (let i = 0; i < count; i++) maxName = Math.max(maxName, (nameOff[i] = c.u32At(i * ELF64_SYM_SIZE)));
+  // Everything up to the last name in one read, then the last name on its own (it may end the
+  // page), then its NUL: one buffer in which every name ends.
+  const head = kernel.memory.read(strtabAddr, maxName);
   const last = kernel.memory.cstring(strtabAddr + BigInt(maxName), KSYM_NAME_LEN);
-  const latin1 = new TextDecoder('latin1');
-  const view = Buffer.from(strtab.buffer, strtab.byteOffset, strtab.length);
-  const exported = exportedSymbols(kernel, mod);
-  const out: ModuleSymbol[] = [];
+  const names = new Uint8Array(maxName + last.length + 1);
+  names.set(head, 0);
+  names.set(last, maxName);
+  const valueHi = new Uint32Array(count);
+  const valueLo = new Uint32Array(count);
+  const size = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const at = i * ELF64_SYM_SIZE;
-    const nameOff = c.u32At(at);
-    let name: string;
-    if (nameOff === maxName) name = latin1.decode(last);
-    else {
-      const found = strtab.indexOf(0, nameOff);
-      const end = found < 0 ? strtab.length : found;
-      // TextDecoder's 'latin1' is windows-1252; on ASCII (every kernel name) it is Buffer's latin1,
-      // one native slice without a view per name (a module has thousands).
-      let ascii = true;
-      for (let k = nameOff; k < end && ascii; k++) ascii = strtab[k] < 0x80;
-      name = ascii ? view.toString('latin1', nameOff, end) : latin1.decode(strtab.subarray(nameOff, end));
-    }
-    const value = c.u64At(at + 8);
-    const size = c.u64At(at + 16);
-    const t = String.fromCharCode(typetab[i]);
-    // Most symbols are not exported: the value is printed for a key only when the name is.
-    const type = exported.names.has(name) && exported.keys.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
-    out.push({ name, value, size, type });
+    valueLo[i] = c.u32At(at + 8);
+    valueHi[i] = c.u32At(at + 12);
+    const hi = c.u32At(at + 20);
+    size[i] = hi < 0x200000 ? hi * 2 ** 32 + c.u32At(at + 16) : NaN;
   }
+  return new ModuleSymtab(count, names, maxName, nameOff, valueHi, valueLo, size, typetab);
+}
+
+function moduleSymbols(kernel: ModuleContext, mod: KObject, tab: ModuleSymtab): ModuleSymbol[] {
+  if (tab.count === 0) return [];
+  const exported = exportedSymbols(kernel, mod);
+  const out: ModuleSymbol[] = [];
+  for (let i = 0; i < tab.count; i++) out.push(symbolAt(kernel, mod, tab, i, exported));
   return out;
+}
+
+const latin1Decoder = new TextDecoder('latin1');
+
+/** Symbol i of a module's symtab, its type letter upper case when `exported` lists it. */
+function symbolAt(kernel: ModuleContext, mod: KObject, tab: ModuleSymtab, i: number, exported: { names: Set<string>; keys: Set<string> }): ModuleSymbol {
+  const strtab = tab.names;
+  const nameOff = tab.nameOff[i];
+  const end = tab.nameEnd(i);
+  // TextDecoder's 'latin1' is windows-1252; on ASCII (every kernel name) it is Buffer's latin1,
+  // one native slice without a view per name (a module has thousands).
+  let ascii = true;
+  for (let k = nameOff; k < end && ascii; k++) ascii = strtab[k] < 0x80;
+  const name = ascii ? tab.text.toString('latin1', nameOff, end) : latin1Decoder.decode(strtab.subarray(nameOff, end));
+  const value = tab.value(i);
+  const size = Number.isNaN(tab.size[i]) ? symbolSize(kernel, mod, i) : BigInt(tab.size[i]);
+  const t = String.fromCharCode(tab.typetab[i]);
+  // Most symbols are not exported: the value is printed for a key only when the name is.
+  const type = exported.names.has(name) && exported.keys.has(`${name}@${value}`) ? t.toUpperCase() : t.toLowerCase();
+  return { name, value, size, type };
+}
+
+/** st_size of symbol i read again as a u64 (one too large for a Number: never a real size). */
+function symbolSize(kernel: ModuleContext, mod: KObject, i: number): bigint {
+  const symtab = mod.member('kallsyms').deref().member('symtab').value();
+  const b = kernel.memory.read(symtab + BigInt(i * ELF64_SYM_SIZE + 16), 8);
+  return new Cursor(b, { source: 'module symtab', littleEndian: true }).u64At(0);
 }
 
 /**

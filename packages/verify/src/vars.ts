@@ -16,7 +16,7 @@
  * - `.init.*` sections are freed once the module's init ran: init-only, not a failure.
  * - sections the loader never allocates (`__versions`, `.modinfo`, …) are not resident.
  */
-import { FaultError, KbtfError } from '@kbtf/binary';
+import { FaultError, KbtfError, unlessThrown } from '@kbtf/binary';
 import { ANCHOR_SYMBOL, readSectionAnchors, sectionAnchorName, symbolAnchorName, type Btf } from '@kbtf/btf';
 import { KObject, btfType, formatObject, type Kernel, type KernelModule, type ModuleSymbol } from '@kbtf/kernel';
 import { countVar, emptyCounts, type VarCounts, type VarResult, type VarStatus } from './report.js';
@@ -144,7 +144,10 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     if (r.by && (r.status === 'resolved' || r.status === 'per-cpu')) counts.withoutSymbol = (counts.withoutSymbol ?? 0) + 1;
     if (target.all || target.keep || !QUIET_STATUSES.has(r.status)) results.push(r);
   };
-  const symbols = target.module ? moduleSymbolIndex(target.module.symbols) : undefined;
+  // A module's symbols by name, made only when a VAR needs resolveOne (moduleVarQuietly reads the
+  // symtab's columns).
+  let symbolIndex: Map<string, ModuleSymbol[]> | undefined;
+  const symbols = (): Map<string, ModuleSymbol[]> | undefined => (target.module ? (symbolIndex ??= moduleSymbolIndex(target.module.symbols)) : undefined);
   // vmlinux_btf: every VAR is looked up in kallsyms by name (tens of thousands); index the names
   // once instead of scanning the table for each (the same index gives a name's every address).
   if (!target.module) kernel.kallsyms.indexNames();
@@ -152,7 +155,8 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const anchors = target.module ? undefined : vmlinuxAnchors(kernel, btf);
   // A module's own kallsyms has no data symbols either without CONFIG_KALLSYMS_ALL (kernel/module/
   // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only; `u` is the null symbol): its sect_attrs alone place its VARs.
-  const bySection = target.module !== undefined && !target.module.symbols.some((s) => !/^[tTuU]$/.test(s.type));
+  // (The type letter in either case: t, T, u, U; from the typetab's bytes.)
+  const bySection = target.module !== undefined && !target.module.symtab.typetab.some((b) => (b | 0x20) !== 0x74 && (b | 0x20) !== 0x75);
   for (const [section, vars] of datasecs(btf)) {
     const n = vars.count;
     if (section.startsWith('.init') || section.startsWith('.exit')) {
@@ -160,7 +164,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       continue;
     }
     if (section === PERCPU_SECTION) {
-      for (let k = 0; k < n; k++) record(resolvePerCpu(kernel, btf, target, vars.entry(k), section, symbols, anchors));
+      for (let k = 0; k < n; k++) record(resolvePerCpu(kernel, btf, target, vars.entry(k), section, symbols(), anchors));
       continue;
     }
     // vmlinux: the kallsyms index of each VAR's first symbol of its name (what kallsyms.lookup
@@ -195,6 +199,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
     // The common vmlinux VAR is decided without a BigInt or an object (resolvedQuietly); the rest,
     // and every VAR whose result is kept, take resolveOne.
     const quiet = symbolAt !== undefined && !byAnchor && !target.all && !target.keep;
+    const quietModule = target.module !== undefined && !bySection && !target.all;
     const baseHi = Number(base >> 32n);
     const baseLo = Number(base & 0xffffffffn);
     for (let k = 0; k < n; k++) {
@@ -202,10 +207,14 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
         record(QUIET_RESOLVED.symbol);
         continue;
       }
+      if (quietModule && moduleVarQuietly(kernel, btf, target.module!, vars, k, baseHi, baseLo)) {
+        record(target.keep ? keptResolved(kernel, btf, vars, k, section, base + BigInt(vars.offsets[k])) : QUIET_RESOLVED.symbol);
+        continue;
+      }
       const e = vars.entry(k);
       const at = base + BigInt(e.offset);
       if (byAnchor || bySection) record(resolveByAddress(kernel, btf, target, e, section, at, byAnchor ? 'anchor' : 'section'));
-      else record(resolveOne(kernel, btf, target, e, section, at, symbols, symbolAt && symbolOf(kernel, e.name, symbolAt[k])));
+      else record(resolveOne(kernel, btf, target, e, section, at, symbols(), symbolAt && symbolOf(kernel, e.name, symbolAt[k])));
     }
   }
   return { counts, results };
@@ -225,20 +234,7 @@ function firstSymbols(kernel: Kernel, btf: Btf, vars: SectionVars): Int32Array {
   const ks = kernel.kallsyms;
   const out = new Int32Array(vars.count);
   for (let k = 0; k < vars.count; k++) {
-    const off = btf.nameOffsetOf(vars.varIds[k]);
-    const table = btf.strings.tableOf(off);
-    let i: number | undefined;
-    let ascii = table !== undefined;
-    if (table) {
-      const b = table.bytes;
-      const start = off - table.start;
-      let end = start;
-      while (end < b.length && b[end] !== 0) if (b[end++] >= 0x80) ascii = false;
-      // An unterminated name takes the string path, which says so.
-      if (ascii && end < b.length) i = ks.indexOfBytes(b, start, end);
-      else ascii = false;
-    }
-    if (!ascii) i = ks.indexOf(vars.name(k));
+    const i = asciiName(btf, vars.varIds[k]) ? ks.indexOfBytes(nameBytes.bytes, nameBytes.start, nameBytes.end) : ks.indexOf(vars.name(k));
     if (i !== undefined) out[k] = i;
     else {
       const pi = ks.indexOf(`__pi_${vars.name(k)}`);
@@ -246,6 +242,51 @@ function firstSymbols(kernel: Kernel, btf: Btf, vars: SectionVars): Int32Array {
     }
   }
   return out;
+}
+
+/** asciiName's answer: where the name's bytes are. */
+const nameBytes: { bytes: Uint8Array; start: number; end: number } = { bytes: new Uint8Array(0), start: 0, end: 0 };
+
+/**
+ * Whether type `id`'s name is NUL-terminated ASCII in its BTF string section (every kernel name),
+ * and then where (in `nameBytes`): such a name compares as bytes exactly as its string does. Any
+ * other takes the string path, which decodes (or rejects) it as before.
+ */
+function asciiName(btf: Btf, id: number): boolean {
+  const off = btf.nameOffsetOf(id);
+  const table = btf.strings.tableOf(off);
+  if (!table) return false;
+  const b = table.bytes;
+  const start = off - table.start;
+  let end = start;
+  while (end < b.length && b[end] !== 0) if (b[end++] >= 0x80) return false;
+  if (end >= b.length) return false;
+  nameBytes.bytes = b;
+  nameBytes.start = start;
+  nameBytes.end = end;
+  return true;
+}
+
+/**
+ * A module VAR decided from the module's symtab columns, without its symbol objects or a BigInt
+ * for the common case: the first symbol of its name at section base + offset (as resolveOne's
+ * `cands.find`), its type within the symbol's size, its bytes readable (checked once a page).
+ * False decides nothing: resolveOne then checks the VAR and says why.
+ */
+function moduleVarQuietly(kernel: Kernel, btf: Btf, mod: KernelModule, vars: SectionVars, k: number, baseHi: number, baseLo: number): boolean {
+  if (!asciiName(btf, vars.varIds[k])) return false;
+  const carry = baseLo + vars.offsets[k] >= 2 ** 32 ? 1 : 0;
+  const lo = baseLo + vars.offsets[k] - carry * 2 ** 32;
+  const hi = baseHi + carry;
+  const tab = mod.symtab;
+  const i = tab.indexAt(nameBytes.bytes, nameBytes.start, nameBytes.end, hi, lo);
+  if (i < 0) return false;
+  const size = btf.sizeof(vars.typeId(k));
+  const symSize = tab.size[i];
+  if (Number.isNaN(symSize) || (symSize !== 0 && size > symSize)) return false;
+  if (kernel.memory.knownReadable(hi, lo, size)) return true;
+  // The first VAR of its page: checked here; a page that fails is resolveOne's to report.
+  return unlessThrown(KbtfError, () => (kernel.memory.check((BigInt(hi) << 32n) + BigInt(lo), size), true)) ?? false;
 }
 
 /**
@@ -256,12 +297,9 @@ function firstSymbols(kernel: Kernel, btf: Btf, vars: SectionVars): Int32Array {
  */
 function resolvedQuietly(kernel: Kernel, btf: Btf, vars: SectionVars, k: number, symbol: number, baseHi: number, baseLo: number): boolean {
   if (symbol === NO_SYMBOL) return false;
-  let lo = baseLo + vars.offsets[k];
-  let hi = baseHi;
-  if (lo >= 2 ** 32) {
-    lo -= 2 ** 32;
-    hi++;
-  }
+  const carry = baseLo + vars.offsets[k] >= 2 ** 32 ? 1 : 0;
+  const lo = baseLo + vars.offsets[k] - carry * 2 ** 32;
+  const hi = baseHi + carry;
   const ks = kernel.kallsyms;
   if (!ks.isAt(symbol & ~PI_ALIAS, hi, lo)) return false;
   const size = btf.sizeof(vars.typeId(k));
@@ -446,6 +484,24 @@ function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address
   // Only counted (record keeps no resolved result here): one shared result per placement, no name,
   // address or type formatted for it.
   return QUIET_RESOLVED[by ?? 'symbol'];
+}
+
+/**
+ * A resolved VAR kept (a module companion's, to pick the self-test's global from) as resolveOne
+ * keeps it, but its type name made only when read: the pick reads a few, not thousands.
+ */
+function keptResolved(kernel: Kernel, btf: Btf, vars: SectionVars, k: number, section: string, address: bigint): VarResult {
+  const typeId = vars.typeId(k);
+  let type: string | undefined;
+  return {
+    name: vars.name(k),
+    section,
+    status: 'resolved',
+    address: hexAddr(address),
+    get type(): string {
+      return (type ??= new KObject(kernel.memory, btfType(btf, typeId), address).typeName);
+    },
+  };
 }
 
 /** Statuses whose results are only counted unless --all-vars or keep asks for them. */

@@ -425,15 +425,18 @@ const QUIET = new Set(['resolved', 'per-cpu', 'init-only', 'not-resident']);
  * by name would find in vmlinux first.
  */
 function pickGlobal(results: VarResult[], notInVmlinux: (name: string) => boolean): string | undefined {
-  const resolved = results.filter((x) => x.status === 'resolved' && x.type !== undefined);
+  // A kept result may make its type name only when read (vars.ts keptResolved): each is read at
+  // most once per test below, in order, until one qualifies.
+  const resolved = results.filter((x) => x.status === 'resolved');
+  const typed = (x: VarResult) => x.type !== undefined;
   // Names the module's source gave (not _note_19, __this_module, TRACE_SYSTEM_…), plain values
   // (integers, enums: drgn prints a pointer to a struct dereferenced) before pointers.
   const own = resolved.filter((x) => /^[a-z]/.test(x.name));
   const scalar = (x: VarResult) => !/[[(*]/.test(x.type!) && !/\b(struct|union)\b/.test(x.type!);
   const pointer = (x: VarResult) => !/[[(]/.test(x.type!) && /\*$/.test(x.type!);
   // Asked only of the candidates in order, until one qualifies, not of every variable.
-  const ok = (x: VarResult) => notInVmlinux(x.name);
-  return (own.find((x) => scalar(x) && ok(x)) ?? own.find((x) => pointer(x) && ok(x)) ?? own.find(ok) ?? resolved.find(ok))?.name;
+  const ok = (x: VarResult) => typed(x) && notInVmlinux(x.name);
+  return (own.find((x) => typed(x) && scalar(x) && ok(x)) ?? own.find((x) => typed(x) && pointer(x) && ok(x)) ?? own.find(ok) ?? resolved.find(ok))?.name;
 }
 
 /** A companion that is loaded though the policy did not ask for it is checked but cannot fail. */
