@@ -208,7 +208,7 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
         continue;
       }
       if (quietModule && moduleVarQuietly(kernel, btf, target.module!, vars, k, baseHi, baseLo)) {
-        record(target.keep ? keptResolved(kernel, btf, vars, k, section, base + BigInt(vars.offsets[k])) : QUIET_RESOLVED.symbol);
+        record(target.keep ? new KeptResolved(kernel, btf, vars.typeId(k), vars.name(k), section, base + BigInt(vars.offsets[k])) : QUIET_RESOLVED.symbol);
         continue;
       }
       const e = vars.entry(k);
@@ -488,20 +488,34 @@ function readVar(kernel: Kernel, btf: Btf, typeId: number, size: number, address
 
 /**
  * A resolved VAR kept (a module companion's, to pick the self-test's global from) as resolveOne
- * keeps it, but its type name made only when read: the pick reads a few, not thousands.
+ * keeps it, but its address and type name made only when read: the pick reads a few, not
+ * thousands. Never printed (resolved results are shown only with --all-vars, which takes
+ * resolveOne); toJSON gives the plain result all the same.
  */
-function keptResolved(kernel: Kernel, btf: Btf, vars: SectionVars, k: number, section: string, address: bigint): VarResult {
-  const typeId = vars.typeId(k);
-  let type: string | undefined;
-  return {
-    name: vars.name(k),
-    section,
-    status: 'resolved',
-    address: hexAddr(address),
-    get type(): string {
-      return (type ??= new KObject(kernel.memory, btfType(btf, typeId), address).typeName);
-    },
-  };
+class KeptResolved implements VarResult {
+  readonly status = 'resolved';
+  private typeName?: string;
+
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly btf: Btf,
+    private readonly typeId: number,
+    readonly name: string,
+    readonly section: string,
+    private readonly at: bigint,
+  ) {}
+
+  get address(): string {
+    return hexAddr(this.at);
+  }
+
+  get type(): string {
+    return (this.typeName ??= new KObject(this.kernel.memory, btfType(this.btf, this.typeId), this.at).typeName);
+  }
+
+  toJSON(): VarResult {
+    return { name: this.name, section: this.section, status: this.status, address: this.address, type: this.type };
+  }
 }
 
 /** Statuses whose results are only counted unless --all-vars or keep asks for them. */
