@@ -368,8 +368,13 @@ function findVar(btf: Btf, name: string): number | undefined {
 export function moduleVarAddress(modules: KernelModule[], owner: string, name: string, btf: Btf, varId: number): bigint | undefined {
   const mod = modules.find((m) => m.name.replace(/-/g, '_') === owner.replace(/-/g, '_'));
   if (!mod) return undefined;
-  const sym = mod.symbols.find((s) => s.name === name && !/^[tTuU]$/.test(s.type))?.value;
-  if (sym !== undefined || mod.symbols.some((s) => !/^[tTuU]$/.test(s.type))) return sym;
+  // From the symtab's columns (an ASCII name compares as its bytes), not the symbol objects.
+  const tab = mod.symtab;
+  const bytes = Buffer.from(name, 'latin1');
+  const ascii = !bytes.some((b, i) => b >= 0x80 || name.charCodeAt(i) > 0xff);
+  const at = ascii ? tab.dataIndexOf(bytes, 0, bytes.length) : mod.symbols.findIndex((s) => s.name === name && !/^[tTuU]$/.test(s.type));
+  const sym = at < 0 ? undefined : tab.value(at);
+  if (sym !== undefined || tab.typetab.some((_, i) => tab.isData(i))) return sym;
   for (const ds of btf.typesOfKind('datasec')) {
     const e = ds.vars.find((v) => v.type === varId);
     if (!e) continue;

@@ -309,9 +309,35 @@ export class ModuleSymtab {
     return this.first(bytes, start, end, (i) => this.valueHi[i] === hi && this.valueLo[i] === lo);
   }
 
-  /** The first symbol, in symtab order, named bytes[start, end); -1 when none. */
+  /**
+   * The first symbol, in symtab order, named bytes[start, end); -1 when none. Through the name
+   * index once indexAt built it; before, a scan of the names (one lookup does not pay for an index).
+   */
   indexOf(bytes: Uint8Array, start: number, end: number): number {
-    return this.first(bytes, start, end, () => true);
+    if (this.byHash) return this.first(bytes, start, end, () => true);
+    for (let i = 0; i < this.count; i++) if (this.nameIs(i, bytes, start, end)) return i;
+    return -1;
+  }
+
+  /** Whether symbol i's type letter is other than t, T, u, U (not text, not undefined). */
+  isData(i: number): boolean {
+    const c = this.typetab[i] | 0x20;
+    return c !== 0x74 && c !== 0x75;
+  }
+
+  /** The first symbol named bytes[start, end) whose type letter isData; -1 when none (a scan). */
+  dataIndexOf(bytes: Uint8Array, start: number, end: number): number {
+    for (let i = 0; i < this.count; i++) if (this.isData(i) && this.nameIs(i, bytes, start, end)) return i;
+    return -1;
+  }
+
+  /** Whether symbol i is named bytes[start, end). */
+  private nameIs(i: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const at = this.nameOff[i];
+    if (this.names[at] !== bytes[start] && end > start) return false;
+    if (this.nameEnd(i) - at !== end - start) return false;
+    for (let q = 0; q < end - start; q++) if (this.names[at + q] !== bytes[start + q]) return false;
+    return true;
   }
 
   /** The value of symbol i, as a BigInt. */
@@ -327,12 +353,7 @@ export class ModuleSymtab {
     // Symbols go in in symtab order, so the ones of one hash are met in symtab order.
     for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
       const i = slots[k] - 1;
-      if (hashes[i] !== h || !also(i)) continue;
-      const at = this.nameOff[i];
-      if (this.nameEnd(i) - at !== end - start) continue;
-      let same = true;
-      for (let q = 0; q < end - start && same; q++) same = this.names[at + q] === bytes[start + q];
-      if (same) return i;
+      if (hashes[i] === h && also(i) && this.nameIs(i, bytes, start, end)) return i;
     }
     return -1;
   }
