@@ -29,7 +29,7 @@ import { kindNumber, type Btf } from '@kbtf/btf';
 import { moduleVarAddress, type Kernel } from './kernel.js';
 import { KObject, containerOf } from './object.js';
 import { btfType, findTypeId, parseTypeName, pointerTo, shape, sizeOfType, type KType, type Shape } from './ktype.js';
-import type { KernelModule } from './modules.js';
+import { asciiBytes, type KernelModule } from './modules.js';
 
 type Token = { kind: 'ident' | 'number' | 'punct' | 'module'; text: string; pos: number };
 
@@ -532,8 +532,8 @@ export function moduleGlobal(kernel: Kernel, moduleName: string, name: string): 
  * index (no symbol objects made), any other by the decoded names.
  */
 function moduleSymbolNamed(mod: KernelModule, name: string): bigint | undefined {
-  const bytes = Buffer.from(name, 'latin1');
-  if (bytes.some((b, i) => b >= 0x80 || name.charCodeAt(i) > 0xff)) return mod.symbols.find((s) => s.name === name)?.value;
+  const bytes = asciiBytes(name);
+  if (!bytes) return mod.symbols.find((s) => s.name === name)?.value;
   const i = mod.symtab.indexOf(bytes, 0, bytes.length);
   return i < 0 ? undefined : mod.symtab.value(i);
 }

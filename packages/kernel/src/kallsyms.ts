@@ -143,8 +143,7 @@ export class Kallsyms {
    * no string is made (verify looks up every vmlinux VAR's name from the BTF string section).
    */
   indexOfBytes(bytes: Uint8Array, start: number, end: number): number | undefined {
-    let h = 0;
-    for (let q = start; q < end; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
+    const h = bytesHash(bytes, start, end);
     this.wantBytes = bytes;
     this.wantStart = start;
     this.wantEnd = end;
@@ -472,6 +471,13 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
 
 /** The name hash: h = h × HASH_P + byte over the name's bytes, mod 2^32 (signed). */
 const HASH_P = 0x01000193;
+
+/** The name hash of bytes[start, end), one byte a character (nameHash of their latin1 string). */
+export function bytesHash(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0;
+  for (let q = start; q < end; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
+  return h;
+}
 
 /** Symbols the name index holds: hash (32 bits) × this + index stays an exact double (53 bits). */
 /** Symbols indexed by name at most (kernels have ~200,000). */

@@ -12,7 +12,7 @@ import { bootstrapDeclaration } from './bootstrap.js';
 import { readDynamicSymbols, type DynamicSymbols } from './dynamic-ksyms.js';
 import { readKallsyms, kallsymsLocation, type Kallsyms, type SymbolAt } from './kallsyms.js';
 import { KernelMemory } from './memory.js';
-import { readModules, type KernelModule } from './modules.js';
+import { asciiBytes, readModules, type KernelModule } from './modules.js';
 import { KObject } from './object.js';
 import { arrayOf, btfType, parseTypeName, sizeOfType, type KType } from './ktype.js';
 
@@ -370,9 +370,8 @@ export function moduleVarAddress(modules: KernelModule[], owner: string, name: s
   if (!mod) return undefined;
   // From the symtab's columns (an ASCII name compares as its bytes), not the symbol objects.
   const tab = mod.symtab;
-  const bytes = Buffer.from(name, 'latin1');
-  const ascii = !bytes.some((b, i) => b >= 0x80 || name.charCodeAt(i) > 0xff);
-  const at = ascii ? tab.dataIndexOf(bytes, 0, bytes.length) : mod.symbols.findIndex((s) => s.name === name && !/^[tTuU]$/.test(s.type));
+  const bytes = asciiBytes(name);
+  const at = bytes ? tab.dataIndexOf(bytes, 0, bytes.length) : mod.symbols.findIndex((s) => s.name === name && !/^[tTuU]$/.test(s.type));
   const sym = at < 0 ? undefined : tab.value(at);
   if (sym !== undefined || tab.typetab.some((_, i) => tab.isData(i))) return sym;
   for (const ds of btf.typesOfKind('datasec')) {

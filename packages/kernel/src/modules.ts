@@ -15,7 +15,7 @@
  */
 import { BadDataError, Cursor, FaultError, NotFoundError, digestHex } from '@kbtf/binary';
 import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
-import type { Kallsyms } from './kallsyms.js';
+import { bytesHash, type Kallsyms } from './kallsyms.js';
 import type { KernelMemory } from './memory.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { findTypeId, shape, sizeOfType, type KType } from './ktype.js';
@@ -251,6 +251,15 @@ function readBtfModules(kernel: ModuleContext): Map<bigint, ModuleBtf> {
 const UNREACHED = -1n;
 
 /**
+ * `name` as the bytes a symtab holds for it when it is ASCII (then it compares as those bytes
+ * exactly as the decoded names compare as strings); undefined for any other name.
+ */
+export function asciiBytes(name: string): Buffer | undefined {
+  const bytes = Buffer.from(name, 'latin1');
+  return bytes.some((b, i) => b >= 0x80 || name.charCodeAt(i) > 0xff) ? undefined : bytes;
+}
+
+/**
  * A module's symtab (`mod->kallsyms`) as columns: each symbol's name as an offset into `names`
  * (strtab, every name NUL-terminated), its value's u32 halves, its size (a Number; NaN when not
  * exact), its typetab byte. `indexAt` finds a symbol by name bytes and address through a hash
@@ -374,13 +383,6 @@ export class ModuleSymtab {
     this.hashes = hashes;
     return slots;
   }
-}
-
-/** h = h × 0x01000193 + byte over bytes[start, end), mod 2^32 (signed). */
-function bytesHash(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0;
-  for (let q = start; q < end; q++) h = (Math.imul(h, 0x01000193) + bytes[q]) | 0;
-  return h;
 }
 
 function readSymtab(kernel: ModuleContext, mod: KObject): ModuleSymtab {

@@ -155,8 +155,8 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
   const anchors = target.module ? undefined : vmlinuxAnchors(kernel, btf);
   // A module's own kallsyms has no data symbols either without CONFIG_KALLSYMS_ALL (kernel/module/
   // kallsyms.c is_core_symbol(), 6.1: SHF_EXECINSTR sections only; `u` is the null symbol): its sect_attrs alone place its VARs.
-  // (The type letter in either case: t, T, u, U; from the typetab's bytes.)
-  const bySection = target.module !== undefined && !target.module.symtab.typetab.some((b) => (b | 0x20) !== 0x74 && (b | 0x20) !== 0x75);
+  const symtab = target.module?.symtab;
+  const bySection = symtab !== undefined && !symtab.typetab.some((_, i) => symtab.isData(i));
   for (const [section, vars] of datasecs(btf)) {
     const n = vars.count;
     if (section.startsWith('.init') || section.startsWith('.exit')) {

@@ -425,7 +425,7 @@ const QUIET = new Set(['resolved', 'per-cpu', 'init-only', 'not-resident']);
  * by name would find in vmlinux first.
  */
 function pickGlobal(results: VarResult[], notInVmlinux: (name: string) => boolean): string | undefined {
-  // A kept result may make its type name only when read (vars.ts keptResolved): each is read at
+  // A kept result may make its type name only when read (vars.ts KeptResolved): each is read at
   // most once per test below, in order, until one qualifies.
   const resolved = results.filter((x) => x.status === 'resolved');
   const typed = (x: VarResult) => x.type !== undefined;
