@@ -87,7 +87,7 @@ describe.each([...labVariants, ...unstableLabVariants])('lab %s', (variant) => {
     }
   });
 
-  it('kallsyms by name bytes, by address halves and the gap above: the same answers as by string and by BigInt, for every symbol', () => {
+  it('kallsyms by name bytes, by address halves and the gap above (from an address and from a symbol): the same answers as by string and by BigInt, for every symbol', () => {
     const kernel = openKernel(labPath(variant, 'mkd-zlib.kdump'));
     try {
       const ks = kernel.kallsyms;
@@ -103,6 +103,7 @@ describe.each([...labVariants, ...unstableLabVariants])('lab %s', (variant) => {
         expect(ks.isAt(i, hi, (lo + 1) >>> 0)).toBe(false);
         const gap = ks.gapAbove(addrs[i]);
         expect(ks.gapAboveHalves(hi, lo), names[i]).toBe(typeof gap === 'number' ? gap : undefined);
+        expect(ks.gapAboveSymbol(i), names[i]).toBe(typeof gap === 'number' ? gap : undefined);
       }
       const absent = Buffer.from('xno_such_symbolx', 'latin1');
       expect(ks.indexOfBytes(absent, 1, absent.length - 1)).toBeUndefined();

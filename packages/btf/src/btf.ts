@@ -116,6 +116,11 @@ export class Btf {
 
   /** The kind of a type without decoding it. */
   kindOf(id: number): Kind {
+    // This blob's own types from the kinds column (indexTypes); the base's, and ids that are no
+    // type (the errors), through the record.
+    const k = this.kinds[id - this.firstId];
+    if (k !== undefined) return KIND_NAMES[k] as Kind;
+    if (id >= 1 && id < this.firstId && this.base) return this.base.kindOf(id);
     return KIND_NAMES[infoKind(this.info(id))] as Kind;
   }
 

@@ -495,6 +495,10 @@ function globalOrFunction(kernel: Kernel, name: string): KObject {
     return kernel.global(name);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
+    // A data symbol (kallsyms type d, b, r or v: data, bss, rodata, weak object) is no function:
+    // the FUNCs of every module's BTF are not parsed and scanned to find that out.
+    const i = kernel.kallsyms.indexOf(name);
+    if (i !== undefined && /^[dbrv]$/i.test(kernel.kallsyms.typeOf(i))) throw err;
     const want = new TextEncoder().encode(name);
     for (const btf of [kernel.btf, ...moduleBtfs(kernel)]) {
       const id = btf.firstOfKindNamed(kindNumber('func'), want);

@@ -166,6 +166,12 @@ describe('readKallsyms', () => {
         expect(ks.gapAboveHalves(Number(at >> 32n), Number(at & 0xffffffffn)), at.toString(16)).toBe(d === undefined || d >= 2n ** 53n ? undefined : Number(d));
       }
       expect(big).toBe(1);
+      // From a symbol (stepping past its aliases in the sorted table, by a search in the other):
+      // gapAboveHalves at its address, for every symbol.
+      for (let i = 0; i < ks.count; i++) {
+        const at = ks.addressAt(i);
+        expect(ks.gapAboveSymbol(i), ks.nameOf(i)).toBe(ks.gapAboveHalves(Number(at >> 32n), Number(at & 0xffffffffn)));
+      }
       // Of several symbols at one address, the one last in the table.
       expect(ks.symbolize(0xffffffff81000004n)).toMatchObject({ name: syms.indexOf(alias) > syms.findIndex((x) => x.name === '_stext') ? 'stext_alias' : '_stext', offset: 4n });
       expect(ks.symbolize(0xffffffff82b0000fn)).toMatchObject({ name: 'dup', address: 0xffffffff82b00008n, offset: 7n });

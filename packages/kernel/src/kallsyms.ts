@@ -51,8 +51,12 @@ export class Kallsyms {
    * probing. Symbols go in in table order, so the ones of one hash are met in table order.
    */
   private byHash?: Int32Array;
-  /** Every address as two u32 halves (table order), and the table indices sorted by (address, index). */
-  private byAddress?: { hi: Uint32Array; lo: Uint32Array; order: Uint32Array };
+  /**
+   * Every address as two u32 halves (table order), and the table indices sorted by (address,
+   * index): `order` is undefined when that is the table order itself (as scripts/kallsyms.c writes
+   * it), so that position p is symbol p.
+   */
+  private byAddress?: { hi: Uint32Array; lo: Uint32Array; order: Uint32Array | undefined };
   private namesCache?: string[];
   private addressCache?: bigint[];
   private readonly table: Names;
@@ -247,7 +251,8 @@ export class Kallsyms {
   symbolize(address: bigint): SymbolAt | undefined {
     const pos = this.lastAtOrBelow(address);
     if (pos < 0) return undefined;
-    const i = this.byAddress!.order[pos];
+    const order = this.byAddress!.order;
+    const i = order ? order[pos] : pos;
     const a = this.addressAt(i);
     return { name: this.nameOf(i), address: a, type: this.typeOf(i), offset: address - a };
   }
@@ -255,7 +260,8 @@ export class Kallsyms {
   /** The lowest symbol address above `address` (aliases at `address` skipped), or undefined. */
   nextAddressAbove(address: bigint): bigint | undefined {
     const pos = this.lastAtOrBelow(address) + 1;
-    return pos < this.count ? this.addressAt(this.byAddress!.order[pos]) : undefined;
+    const order = this.byAddress!.order;
+    return pos < this.count ? this.addressAt(order ? order[pos] : pos) : undefined;
   }
 
   /**
@@ -270,9 +276,14 @@ export class Kallsyms {
     const pos = this.lastAtOrBelowHalves(wantHi, wantLo) + 1;
     if (pos >= this.count) return undefined;
     const { hi, lo, order } = this.byAddress!;
-    const i = order[pos];
+    const i = order ? order[pos] : pos;
     const gap = (hi[i] - wantHi) * 2 ** 32 + (lo[i] - wantLo);
     return a === address && Number.isSafeInteger(gap) ? gap : this.addressAt(i) - address;
+  }
+
+  /** Every symbol's address as u32 halves, by table index (hi[i], lo[i]): for loops over many symbols. */
+  addressHalves(): { readonly hi: Uint32Array; readonly lo: Uint32Array } {
+    return (this.byAddress ??= this.addressOrder());
   }
 
   /** The high and low u32 halves of symbol i's address: no BigInt made. */
@@ -296,9 +307,26 @@ export class Kallsyms {
   gapAboveHalves(hi: number, lo: number): number | undefined {
     const pos = this.lastAtOrBelowHalves(hi, lo) + 1;
     if (pos >= this.count) return undefined;
-    const order = this.byAddress!;
-    const i = order.order[pos];
-    const gap = (order.hi[i] - hi) * 2 ** 32 + (order.lo[i] - lo);
+    const byAddress = this.byAddress!;
+    const i = byAddress.order ? byAddress.order[pos] : pos;
+    const gap = (byAddress.hi[i] - hi) * 2 ** 32 + (byAddress.lo[i] - lo);
+    return Number.isSafeInteger(gap) ? gap : undefined;
+  }
+
+  /**
+   * gapAboveHalves at symbol i's own address. In a table in address order (as scripts/kallsyms.c
+   * writes it) the next higher address is found by stepping past i's aliases, not by a search:
+   * verify asks this of every vmlinux variable.
+   */
+  gapAboveSymbol(i: number): number | undefined {
+    const { hi, lo, order } = (this.byAddress ??= this.addressOrder());
+    if (order) return this.gapAboveHalves(hi[i], lo[i]);
+    const h = hi[i];
+    const l = lo[i];
+    let j = i + 1;
+    while (j < hi.length && hi[j] === h && lo[j] === l) j++;
+    if (j >= hi.length) return undefined;
+    const gap = (hi[j] - h) * 2 ** 32 + (lo[j] - l);
     return Number.isSafeInteger(gap) ? gap : undefined;
   }
 
@@ -317,26 +345,27 @@ export class Kallsyms {
   private lastAtOrBelowHalves(wantHi: number, wantLo: number): number {
     const { hi, lo, order } = (this.byAddress ??= this.addressOrder());
     let l = 0;
-    let h = order.length;
+    let h = hi.length;
     while (l < h) {
       const mid = (l + h) >>> 1;
-      const i = order[mid];
+      const i = order ? order[mid] : mid;
       if (hi[i] < wantHi || (hi[i] === wantHi && lo[i] <= wantLo)) l = mid + 1;
       else h = mid;
     }
     return l - 1;
   }
 
-  private addressOrder(): { hi: Uint32Array; lo: Uint32Array; order: Uint32Array } {
+  private addressOrder(): { hi: Uint32Array; lo: Uint32Array; order: Uint32Array | undefined } {
     const n = this.count;
     const hi = new Uint32Array(n);
     const lo = new Uint32Array(n);
     this.halves(hi, lo);
     let sorted = true;
     for (let i = 1; i < n && sorted; i++) if (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1])) sorted = false;
+    if (sorted) return { hi, lo, order: undefined };
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (!sorted) order.sort((x, y) => hi[x] - hi[y] || lo[x] - lo[y] || x - y);
+    order.sort((x, y) => hi[x] - hi[y] || lo[x] - lo[y] || x - y);
     return { hi, lo, order };
   }
 }
@@ -548,13 +577,25 @@ interface Encoded {
 
 const TWO32 = 2 ** 32;
 
-/** hi:lo = base + delta for every symbol (delta(i) an exact integer, |delta| < 2^52), mod 2^64. */
-function addHalves(base: bigint, delta: (i: number) => number): Halves {
+/**
+ * Every symbol's address as u32 halves, from kallsyms_offsets: by `delta`, `percpu` a non-negative
+ * offset itself, else base + ~offset (absolute-percpu), `u32` base + the offset as unsigned
+ * (base-relative), `place` base + i × 4 + the offset (place-relative); mod 2^64. One loop with no
+ * call per symbol: it runs once over ~150,000 symbols, mostly before V8 has optimised it.
+ */
+function addHalves(base: bigint, offs: Int32Array, delta: 'percpu' | 'u32' | 'place'): Halves {
   const bh = Number((base >> 32n) & 0xffffffffn);
   const bl = Number(base & 0xffffffffn);
+  const mode = delta === 'percpu' ? 0 : delta === 'u32' ? 1 : 2;
   return (hi, lo) => {
     for (let i = 0; i < hi.length; i++) {
-      const sum = bl + delta(i);
+      const o = offs[i];
+      if (mode === 0 && o >= 0) {
+        hi[i] = 0;
+        lo[i] = o;
+        continue;
+      }
+      const sum = bl + (mode === 0 ? ~o : mode === 1 ? o >>> 0 : i * 4 + o);
       const carry = Math.floor(sum / TWO32);
       lo[i] = sum - carry * TWO32;
       hi[i] = (bh + carry) >>> 0;
@@ -595,26 +636,15 @@ function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number
     }
     if (loc.relativeBase !== undefined) {
       const base = mem.u64(loc.relativeBase);
-      candidates.push(['absolute-percpu', () => {
-        const toBase = addHalves(base, (i) => ~offs[i]);
-        return {
-          addressOf: (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i])),
-          // A non-negative offset is the address itself (a per-CPU offset); else base - 1 - offset.
-          halves: (hi, lo) => {
-            toBase(hi, lo);
-            for (let i = 0; i < hi.length; i++) {
-              if (offs[i] >= 0) {
-                hi[i] = 0;
-                lo[i] = offs[i];
-              }
-            }
-          },
-        };
-      }]);
-      candidates.push(['base-relative', () => ({ addressOf: (i) => base + BigInt(offs[i] >>> 0), halves: addHalves(base, (i) => offs[i] >>> 0) })]);
+      candidates.push(['absolute-percpu', () => ({
+        // A non-negative offset is the address itself (a per-CPU offset); else base - 1 - offset.
+        addressOf: (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i])),
+        halves: addHalves(base, offs, 'percpu'),
+      })]);
+      candidates.push(['base-relative', () => ({ addressOf: (i) => base + BigInt(offs[i] >>> 0), halves: addHalves(base, offs, 'u32') })]);
     }
     const at = loc.offsets;
-    candidates.push(['place-relative', () => ({ addressOf: (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i])), halves: addHalves(at, (i) => i * 4 + offs[i]) })]);
+    candidates.push(['place-relative', () => ({ addressOf: (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i])), halves: addHalves(at, offs, 'place') })]);
   }
   if (candidates.length === 0) throw new UnsupportedError('VMCOREINFO has neither kallsyms_offsets nor kallsyms_addresses');
   if (stextIndex === undefined || loc.stext === undefined) {

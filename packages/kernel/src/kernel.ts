@@ -45,6 +45,8 @@ export class Kernel {
   /** Globals found by name: a name is looked up in vmlinux BTF and the companions once. */
   private readonly globalCache = new Map<string, KObject>();
   private releaseCache?: string;
+  /** [_stext, _end) and [_sinittext, _einittext) from kallsyms, for symbolize. */
+  private imageRanges?: [bigint | undefined, bigint | undefined][];
 
   constructor(
     readonly vmcore: Vmcore,
@@ -131,12 +133,12 @@ export class Kernel {
    */
   symbolize(address: bigint): KernelSymbolAt | undefined {
     const ks = this.kallsyms;
-    const inRange = (lo: string, hi: string): boolean => {
-      const a = ks.lookup(lo);
-      const b = ks.lookup(hi);
-      return a !== undefined && b !== undefined && a <= address && address < b;
-    };
-    if (inRange('_stext', '_end') || inRange('_sinittext', '_einittext')) return ks.symbolize(address);
+    // The image's ranges, looked up once (a formatted value symbolizes every pointer it holds).
+    const image = (this.imageRanges ??= [
+      [ks.lookup('_stext'), ks.lookup('_end')],
+      [ks.lookup('_sinittext'), ks.lookup('_einittext')],
+    ]);
+    if (image.some(([a, b]) => a !== undefined && b !== undefined && a <= address && address < b)) return ks.symbolize(address);
     let modules: KernelModule[] = [];
     try {
       modules = this.modules();

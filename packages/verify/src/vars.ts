@@ -290,10 +290,10 @@ function moduleVarQuietly(kernel: Kernel, btf: Btf, mod: KernelModule, vars: Sec
 }
 
 /**
- * The common case of a vmlinux VAR, decided from u32 halves without a BigInt or an object: its
- * name's first symbol is at section base + offset, its type fits before the next symbol, and its
- * bytes lie in a page check() already found readable. False decides nothing: resolveOne then
- * checks the VAR and says why.
+ * The common case of a vmlinux VAR, decided from u32 halves without a BigInt or an object (but for
+ * the first VAR of a page, which checks it): its name's first symbol is at section base + offset,
+ * its type fits before the next symbol, and its bytes are readable. False decides nothing:
+ * resolveOne then checks the VAR and says why.
  */
 function resolvedQuietly(kernel: Kernel, btf: Btf, vars: SectionVars, k: number, symbol: number, baseHi: number, baseLo: number): boolean {
   if (symbol === NO_SYMBOL) return false;
@@ -303,8 +303,11 @@ function resolvedQuietly(kernel: Kernel, btf: Btf, vars: SectionVars, k: number,
   const ks = kernel.kallsyms;
   if (!ks.isAt(symbol & ~PI_ALIAS, hi, lo)) return false;
   const size = btf.sizeof(vars.typeId(k));
-  const room = ks.gapAboveHalves(hi, lo);
-  return room !== undefined && size <= room && kernel.memory.knownReadable(hi, lo, size);
+  const room = ks.gapAboveSymbol(symbol & ~PI_ALIAS);
+  if (room === undefined || size > room) return false;
+  if (kernel.memory.knownReadable(hi, lo, size)) return true;
+  // The first VAR of its page: checked here; a page that fails is resolveOne's to report.
+  return unlessThrown(KbtfError, () => (kernel.memory.check((BigInt(hi) << 32n) + BigInt(lo), size), true)) ?? false;
 }
 
 /** What resolveOne needs of a VAR's symbols: the first address, and the name whose every address is looked up only when it does not match. */
@@ -336,18 +339,10 @@ function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]>
 function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Array): bigint | undefined {
   const ks = kernel.kallsyms;
   // The first symbol of the name, as kallsyms.lookup answers; base = its address − offset, as
-  // halves (baseHi may be -1: a symbol below its offset), in two locals: no array per VAR.
-  let baseHi = 0;
-  let baseLo = 0;
-  const baseOf = (k: number): void => {
-    const i = symbolAt[k] & ~PI_ALIAS;
-    baseLo = ks.addressLo(i) - vars.offsets[k];
-    baseHi = ks.addressHi(i);
-    if (baseLo < 0) {
-      baseLo += 2 ** 32;
-      baseHi--;
-    }
-  };
+  // halves (baseHi may be -1: a symbol below its offset), in locals: no array or call per VAR
+  // (this runs over every vmlinux VAR, mostly before V8 has optimised it).
+  const { hi, lo } = ks.addressHalves();
+  const offsets = vars.offsets;
   let leadHi = 0;
   let leadLo = 0;
   let lead = 0;
@@ -355,7 +350,10 @@ function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Ar
   for (let k = 0; k < vars.count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
     voters++;
-    baseOf(k);
+    const i = symbolAt[k] & ~PI_ALIAS;
+    const below = lo[i] < offsets[k] ? 1 : 0;
+    const baseLo = lo[i] - offsets[k] + below * 2 ** 32;
+    const baseHi = hi[i] - below;
     if (lead === 0) {
       leadHi = baseHi;
       leadLo = baseLo;
@@ -365,8 +363,9 @@ function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Ar
   let agree = 0;
   for (let k = 0; k < vars.count && lead > 0; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
-    baseOf(k);
-    if (baseHi === leadHi && baseLo === leadLo) agree++;
+    const i = symbolAt[k] & ~PI_ALIAS;
+    const below = lo[i] < offsets[k] ? 1 : 0;
+    if (hi[i] - below === leadHi && lo[i] - offsets[k] + below * 2 ** 32 === leadLo) agree++;
   }
   if (agree * 2 > voters) return (BigInt(leadHi) << 32n) + BigInt(leadLo);
   const votes = new Map<bigint, number>();
