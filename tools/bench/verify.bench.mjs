@@ -23,7 +23,9 @@
 // Every command runs in its own process under GNU time: median and minimum wall time (ms), median
 // CPU (user + sys: steadier on a loaded machine), peak RSS. The end prints one table of every
 // ratio with PASS/FAIL, the date, `uptime` and the commit (docs/verify.md records it).
-// Dumps: makedumpfile's `-d 31` zlib kdump (mkd-zlib.kdump) of each guest.
+// Dumps: makedumpfile's `-d 31` zlib kdump (mkd-zlib.kdump) of each guest; for a 6.12 or later
+// guest whose mkd-zlib bookworm's makedumpfile 1.7.2 wrote (it drops 6.12's slab and vmalloc
+// pages, module BTF with them), trixie's makedumpfile's zstd kdump (mkd-zstd.kdump, complete).
 // Needs the build (`npm run build`) and the lab (docs/lab.md); a missing dump or -dbg package is a
 // line saying so and no row (not a PASS).
 // Environment: KBTF_BENCH_RUNS (default 5), KBTF_LAB_DIR, KBTF_BENCH_ONLY (comma-separated:
@@ -60,7 +62,25 @@ need(existsSync(TIME), '/usr/bin/time (GNU time, Debian package `time`) is neede
 const tmp = mkdtempSync(join(tmpdir(), 'kbtf-verify-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const wanted = (section) => !ONLY || ONLY.includes(section);
-const lab = (key) => join(labDir, key, DUMP);
+/** KEY/FILE of a dump, for the output. */
+const shown = (dump) => `${basename(dirname(dump))}/${basename(dump)}`;
+
+/**
+ * The dump a key is measured on: makedumpfile's zlib kdump, except where that makedumpfile cannot
+ * filter the guest's kernel. Bookworm's 1.7.2 drops 6.12's slab and vmalloc pages at -d 31
+ * (docs/lab.md): its dump of a 6.12 or later guest has no module BTF to check, and kbtf's report on
+ * it stops at "unreadable". There the bench takes trixie's makedumpfile's dump of the same guest
+ * (mkd-zstd.kdump, 1.7.6, `-z -d 31`: complete, what a Debian 13 host writes, zstd instead of
+ * zlib). QEMU's own kdump is complete too, but drgn (libkdumpfile 0.5.1) cannot open it.
+ */
+function lab(key) {
+  const dir = join(labDir, key);
+  const manifest = join(dir, 'manifest.json');
+  const written = existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).dumps?.find((d) => d.file === DUMP) : undefined;
+  const [major, minor] = (kernelRelease(join(dir, DUMP)) ?? '').split('.').map(Number);
+  const tooNew = major > 6 || (major === 6 && minor >= 12);
+  return written?.writer === 'makedumpfile 1.7.2' && tooNew ? join(dir, 'mkd-zstd.kdump') : join(dir, DUMP);
+}
 
 /** One run of argv under GNU time: wall (s), cpu (s), peak RSS (MB), stdout; or { error }. */
 function once(argv, okStatus, env) {
@@ -171,9 +191,9 @@ function annotate(m) {
 const plain = new Map();
 function plainSection(key) {
   const dump = lab(key);
-  if (!existsSync(dump)) return console.log(`\n${key}/${DUMP}: absent (docs/lab.md), not measured`);
+  if (!existsSync(dump)) return console.log(`\n${shown(dump)}: absent (docs/lab.md), not measured`);
   const vmlinux = dbgVmlinux(kernelRelease(dump), labDir);
-  console.log(`\nplain guest ${key}/${DUMP} (${(statSync(dump).size / 2 ** 20).toFixed(0)} MiB): kbtf verify + 2 lookups vs drgn -dbg modules + 2 globals, ${RUNS} alternating rounds`);
+  console.log(`\nplain guest ${shown(dump)} (${(statSync(dump).size / 2 ** 20).toFixed(0)} MiB): kbtf verify + 2 lookups vs drgn -dbg modules + 2 globals, ${RUNS} alternating rounds`);
   header();
   const kbtf = kbtfVerify(dump, LOOKUPS.flatMap((l) => ['--lookup', l]));
   const drgn = vmlinux && existsSync(DRGN) ? { argv: [DRGN, '-c', dump, '-s', vmlinux, '--no-default-symbols', join(tmp, 'plain.py')] } : undefined;
@@ -204,7 +224,7 @@ function plainSection(key) {
 // --- companion guest -----------------------------------------------------------------------------
 function companionSection(key) {
   const dump = lab(key);
-  if (!existsSync(dump)) return console.log(`\n${key}/${DUMP}: absent (tools/lab/lab-companions.sh), not measured`);
+  if (!existsSync(dump)) return console.log(`\n${shown(dump)}: absent (tools/lab/lab-companions.sh), not measured`);
   const vmlinux = dbgVmlinux(kernelRelease(dump), labDir);
   // The variables kbtf gives a value, from one --all-vars run (not timed).
   const all = once(kbtfVerify(dump, ['--all-vars']).argv, [0, 1], cleanEnv);
@@ -223,7 +243,7 @@ function companionSection(key) {
   const spec = join(tmp, `${key}.vars.json`);
   writeFileSync(spec, JSON.stringify(vars));
   const withValue = counts.resolved + counts.perCpu;
-  console.log(`\ncompanion guest ${key}/${DUMP} (${(statSync(dump).size / 2 ** 20).toFixed(0)} MiB): ${counts.total} companion variables, ${counts.resolved} resolved + ${counts.perCpu} per-cpu read, ${counts.initOnly} init-only (no value); ${RUNS} alternating rounds`);
+  console.log(`\ncompanion guest ${shown(dump)} (${(statSync(dump).size / 2 ** 20).toFixed(0)} MiB): ${counts.total} companion variables, ${counts.resolved} resolved + ${counts.perCpu} per-cpu read, ${counts.initOnly} init-only (no value); ${RUNS} alternating rounds`);
   header();
   let drgn;
   if (vmlinux && existsSync(DRGN)) {
@@ -256,7 +276,7 @@ function scalingSection(small, big, how) {
   const a = lab(small);
   const b = lab(big);
   if (!existsSync(a) || !existsSync(b)) return console.log(`\n4x guest ${big}: ${existsSync(b) ? small : big} absent (${how}), not measured`);
-  console.log(`\n4x guest: ${big}/${DUMP} (${(statSync(b).size / 2 ** 20).toFixed(0)} MiB) vs ${small}/${DUMP}, ${RUNS} alternating rounds`);
+  console.log(`\n4x guest: ${shown(b)} (${(statSync(b).size / 2 ** 20).toFixed(0)} MiB) vs ${shown(a)}, ${RUNS} alternating rounds`);
   header();
   const s = series([kbtfVerify(a), kbtfVerify(b)]);
   if (s.error) {
