@@ -2,9 +2,14 @@
 // a fresh `inflateSync` would, and every bad page must fail with Node's own message. Synthetic
 // streams: a damaged stream is an edge case no lab dump holds on purpose (the e2e suites read real
 // makedumpfile pages).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
-import { PAGE_ZLIB, decodePage } from './decompress.js';
+import { PAGE_ZLIB, PAGE_ZSTD, decodePage, zstdDecodes, zstdToPage } from './decompress.js';
+import { ZSTDDEC_VERSION, ZSTD_WASM_BASE64 } from './zstd-wasm.js';
 
 const PAGE = 4096;
 
@@ -79,5 +84,72 @@ describe('decodePage zlib', () => {
     const big = page(7, 65536);
     expect(Buffer.from(decodePage(PAGE_ZLIB, new Uint8Array(deflateSync(big)), 65536)).equals(Buffer.from(big))).toBe(true);
     expect(Buffer.from(decodePage(PAGE_ZLIB, good[0].z, PAGE)).equals(Buffer.from(good[0].raw))).toBe(true);
+  });
+});
+
+// zstd: libzstd's decoder as WebAssembly (zstd-wasm.ts), fzstd for whatever it does not decode to a
+// page. Real frames: pages of a Debian 6.12 guest as trixie's makedumpfile wrote them (testdata).
+describe('decodePage zstd', () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const real = (JSON.parse(readFileSync(join(here, 'testdata', 'zstd-pages.json'), 'utf8')) as { pages: { frame: string; page: string }[] }).pages.map((p) => ({
+    frame: new Uint8Array(Buffer.from(p.frame, 'base64')),
+    page: new Uint8Array(Buffer.from(p.page, 'base64')),
+  }));
+
+  /** What decodePage did before the WebAssembly decoder: fzstd alone, or its error message. */
+  function fzstdReference(data: Uint8Array): Uint8Array | string {
+    try {
+      const out = zstdDecompress(data, new Uint8Array(PAGE));
+      return out.byteLength === PAGE ? out : `zstd page expands to ${out.byteLength} bytes, expected ${PAGE}`;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  it('the vendored decoder is the one of the zstddec package installed (tools/vendor/zstd-wasm.mjs)', () => {
+    const pkg = readFileSync(join(here, '..', '..', '..', 'node_modules', 'zstddec', 'dist', 'zstddec.mjs'), 'utf8');
+    expect(pkg.includes(ZSTD_WASM_BASE64)).toBe(true);
+    expect(JSON.parse(readFileSync(join(here, '..', '..', '..', 'node_modules', 'zstddec', 'package.json'), 'utf8')).version).toBe(ZSTDDEC_VERSION);
+  });
+
+  it("decodes makedumpfile's frames to the pages fzstd gives, through the WebAssembly decoder, each a copy of its own", () => {
+    expect(real.length).toBeGreaterThanOrEqual(4);
+    const before = zstdDecodes.wasm;
+    const out = real.map((r) => decodePage(PAGE_ZSTD, r.frame, PAGE));
+    expect(zstdDecodes.wasm - before).toBe(real.length);
+    real.forEach((r, i) => {
+      expect(Buffer.from(out[i]).equals(Buffer.from(r.page))).toBe(true);
+      expect(Buffer.from(zstdToPage(r.frame, PAGE)!).equals(Buffer.from(r.page))).toBe(true);
+    });
+    expect(new Set(out.map((p) => p.buffer)).size).toBe(out.length);
+  });
+
+  const f = real[0].frame;
+  const bad: [string, Uint8Array][] = [
+    ['truncated frame', f.subarray(0, f.byteLength - 17)],
+    ['wrong magic', Uint8Array.from([0x29, ...f.subarray(1)])],
+    ['corrupt body', Uint8Array.from(f, (b, i) => (i > 30 && i < 60 ? b ^ 0x5a : b))],
+    ['no bytes', new Uint8Array(0)],
+    ['header only', f.subarray(0, 6)],
+    ['a frame and trailing bytes', Uint8Array.from([...f, 1, 2, 3])],
+    ['two frames (two pages)', Uint8Array.from([...real[2].frame, ...real[3].frame])],
+  ];
+
+  it.each(bad)('%s: the same result and message as fzstd alone, and the next page still decodes', (_, data) => {
+    const want = fzstdReference(data);
+    let got: Uint8Array | string;
+    try {
+      got = decodePage(PAGE_ZSTD, data, PAGE);
+    } catch (err) {
+      got = (err as Error).message;
+    }
+    if (typeof want === 'string') expect(got).toBe(want);
+    else expect(Buffer.from(got as Uint8Array).equals(Buffer.from(want))).toBe(true);
+    // The WebAssembly decoder gives a page only where fzstd gives the same page (a corrupt body can
+    // still be a valid frame: its literals are only different bytes).
+    const fast = zstdToPage(data, PAGE);
+    if (typeof want === 'string') expect(fast).toBeUndefined();
+    else expect(Buffer.from(fast!).equals(Buffer.from(want))).toBe(true);
+    expect(Buffer.from(decodePage(PAGE_ZSTD, real[1].frame, PAGE)).equals(Buffer.from(real[1].page))).toBe(true);
   });
 });
