@@ -69,7 +69,8 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
     if (mode === COPY_LITERAL) {
       needOp(t);
       needIp(t + 3);
-      out.set(input.subarray(ip, ip + t), op);
+      if (t < SHORT_COPY) for (let i = 0; i < t; i++) out[op + i] = input[ip + i];
+      else out.set(input.subarray(ip, ip + t), op);
       op += t;
       ip += t;
       state = 4;
@@ -147,7 +148,31 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
     }
     if (mPos < 0) throw new LzoError('look-behind overrun');
     needOp(t);
-    for (let i = 0; i < t; i++) out[op++] = out[mPos++];
+    op = copyMatch(out, op, mPos, t);
     mode = MATCH_NEXT;
   }
+}
+
+/** Below this many bytes a copy is a loop; from it on, one native copy (a call and a view cost more for a few bytes). */
+const SHORT_COPY = 16;
+
+/**
+ * The match of `t` bytes at `mPos` (< op) appended at `op`; returns the new op. Byte by byte it is
+ * LZ77's overlapping copy (a distance shorter than the length repeats the last `op - mPos` bytes:
+ * a run of zeros in a page is one 4,000-byte match at distance 1). A long one is native copies of
+ * what is already written, doubling: out[mPos, op) holds a whole number of periods, so copying it
+ * to op continues the pattern.
+ */
+function copyMatch(out: Uint8Array, op: number, mPos: number, t: number): number {
+  if (t < SHORT_COPY) {
+    for (let i = 0; i < t; i++) out[op + i] = out[mPos + i];
+    return op + t;
+  }
+  while (t > 0) {
+    const n = Math.min(t, op - mPos);
+    out.copyWithin(op, mPos, mPos + n);
+    op += n;
+    t -= n;
+  }
+  return op;
 }
