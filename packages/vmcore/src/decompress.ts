@@ -113,6 +113,12 @@ export function decodePage(flags: number, data: Uint8Array, pageSize: number): U
  * Throws what decodePage throws; `dest` is then partly written.
  */
 export function decodePageInto(flags: number, data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): void {
+  // LZO decodes straight into the destination (a new 4 KiB array per page cost more than the
+  // decoding); what it rejects throws as decodePage's would.
+  if (flags & PAGE_LZO && !(flags & PAGE_ZLIB) && at + pageSize <= dest.byteLength) {
+    lzo1xDecompress(data, pageSize, dest.subarray(at, at + pageSize));
+    return;
+  }
   const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
   dest.set(fast ?? decodeSlow(flags, data, pageSize), at);
 }

@@ -15,6 +15,16 @@ describe('lzo1xDecompress', () => {
     });
   }
 
+  it('decodes into a page of a longer buffer that held other bytes, touching nothing around it', () => {
+    const buf = new Uint8Array(3 * 4096).fill(0xa5);
+    for (const kind of ['text', 'mixed', 'fill', 'random', 'long']) {
+      buf.fill(0xa5);
+      lzo1xDecompress(fixture(`lzo-${kind}.lzo`), 4096, buf.subarray(4096, 8192));
+      expect(Buffer.from(buf.subarray(4096, 8192)).equals(Buffer.from(fixture(`lzo-${kind}.page`))), kind).toBe(true);
+      expect(buf.subarray(0, 4096).every((b) => b === 0xa5) && buf.subarray(8192).every((b) => b === 0xa5), kind).toBe(true);
+    }
+  });
+
   it('bounds the output', () => {
     expect(() => lzo1xDecompress(fixture('lzo-fill.lzo'), 4095)).toThrow(LzoError);
     expect(() => lzo1xDecompress(fixture('lzo-text.lzo'), 4097)).toThrow(/expected 4097/);

@@ -14,10 +14,15 @@ const LOOP = 0;
 const COPY_LITERAL = 1;
 const MATCH_NEXT = 2;
 
-/** Decompress `input`, which must expand to exactly `outLen` bytes. */
+/**
+ * Decompress `input`, which must expand to exactly `outLen` bytes: into `out` (its first `outLen`
+ * bytes; a page of a longer read, no page of its own made), else into a new array. On an error
+ * `out` is partly written.
+ */
 // eslint-disable-next-line max-lines-per-function -- one decoder state machine (LOOP / COPY_LITERAL / MATCH_NEXT) mirroring lib/lzo/lzo1x_decompress_safe.c; its op/ip cursors are locals of the hot loop
-export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
-  const out = new Uint8Array(outLen);
+export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8Array): Uint8Array {
+  if (into && into.byteLength < outLen) throw new RangeError(`lzo: ${into.byteLength} bytes of room for ${outLen}`);
+  const out = into ?? new Uint8Array(outLen);
   const ipEnd = input.byteLength;
   let ip = 0;
   let op = 0;
@@ -123,7 +128,8 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number): Uint8Array {
         needIp(3);
         t = ((t & 7) | (input[ip + 2] << 3)) + MIN_ZERO_RUN_LENGTH;
         needOp(t);
-        op += t; // out is zero-filled
+        out.fill(0, op, op + t);
+        op += t;
         next &= 3;
         ip += 3;
         mode = MATCH_NEXT;
