@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { describe, expect, it } from 'vitest';
-import { PAGE_ZLIB, PAGE_ZSTD, decodePage, zstdDecodes, zstdToPage } from './decompress.js';
+import { PAGE_ZLIB, PAGE_ZSTD, decodePage, decodePageInto, zstdDecodes, zstdToPage } from './decompress.js';
 import { ZSTDDEC_VERSION, ZSTD_WASM_BASE64 } from './zstd-wasm.js';
 
 const PAGE = 4096;
@@ -124,6 +124,18 @@ describe('decodePage zstd', () => {
     expect(new Set(out.map((p) => p.buffer)).size).toBe(out.length);
   });
 
+  it('decodes into a page of a longer buffer (a long read), touching nothing around it', () => {
+    const buf = new Uint8Array(3 * PAGE);
+    for (const r of real) {
+      buf.fill(0xa5);
+      const before = zstdDecodes.wasm;
+      decodePageInto(PAGE_ZSTD, r.frame, PAGE, buf, PAGE);
+      expect(zstdDecodes.wasm - before).toBe(1);
+      expect(Buffer.from(buf.subarray(PAGE, 2 * PAGE)).equals(Buffer.from(r.page))).toBe(true);
+      expect(buf.subarray(0, PAGE).every((b) => b === 0xa5) && buf.subarray(2 * PAGE).every((b) => b === 0xa5)).toBe(true);
+    }
+  });
+
   const f = real[0].frame;
   const bad: [string, Uint8Array][] = [
     ['truncated frame', f.subarray(0, f.byteLength - 17)],
@@ -145,6 +157,17 @@ describe('decodePage zstd', () => {
     }
     if (typeof want === 'string') expect(got).toBe(want);
     else expect(Buffer.from(got as Uint8Array).equals(Buffer.from(want))).toBe(true);
+    // Into a longer buffer: the same page or the same error.
+    const into = new Uint8Array(2 * PAGE);
+    let gotInto: Uint8Array | string;
+    try {
+      decodePageInto(PAGE_ZSTD, data, PAGE, into, PAGE);
+      gotInto = into.subarray(PAGE);
+    } catch (err) {
+      gotInto = (err as Error).message;
+    }
+    if (typeof want === 'string') expect(gotInto).toBe(want);
+    else expect(Buffer.from(gotInto as Uint8Array).equals(Buffer.from(want))).toBe(true);
     // The WebAssembly decoder gives a page only where fzstd gives the same page (a corrupt body can
     // still be a valid frame: its literals are only different bytes).
     const fast = zstdToPage(data, PAGE);

@@ -119,6 +119,8 @@ export function decodePageInto(flags: number, data: Uint8Array, pageSize: number
     lzo1xDecompress(data, pageSize, dest.subarray(at, at + pageSize));
     return;
   }
+  // zstd likewise, from the decoder's memory (what it does not decode goes the way decodePage goes).
+  if (flags & PAGE_ZSTD && !(flags & (PAGE_ZLIB | PAGE_LZO | PAGE_SNAPPY)) && zstdToPage(data, pageSize, dest, at)) return;
   const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
   dest.set(fast ?? decodeSlow(flags, data, pageSize), at);
 }
@@ -205,12 +207,19 @@ function zstdDecoder(pageSize: number): ZstdWasm | null {
  * so an error and its message stay fzstd's. The decoder writes nothing outside its own memory.
  * Exported for its test (decompress.test.ts); decodePage is the API.
  */
-export function zstdToPage(data: Uint8Array, pageSize: number): Uint8Array | undefined {
+export function zstdToPage(data: Uint8Array, pageSize: number): Uint8Array | undefined;
+/** The same, written to `dest` at `at` instead (true), or nothing written (false). */
+export function zstdToPage(data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): boolean;
+export function zstdToPage(data: Uint8Array, pageSize: number, dest?: Uint8Array, at = 0): Uint8Array | boolean | undefined {
   const z = zstdDecoder(pageSize);
-  if (!z || data.byteLength > z.capacity) return undefined;
+  const none = dest ? false : undefined;
+  if (!z || data.byteLength > z.capacity || (dest && at + pageSize > dest.byteLength)) return none;
   new Uint8Array(z.memory.buffer, z.input, data.byteLength).set(data);
   const n = z.decompress(z.output, pageSize, z.input, data.byteLength);
-  if (z.isError(n) || n !== pageSize) return undefined;
+  if (z.isError(n) || n !== pageSize) return none;
   zstdDecodes.wasm++;
-  return new Uint8Array(z.memory.buffer, z.output, pageSize).slice();
+  const page = new Uint8Array(z.memory.buffer, z.output, pageSize);
+  if (!dest) return page.slice();
+  dest.set(page, at);
+  return true;
 }
