@@ -286,14 +286,6 @@ export class Kallsyms {
     return (this.byAddress ??= this.addressOrder());
   }
 
-  /** The high and low u32 halves of symbol i's address: no BigInt made. */
-  addressHi(i: number): number {
-    return (this.byAddress ??= this.addressOrder()).hi[i];
-  }
-  addressLo(i: number): number {
-    return (this.byAddress ??= this.addressOrder()).lo[i];
-  }
-
   /** Whether symbol i is at the address whose u32 halves are (hi, lo): no BigInt made. */
   isAt(i: number, hi: number, lo: number): boolean {
     const order = (this.byAddress ??= this.addressOrder());

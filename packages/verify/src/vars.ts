@@ -284,8 +284,16 @@ function moduleVarQuietly(kernel: Kernel, btf: Btf, mod: KernelModule, vars: Sec
   const size = btf.sizeof(vars.typeId(k));
   const symSize = tab.size[i];
   if (Number.isNaN(symSize) || (symSize !== 0 && size > symSize)) return false;
+  return readableAt(kernel, hi, lo, size);
+}
+
+/**
+ * Whether `size` bytes at the address whose u32 halves are (hi, lo) are readable: known from an
+ * earlier check of their page, else checked now (the first VAR of its page). False for a page that
+ * fails: resolveOne then checks the VAR again and reports why.
+ */
+function readableAt(kernel: Kernel, hi: number, lo: number, size: number): boolean {
   if (kernel.memory.knownReadable(hi, lo, size)) return true;
-  // The first VAR of its page: checked here; a page that fails is resolveOne's to report.
   return unlessThrown(KbtfError, () => (kernel.memory.check((BigInt(hi) << 32n) + BigInt(lo), size), true)) ?? false;
 }
 
@@ -304,10 +312,7 @@ function resolvedQuietly(kernel: Kernel, btf: Btf, vars: SectionVars, k: number,
   if (!ks.isAt(symbol & ~PI_ALIAS, hi, lo)) return false;
   const size = btf.sizeof(vars.typeId(k));
   const room = ks.gapAboveSymbol(symbol & ~PI_ALIAS);
-  if (room === undefined || size > room) return false;
-  if (kernel.memory.knownReadable(hi, lo, size)) return true;
-  // The first VAR of its page: checked here; a page that fails is resolveOne's to report.
-  return unlessThrown(KbtfError, () => (kernel.memory.check((BigInt(hi) << 32n) + BigInt(lo), size), true)) ?? false;
+  return room !== undefined && size <= room && readableAt(kernel, hi, lo, size);
 }
 
 /** What resolveOne needs of a VAR's symbols: the first address, and the name whose every address is looked up only when it does not match. */
