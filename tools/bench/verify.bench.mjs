@@ -26,10 +26,12 @@
 // Dumps: makedumpfile's `-d 31` zlib kdump (mkd-zlib.kdump) of each guest; for a 6.12 or later
 // guest whose mkd-zlib bookworm's makedumpfile 1.7.2 wrote (it drops 6.12's slab and vmalloc
 // pages, module BTF with them), trixie's makedumpfile's zstd kdump (mkd-zstd.kdump, complete).
+// The `lzo` section times the 6.1 companion guest's makedumpfile -l dump (mkd-lzo.kdump), the
+// format of issue 16's own measurement.
 // Needs the build (`npm run build`) and the lab (docs/lab.md); a missing dump or -dbg package is a
 // line saying so and no row (not a PASS).
 // Environment: KBTF_BENCH_RUNS (default 5), KBTF_LAB_DIR, KBTF_BENCH_ONLY (comma-separated:
-// plain, companion, scaling, arm64), KBTF_BENCH_CRASH=1 (also time crash's `mod` on the plain dump).
+// plain, companion, lzo, scaling, arm64), KBTF_BENCH_CRASH=1 (also time crash's `mod` on the plain dump).
 // kbtf runs without NODE_EXTRA_CA_CERTS (node-env.mjs).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -222,15 +224,17 @@ function plainSection(key) {
 }
 
 // --- companion guest -----------------------------------------------------------------------------
-function companionSection(key) {
-  const dump = lab(key);
+/** One companion guest: `file` picks a dump other than lab(key)'s (the LZO series). */
+function companionSection(key, file) {
+  const dump = file ? join(labDir, key, file) : lab(key);
+  const label = file ? `${key} (${file.replace(/\.kdump$/, '')})` : key;
   if (!existsSync(dump)) return console.log(`\n${shown(dump)}: absent (tools/lab/lab-companions.sh), not measured`);
   const vmlinux = dbgVmlinux(kernelRelease(dump), labDir);
   // The variables kbtf gives a value, from one --all-vars run (not timed).
   const all = once(kbtfVerify(dump, ['--all-vars']).argv, [0, 1], cleanEnv);
   if (all.error) {
     failed = true;
-    return console.log(`\n${key}: kbtf verify --all-vars FAILED: ${all.error}`);
+    return console.log(`\n${label}: kbtf verify --all-vars FAILED: ${all.error}`);
   }
   const rep = JSON.parse(all.stdout);
   const vars = [];
@@ -240,7 +244,7 @@ function companionSection(key) {
     for (const k of Object.keys(counts)) counts[k] += c.vars[k] ?? 0;
     for (const p of c.problems ?? []) if (p.status === 'resolved' || p.status === 'per-cpu') vars.push([p.name, p.status === 'per-cpu']);
   }
-  const spec = join(tmp, `${key}.vars.json`);
+  const spec = join(tmp, `${label.replace(/\W+/g, '-')}.vars.json`);
   writeFileSync(spec, JSON.stringify(vars));
   const withValue = counts.resolved + counts.perCpu;
   console.log(`\ncompanion guest ${shown(dump)} (${(statSync(dump).size / 2 ** 20).toFixed(0)} MiB): ${counts.total} companion variables, ${counts.resolved} resolved + ${counts.perCpu} per-cpu read, ${counts.initOnly} init-only (no value); ${RUNS} alternating rounds`);
@@ -259,15 +263,15 @@ function companionSection(key) {
   row('kbtf verify (no debuginfo)', k, `${k.note}, companions step ${k.report.timings.companions} ms`);
   const perVar = (m) => `${((m.sec / withValue) * 1e6).toFixed(1)} µs/variable`;
   console.log(`  ${''.padEnd(30)} kbtf: ${perVar(k)} (wall / ${withValue} variables with a value; cpu ${((k.cpu / withValue) * 1e6).toFixed(1)} µs)`);
-  const base = plain.get(key.replace('companions', '4level'));
+  const base = file ? undefined : plain.get(key.replace('companions', '4level'));
   if (base) console.log(`  ${''.padEnd(30)} kbtf marginal: (${ms(k.sec).trim()} − plain ${ms(base.sec).trim()}) / ${withValue} = ${(((k.sec - base.sec) / withValue) * 1e6).toFixed(1)} µs/variable`);
   if (drgn) {
     const d = s.results[1];
     const dj = JSON.parse(d.stdout);
     row(`drgn + -dbg (+${drgn.kos} module .ko)`, d, `${dj.read} variables read, ${dj.failed} not found by name`);
     console.log(`  ${''.padEnd(30)} drgn: ${perVar(d)}`);
-    check(`${key}: kbtf/drgn time`, k.sec / d.sec, TARGET.time, `${ms(k.sec).trim()} vs ${ms(d.sec).trim()} (cpu ${(k.cpu / d.cpu).toFixed(2)}x)`);
-    check(`${key}: kbtf/drgn memory`, k.rss / d.rss, TARGET.memory, `${k.rss.toFixed(0)} MB vs ${d.rss.toFixed(0)} MB`);
+    check(`${label}: kbtf/drgn time`, k.sec / d.sec, TARGET.time, `${ms(k.sec).trim()} vs ${ms(d.sec).trim()} (cpu ${(k.cpu / d.cpu).toFixed(2)}x)`);
+    check(`${label}: kbtf/drgn memory`, k.rss / d.rss, TARGET.memory, `${k.rss.toFixed(0)} MB vs ${d.rss.toFixed(0)} MB`);
   }
 }
 
@@ -304,6 +308,8 @@ if (wanted('plain')) plainSection('6.1-4level');
 // arm64 (issue 17): the 6.1 arm64 companion guest. drgn 0.0.22 reads arm64 dumps from makedumpfile
 // only (not QEMU's), and no makedumpfile reads Debian's 6.12 arm64 (52-bit VA): 6.1 is the one pair.
 if (wanted('companion') || wanted('arm64')) for (const k of [...(wanted('companion') ? ['6.1-companions', '6.12-companions'] : []), '6.1-arm64-companions']) companionSection(k);
+// The issue's own dump format: makedumpfile -l (LZO) of the 6.1 companion guest.
+if (wanted('lzo')) companionSection('6.1-companions', 'mkd-lzo.kdump');
 if (wanted('scaling')) {
   scalingSection('6.1-4level', '6.1-4level-2g', 'bash tools/lab/lab.sh --kernel 6.1 --mem 2G');
   scalingSection('6.1-companions', '6.1-companions-2g', 'bash tools/lab/lab-companions.sh 6.1 --mem 2G --key 6.1-companions-2g');
