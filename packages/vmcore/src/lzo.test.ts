@@ -25,6 +25,22 @@ describe('lzo1xDecompress', () => {
     }
   });
 
+  it("decodes the kernel's lzo-rle zero runs, also into a buffer that held other bytes", () => {
+    // Hand-assembled by lib/lzo/lzo1x_decompress_safe.c's rules (no tool here writes lzo-rle): the
+    // header 17 + bitstream version 1; one literal (first byte 18: 1 literal); two zero runs, M4
+    // with distance 0xfffc (t & 7 | next byte << 3) + 4 = 2048 and 2047 bytes; the end marker.
+    const rle = Uint8Array.from([0x11, 0x01, 18, 0x41, 0x1c, 0xfc, 0xff, 0xff, 0x1b, 0xfc, 0xff, 0xff, 0x11, 0x00, 0x00]);
+    const want = new Uint8Array(4096);
+    want[0] = 0x41;
+    expect(Buffer.from(lzo1xDecompress(rle, 4096)).equals(Buffer.from(want))).toBe(true);
+    const buf = new Uint8Array(3 * 4096).fill(0xa5);
+    lzo1xDecompress(rle, 4096, buf.subarray(4096, 8192));
+    expect(Buffer.from(buf.subarray(4096, 8192)).equals(Buffer.from(want))).toBe(true);
+    expect(buf.subarray(0, 4096).every((b) => b === 0xa5) && buf.subarray(8192).every((b) => b === 0xa5)).toBe(true);
+    // Version 0 (plain LZO1X) has no zero runs: the same bytes are a distance-0xfffc match before the start.
+    expect(() => lzo1xDecompress(Uint8Array.from([0x11, 0x00, ...rle.subarray(2)]), 4096)).toThrow(LzoError);
+  });
+
   it('bounds the output', () => {
     expect(() => lzo1xDecompress(fixture('lzo-fill.lzo'), 4095)).toThrow(LzoError);
     expect(() => lzo1xDecompress(fixture('lzo-text.lzo'), 4097)).toThrow(/expected 4097/);
