@@ -102,9 +102,19 @@ function inflateToScratch(data: Uint8Array, pageSize: number): Uint8Array | unde
   return z.scratch.subarray(0, pageSize);
 }
 
+/**
+ * The page as a shared buffer's bytes (valid until the next page of its compression) when a fast
+ * decoder gives exactly one page: zlib through the shared inflate context, zstd through zstd's
+ * own decoder. Undefined otherwise: decodeSlow then decodes it again, with its errors.
+ */
+function fastPage(flags: number, data: Uint8Array, pageSize: number): Uint8Array | undefined {
+  const kind = compressionName(flags);
+  return kind === 'zlib' ? inflateToScratch(data, pageSize) : kind === 'zstd' ? zstdToScratch(data, pageSize) : undefined;
+}
+
 /** Decode one stored page; throws Error (message says why) when it is not a valid page. */
 export function decodePage(flags: number, data: Uint8Array, pageSize: number): Uint8Array {
-  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
+  const fast = fastPage(flags, data, pageSize);
   return fast ? fast.slice() : decodeSlow(flags, data, pageSize);
 }
 
@@ -115,17 +125,14 @@ export function decodePage(flags: number, data: Uint8Array, pageSize: number): U
 export function decodePageInto(flags: number, data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): void {
   // LZO decodes straight into the destination (a new 4 KiB array per page cost more than the
   // decoding); what it rejects throws as decodePage's would.
-  if (flags & PAGE_LZO && !(flags & PAGE_ZLIB) && at + pageSize <= dest.byteLength) {
+  if (compressionName(flags) === 'lzo' && at + pageSize <= dest.byteLength) {
     lzo1xDecompress(data, pageSize, dest.subarray(at, at + pageSize));
     return;
   }
-  // zstd likewise, from the decoder's memory (what it does not decode goes the way decodePage goes).
-  if (flags & PAGE_ZSTD && !(flags & (PAGE_ZLIB | PAGE_LZO | PAGE_SNAPPY)) && zstdToPage(data, pageSize, dest, at)) return;
-  const fast = flags & PAGE_ZLIB ? inflateToScratch(data, pageSize) : undefined;
-  dest.set(fast ?? decodeSlow(flags, data, pageSize), at);
+  dest.set(fastPage(flags, data, pageSize) ?? decodeSlow(flags, data, pageSize), at);
 }
 
-/** decodePage without the shared zlib context: what the fast path could not decode, and every other compression. */
+/** decodePage without the fast decoders: what they could not decode, and every other compression. */
 function decodeSlow(flags: number, data: Uint8Array, pageSize: number): Uint8Array {
   let page: Uint8Array;
   if (flags & PAGE_ZLIB) {
@@ -138,7 +145,7 @@ function decodeSlow(flags: number, data: Uint8Array, pageSize: number): Uint8Arr
   } else if (flags & PAGE_SNAPPY) {
     page = snappyUncompress(data, pageSize);
   } else if (flags & PAGE_ZSTD) {
-    page = zstdToPage(data, pageSize) ?? zstdDecompress(data, new Uint8Array(pageSize));
+    page = zstdDecompress(data, new Uint8Array(pageSize));
   } else {
     page = data;
   }
@@ -202,24 +209,18 @@ function zstdDecoder(pageSize: number): ZstdWasm | null {
 }
 
 /**
- * `data` (one zstd frame) decoded to exactly `pageSize` bytes, or undefined when zstd's decoder
- * says anything else (an error, another size, no WebAssembly): fzstd then decodes the page again,
- * so an error and its message stay fzstd's. The decoder writes nothing outside its own memory.
- * Exported for its test (decompress.test.ts); decodePage is the API.
+ * `data` (one zstd frame) decoded to exactly `pageSize` bytes, as the decoder's memory (valid until
+ * the next zstd page), or undefined when zstd's decoder says anything else (an error, another
+ * size, no WebAssembly): fzstd then decodes the page again, so an error and its message stay
+ * fzstd's. The decoder writes nothing outside its own memory. Exported for its test
+ * (decompress.test.ts); decodePage is the API.
  */
-export function zstdToPage(data: Uint8Array, pageSize: number): Uint8Array | undefined;
-/** The same, written to `dest` at `at` instead (true), or nothing written (false). */
-export function zstdToPage(data: Uint8Array, pageSize: number, dest: Uint8Array, at: number): boolean;
-export function zstdToPage(data: Uint8Array, pageSize: number, dest?: Uint8Array, at = 0): Uint8Array | boolean | undefined {
+export function zstdToScratch(data: Uint8Array, pageSize: number): Uint8Array | undefined {
   const z = zstdDecoder(pageSize);
-  const none = dest ? false : undefined;
-  if (!z || data.byteLength > z.capacity || (dest && at + pageSize > dest.byteLength)) return none;
+  if (!z || data.byteLength > z.capacity) return undefined;
   new Uint8Array(z.memory.buffer, z.input, data.byteLength).set(data);
   const n = z.decompress(z.output, pageSize, z.input, data.byteLength);
-  if (z.isError(n) || n !== pageSize) return none;
+  if (z.isError(n) || n !== pageSize) return undefined;
   zstdDecodes.wasm++;
-  const page = new Uint8Array(z.memory.buffer, z.output, pageSize);
-  if (!dest) return page.slice();
-  dest.set(page, at);
-  return true;
+  return new Uint8Array(z.memory.buffer, z.output, pageSize);
 }
