@@ -41,7 +41,7 @@ describe('kbtf .deb contents', () => {
     for (const p of ['/usr/lib/kbtf/kbtf-cli.cjs', '/usr/libexec/kbtf/kbtf-verify-crashes', '/usr/share/initramfs-tools/hooks/kbtf']) expect(entries.get(p)?.mode, p).toBe('-rwxr-xr-x');
     expect(entries.get('/usr/bin/kbtf')).toMatchObject({ mode: 'lrwxrwxrwx', link: '../lib/kbtf/kbtf-cli.cjs' });
     expect([...entries.keys()].filter((p) => p.includes('node_modules') || p.startsWith('/etc'))).toEqual([]);
-    expect(readFileSync(join(x, 'usr/lib/kbtf/kbtf-cli.cjs'), 'utf8')).toMatch(/^#!\/usr\/bin\/node\n/);
+    expect(readFileSync(join(x, 'usr/lib/kbtf/kbtf-cli.cjs'), 'utf8')).toMatch(/^#!\/usr\/bin\/node --v8-pool-size=1\n/);
   });
   it('control: version, Depends, maintainer scripts, the update-initramfs trigger, no conffiles', () => {
     const info = (f?: string) => execFileSync('dpkg-deb', f ? ['-f', deb, f] : ['-I', deb], { encoding: 'utf8' }).trim();

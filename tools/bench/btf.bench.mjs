@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, envNote } from './node-env.mjs';
+import { cleanEnv, envNote, launch } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const file = process.env.KBTF_BENCH_BTF ?? '/sys/kernel/btf/vmlinux';
@@ -40,7 +40,7 @@ function once(argv) {
 const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const sum = (rs) => ({ sec: med(rs.map((r) => r.wall)), min: Math.min(...rs.map((r) => r.wall)), cpu: med(rs.map((r) => r.cpu)), rss: Math.max(...rs.map((r) => r.rss)) });
 
-const kbtfArgv = [process.execPath, cli, 'btf', 'dump', file, '--format', 'raw'];
+const kbtfArgv = [...launch(cli), 'btf', 'dump', file, '--format', 'raw'];
 const bpftoolArgv = ['bpftool', 'btf', 'dump', 'file', file, 'format', 'raw'];
 const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -59,8 +59,8 @@ const K = sum(k);
 const B = sum(b);
 const floors = [
   ['node -e 0 (runtime floor)', once([process.execPath, '-e', '0'])],
-  ['kbtf version (CLI start-up floor)', once([process.execPath, cli, 'version'])],
-  ['kbtf btf stats (parse + index)', once([process.execPath, cli, 'btf', 'stats', file])],
+  ['kbtf version (CLI start-up floor)', once([...launch(cli), 'version'])],
+  ['kbtf btf stats (parse + index)', once([...launch(cli), 'btf', 'stats', file])],
 ];
 
 if (envNote('every command runs')) console.log(envNote('every command runs'));

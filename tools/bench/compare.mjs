@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv } from './node-env.mjs';
+import { cleanEnv, launch } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const argv = process.argv.slice(2);
@@ -59,7 +59,7 @@ const env = cleanEnv;
 function once(bin, args) {
   const timeFile = join(tmp, 'time.txt');
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, process.execPath, bin, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, ...launch(bin), ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const [u, s, kb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
   return { code: r.status, wall, cpu: u + s, mb: kb / 1024 };

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dbgVmlinux } from './debuginfo.mjs';
-import { cleanEnv, envNote } from './node-env.mjs';
+import { cleanEnv, envNote, launch } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -62,7 +62,7 @@ function measure(argv, input) {
 function kernelRelease() {
   const truth = join(dirname(dump), 'truth.json');
   if (existsSync(truth)) return JSON.parse(readFileSync(truth, 'utf8')).kernel;
-  const r = spawnSync(process.execPath, [cli, 'print', dump, 'init_uts_ns.name.release', '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...launch(cli).slice(1), 'print', dump, 'init_uts_ns.name.release', '--json'], { encoding: 'utf8' });
   return r.status === 0 ? JSON.parse(r.stdout).values[0].text.replace(/^\(char \[\d+\]\)"|"$/g, '') : undefined;
 }
 
@@ -95,7 +95,7 @@ const ratio = (a, b) => `time ${(a.sec / b.sec).toFixed(2)}x, peak memory ${(a.r
 
 console.log(`kernel bench: modules walk on ${dump} (median of ${RUNS} runs, peak RSS)`);
 if (envNote('every command runs')) console.log(envNote('every command runs'));
-const kbtf = measure([process.execPath, cli, 'modules', dump, '--json']);
+const kbtf = measure([...launch(cli), 'modules', dump, '--json']);
 if (kbtf.error) {
   console.log(`kbtf modules --json: FAILED: ${kbtf.error}`);
   process.exit(1);

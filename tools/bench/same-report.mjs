@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanEnv } from './node-env.mjs';
+import { cleanEnv, launch } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const USAGE = 'usage: node tools/bench/same-report.mjs --a OLD/apps/kbtf/bin/kbtf.js [--b NEW/apps/kbtf/bin/kbtf.js] [--cache DIR] [--only REGEX]';
@@ -57,7 +57,7 @@ function labDumps() {
 }
 
 function run(bin, args) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: cleanEnv });
+  const r = spawnSync(process.execPath, [...launch(bin).slice(1), ...args], { encoding: 'utf8', maxBuffer: 1 << 30, env: cleanEnv });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.trim().split('\n').slice(-1)[0] ?? '' };
 }

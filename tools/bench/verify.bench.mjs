@@ -39,7 +39,7 @@ import { basename, dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dbgVmlinux } from './debuginfo.mjs';
-import { cleanEnv, envNote } from './node-env.mjs';
+import { cleanEnv, envNote, launch } from './node-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(root, 'apps/kbtf/bin/kbtf.js');
@@ -119,7 +119,7 @@ const kernelRelease = (dump) => {
   const truth = join(dirname(dump), 'truth.json');
   return existsSync(truth) ? JSON.parse(readFileSync(truth, 'utf8')).kernel : undefined;
 };
-const kbtfVerify = (dump, extra = []) => ({ argv: [process.execPath, cli, 'verify', '--json', ...extra, dump], ok: [0, 1], env: cleanEnv });
+const kbtfVerify = (dump, extra = []) => ({ argv: [...launch(cli), 'verify', '--json', ...extra, dump], ok: [0, 1], env: cleanEnv });
 
 /** The debug .ko of each loaded module (proc-modules.txt of the lab guest), from the -dbg package beside the vmlinux. */
 function moduleDebugFiles(dump, vmlinux) {

@@ -64,10 +64,13 @@ function put(path, data, mode = 0o644) {
 const copy = (from, to, mode) => put(to, readFileSync(from), mode);
 const gz = (text) => gzipSync(Buffer.from(text), { level: 9 }); // gzip -9n: node writes no name, mtime 0
 
-// The CLI.
+// The CLI. Its node flags (one: Linux passes what follows the interpreter as one argument) stay
+// those of the repository's launcher.
+const LAUNCHER_NODE_FLAGS = '--v8-pool-size=1';
+const LAUNCHER_SHEBANG = `#!/usr/bin/env -S node ${LAUNCHER_NODE_FLAGS}`;
 const launcher = readFileSync(join(repo, 'apps/kbtf/bin/kbtf.js'), 'utf8');
 const distLine = "const dist = path.join(__dirname, '..', 'dist');";
-if (!launcher.startsWith('#!/usr/bin/env node\n') || !launcher.includes(distLine)) throw new Error('package: apps/kbtf/bin/kbtf.js changed: update tools/package/build.mjs');
+if (!launcher.startsWith(`${LAUNCHER_SHEBANG}\n`) || !launcher.includes(distLine)) throw new Error('package: apps/kbtf/bin/kbtf.js changed: update tools/package/build.mjs');
 // /usr/bin/kbtf is a symlink to the launcher, /usr/lib/kbtf/kbtf-cli.cjs: node runs a script by its
 // real path, so the launcher finds the bundle beside itself, and the .cjs name keeps it CommonJS
 // whatever package.json lies above (an extension-less /usr/bin/kbtf would be an ES module under a
@@ -75,7 +78,7 @@ if (!launcher.startsWith('#!/usr/bin/env node\n') || !launcher.includes(distLine
 put(
   'usr/lib/kbtf/kbtf-cli.cjs',
   launcher
-    .replace('#!/usr/bin/env node\n', '#!/usr/bin/node\n')
+    .replace(`${LAUNCHER_SHEBANG}\n`, `#!/usr/bin/node ${LAUNCHER_NODE_FLAGS}\n`)
     .replace(distLine, 'const dist = __dirname;')
     .replace("fs.existsSync(bundle) ? runBundle() : import('../dist/main.js').then((m) => m.main(argv))", 'runBundle()'),
   0o755,

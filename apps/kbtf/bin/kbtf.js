@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --v8-pool-size=1
 'use strict';
 // Committed shim so that npm links the `kbtf` bin before the first build; the code lives in dist/.
 // (CommonJS, see bin/package.json: a CommonJS entry starts faster than an ES module one.)
@@ -14,6 +14,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+// --v8-pool-size=1 (the line above; the Debian package's launcher has it too): V8's background
+// work (its concurrent compiler, the GC's helpers) gets one thread, not Node's default four. kbtf's
+// work is one thread of JavaScript; on a 2-core machine four helpers oversubscribe the cores the
+// main thread needs, and a parallel scavenge waits for helpers that are not running. Alternating
+// runs on the 2-core bench machine (2026-12-03, medians of 21): 6.1 companion dump 392 → 331 ms,
+// arm64 companion dump 432 → 372, plain 169 → 157; --single-threaded (no background thread at
+// all) 609. `node kbtf.js` (no shebang) runs without it: slower, the same answers.
+//
 // V8's young generation is left to grow as V8 chooses (1 MiB semi-spaces doubling up to 16 MiB).
 // Keeping it at 1 MiB (`--semi-space-growth-factor=1`, set here until 2026-12-02) traded ~4,000
 // page faults for ~50 more scavenges: worth 15 % on a VM where a fresh page cost a 17 µs fault,
