@@ -4,6 +4,7 @@ export * from './x86_64.js';
 export * from './arm64.js';
 export * from './memory.js';
 export * from './kallsyms.js';
+export * from './name-hash.js';
 export * from './ktype.js';
 export * from './object.js';
 export * from './bootstrap.js';

@@ -126,7 +126,8 @@ describe('readKallsyms', () => {
 
   it('looks up by name (first of duplicates) and by address with offset', () => {
     const { km, loc } = build(symbols, 'absolute-percpu');
-    const ks = readKallsyms(km, loc);
+    // Without the name index at first (lookups scan), then with it.
+    const ks = readKallsyms(km, loc, { nameIndex: false });
     expect(ks.lookup('dup')).toBe(0xffffffff82b00000n);
     expect(ks.lookup('nope')).toBeUndefined();
     // By the name's bytes, before and after the name index is built: the same first symbol.
@@ -136,6 +137,13 @@ describe('readKallsyms', () => {
         const b = Buffer.from(`<${name}>`, 'latin1');
         expect(ks.indexOfBytes(b, 1, b.length - 1), name).toBe(ks.indexOf(name));
       }
+      // A name at one of its addresses, not at another's or another name's (addressesOf last: it
+      // builds the name index).
+      expect(ks.hasSymbolAt('dup', 0xffffffff82b00008n)).toBe(true);
+      expect(ks.hasSymbolAt('dup', 0xffffffff82b00004n)).toBe(false);
+      expect(ks.hasSymbolAt('du', 0xffffffff82b00000n)).toBe(false);
+      expect(ks.hasSymbolAt('jiffies_64', 0xffffffff82b00008n)).toBe(false);
+      expect(ks.addressesOf('dup')).toEqual([0xffffffff82b00000n, 0xffffffff82b00008n]);
     }
     expect(() => ks.address('nope')).toThrow(/no symbol 'nope'/);
     expect(ks.symbolize(0xffffffff81000018n)).toMatchObject({ name: 'abmodab_local', offset: 8n, type: 't' });

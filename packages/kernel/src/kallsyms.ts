@@ -24,6 +24,7 @@ import { BadDataError, Cursor, FaultError, HOST_LE, NotFoundError, UnsupportedEr
 import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import type { KernelMemory } from './memory.js';
+import { HASH_P, bytesHash, hashSlot, nameHash, nameIndex, type NameIndex } from './name-hash.js';
 
 export type KallsymsEncoding = 'absolute' | 'base-relative' | 'absolute-percpu' | 'place-relative';
 
@@ -51,6 +52,8 @@ export class Kallsyms {
    * probing. Symbols go in in table order, so the ones of one hash are met in table order.
    */
   private byHash?: Int32Array;
+  /** 32 − log2(byHash.length): a name's first slot is hashSlot(hash, byHashShift). */
+  private byHashShift = 32;
   /**
    * Every address as two u32 halves (table order), and the table indices sorted by (address,
    * index): `order` is undefined when that is the table order itself (as scripts/kallsyms.c writes
@@ -73,6 +76,10 @@ export class Kallsyms {
     readonly encoding: KallsymsEncoding,
   ) {
     this.table = names;
+    if (names.byHash) {
+      this.byHash = names.byHash.slots;
+      this.byHashShift = names.byHash.shift;
+    }
     this.addressOf = addresses.addressOf;
     this.halves = addresses.halves;
   }
@@ -174,7 +181,7 @@ export class Kallsyms {
     const slots = this.byHash;
     if (slots) {
       const mask = slots.length - 1;
-      for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+      for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
         const i = slots[k] - 1;
         if (hashes[i] === h && matches(i)) return i;
       }
@@ -194,24 +201,18 @@ export class Kallsyms {
   }
 
   /**
-   * Build the name index (worth it for many lookups): a hash table of the symbols by name hash, at
-   * most half full, so that a lookup expands only the few names of its hash, and no name string is
-   * built. One pass, no sort.
+   * Build the name index, when readKallsyms did not (it does unless told not to): a hash table of
+   * the symbols by name hash, at most half full, so that a lookup expands only the few names of its
+   * hash, and no name string is built. One pass, no sort.
    */
   indexNames(): void {
     if (this.byHash) return;
     const hashes = this.table.hashes;
-    if (hashes.length > MAX_INDEXED) return; // more symbols than any kernel has: lookups stay scans
-    let size = 1024;
-    while (size < hashes.length * 2) size *= 2;
-    const slots = new Int32Array(size);
-    const mask = size - 1;
-    for (let i = 0; i < hashes.length; i++) {
-      let k = hashes[i] & mask;
-      while (slots[k] !== 0) k = (k + 1) & mask;
-      slots[k] = i + 1;
-    }
-    this.byHash = slots;
+    const index = nameIndex(hashes.length);
+    if (!index) return;
+    for (let i = 0; i < hashes.length; i++) index.add(hashes[i], i);
+    this.byHash = index.slots;
+    this.byHashShift = index.shift;
   }
 
   /** Every address of a name, in table order (static names repeat); undefined when absent. Builds the name index. */
@@ -227,11 +228,35 @@ export class Kallsyms {
       return out;
     }
     const mask = slots.length - 1;
-    for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
       const i = slots[k] - 1;
       if (hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
     }
     return out;
+  }
+
+  /**
+   * Whether a symbol of this name is at `address` (static names repeat: verify asks this of a VAR
+   * whose name's first symbol is elsewhere). Each candidate's address is compared before its
+   * name is expanded: a name that repeats hundreds of times costs one expansion, not hundreds.
+   */
+  hasSymbolAt(name: string, address: bigint): boolean {
+    const a = BigInt.asUintN(64, address);
+    const hi = Number(a >> 32n);
+    const lo = Number(a & 0xffffffffn);
+    const h = nameHash(name);
+    const hashes = this.table.hashes;
+    const slots = this.byHash;
+    if (!slots) {
+      for (let i = 0; i < this.count; i++) if (hashes[i] === h && this.isAt(i, hi, lo) && this.nameIs(i, name)) return true;
+      return false;
+    }
+    const mask = slots.length - 1;
+    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
+      const i = slots[k] - 1;
+      if (hashes[i] === h && this.isAt(i, hi, lo) && this.nameIs(i, name)) return true;
+    }
+    return false;
   }
 
   /** Address of a symbol, or undefined. */
@@ -393,12 +418,15 @@ export function kallsymsLocation(info: VmcoreInfo): KallsymsLocation {
   };
 }
 
-/** Decode every symbol in one pass. */
-export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation): Kallsyms {
+/**
+ * Decode every symbol in one pass, building the name index as it goes (`nameIndex: false`: not
+ * until indexNames; lookups scan the hashes until then).
+ */
+export function readKallsyms(mem: KernelMemory, loc: KallsymsLocation, options: { nameIndex?: boolean } = {}): Kallsyms {
   const count = mem.u32(loc.numSyms);
   if (count === 0 || count > MAX_SYMS) throw new BadDataError('kallsyms', loc.numSyms, `implausible kallsyms_num_syms ${count}`);
   const tokens = readTokens(mem, loc);
-  const names = decodeNames(mem, loc, count, tokens);
+  const names = decodeNames(mem, loc, count, tokens, options.nameIndex !== false);
   // Names only, to find _stext: no address is asked of it.
   const probe = new Kallsyms(names, { addressOf: () => 0n, halves: () => {} }, 'absolute');
   const { encoding, ...addresses } = chooseAddresses(mem, loc, count, probe.indexOf('_stext'));
@@ -438,11 +466,15 @@ function readTokens(mem: KernelMemory, loc: KallsymsLocation): Tokens {
  * excluded), folded from per-token hashes without expanding anything. kallsyms_names is read in
  * 256 KiB windows that stop short of a fault; the token bytes are kept as they are.
  */
-function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: Tokens): Names {
+function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, tokens: Tokens, indexed: boolean): Names {
   const { full, fullPow, rest } = tokenHashes(tokens);
   const entryAt = new Uint32Array(count);
   const lens = new Uint16Array(count);
   const hashes = new Int32Array(count);
+  // The name index is filled here, in the loop that makes the hashes: a loop of its own over
+  // ~100,000 symbols ran mostly unoptimised (it runs once, and V8's one compiler thread is busy
+  // with other code), ~10 ms of a 6.1 companion verify.
+  const index = indexed ? nameIndex(count) : undefined;
   const parts: Uint8Array[] = [];
   let buf: Uint8Array = new Uint8Array(0);
   let bufStart = 0;
@@ -478,6 +510,7 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
       h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
     }
     hashes[i] = h;
+    if (index) index.add(h, i);
     pos = bufStart + e;
   }
   parts.push(buf.subarray(0, pos - bufStart));
@@ -487,28 +520,7 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
     comp.set(part, at);
     at += part.length;
   }
-  return { comp, entryAt, lens, hashes, tokens };
-}
-
-/** The name hash: h = h × HASH_P + byte over the name's bytes, mod 2^32 (signed). */
-const HASH_P = 0x01000193;
-
-/** The name hash of bytes[start, end), one byte a character (nameHash of their latin1 string). */
-export function bytesHash(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0;
-  for (let q = start; q < end; q++) h = (Math.imul(h, HASH_P) + bytes[q]) | 0;
-  return h;
-}
-
-/** Symbols the name index holds: hash (32 bits) × this + index stays an exact double (53 bits). */
-/** Symbols indexed by name at most (kernels have ~200,000). */
-const MAX_INDEXED = 1 << 21;
-
-/** The hash of a name as its latin1 bytes (one byte per UTF-16 unit, as Buffer.from(name, 'latin1') gives), with no buffer made. */
-function nameHash(name: string): number {
-  let h = 0;
-  for (let q = 0; q < name.length; q++) h = (Math.imul(h, HASH_P) + (name.charCodeAt(q) & 0xff)) | 0;
-  return h;
+  return { comp, entryAt, lens, hashes, tokens, byHash: index };
 }
 
 /** Per token: its hash and HASH_P^length (to append it to a hash), and the hash of all but its first byte. */
@@ -557,7 +569,11 @@ interface Names {
   /** nameHash of each name (type character excluded). */
   hashes: Int32Array;
   tokens: Tokens;
+  /** The name index, when it was built with the names. */
+  byHash?: NameIndex;
 }
+
+
 
 type AddressOf = (i: number) => bigint;
 /** Fills hi[i], lo[i] with the high and low 32 bits of symbol i's address (mod 2^64). */

@@ -15,7 +15,8 @@
  */
 import { BadDataError, Cursor, FaultError, NotFoundError, digestHex } from '@kbtf/binary';
 import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
-import { bytesHash, type Kallsyms } from './kallsyms.js';
+import type { Kallsyms } from './kallsyms.js';
+import { bytesHash, hashSlot } from './name-hash.js';
 import type { KernelMemory } from './memory.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { findTypeId, shape, sizeOfType, type KType } from './ktype.js';
@@ -267,6 +268,8 @@ export function asciiBytes(name: string): Buffer | undefined {
  */
 export class ModuleSymtab {
   private byHash?: Int32Array;
+  /** 32 − log2(byHash.length), for hashSlot. */
+  private byHashShift = 32;
   private hashes?: Int32Array;
 
   constructor(
@@ -360,7 +363,7 @@ export class ModuleSymtab {
     const h = bytesHash(bytes, start, end);
     const mask = slots.length - 1;
     // Symbols go in in symtab order, so the ones of one hash are met in symtab order.
-    for (let k = h & mask; slots[k] !== 0; k = (k + 1) & mask) {
+    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
       const i = slots[k] - 1;
       if (hashes[i] === h && also(i) && this.nameIs(i, bytes, start, end)) return i;
     }
@@ -370,17 +373,22 @@ export class ModuleSymtab {
   private index(): Int32Array {
     const hashes = new Int32Array(this.count);
     let size = 16;
-    while (size < this.count * 2) size *= 2;
+    let shift = 28;
+    while (size < this.count * 2) {
+      size *= 2;
+      shift--;
+    }
     const slots = new Int32Array(size);
     const mask = size - 1;
     for (let i = 0; i < this.count; i++) {
       const h = bytesHash(this.names, this.nameOff[i], this.nameEnd(i));
       hashes[i] = h;
-      let k = h & mask;
+      let k = hashSlot(h, shift);
       while (slots[k] !== 0) k = (k + 1) & mask;
       slots[k] = i + 1;
     }
     this.hashes = hashes;
+    this.byHashShift = shift;
     return slots;
   }
 }

@@ -398,9 +398,9 @@ function resolveOne(kernel: Kernel, btf: Btf, target: VarTarget, e: DatasecEntry
     // Static variables share names across files (`tokens`, `extable`): any symbol of the name at
     // the expected address is this one.
     if (symbol === undefined) return { ...r(), detail: `no symbol '${e.name}' in kallsyms` };
-    if (symbol.first !== expected) {
+    if (symbol.first !== expected && !kernel.kallsyms.hasSymbolAt(symbol.name, expected)) {
       const addrs = kernel.kallsyms.addressesOf(symbol.name) ?? [];
-      if (!addrs.includes(expected)) return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
+      return { ...r(), detail: `kallsyms has '${e.name}' at ${addrs.map(hexAddr).join(', ')}, section base + offset = ${hexAddr(expected)}` };
     }
     // Bytes before the next kallsyms symbol at a higher address (aliases skipped).
     const room = kernel.kallsyms.gapAbove(expected);
