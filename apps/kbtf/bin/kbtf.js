@@ -22,6 +22,18 @@ const path = require('node:path');
 // arm64 companion dump 432 → 372, plain 169 → 157; --single-threaded (no background thread at
 // all) 609. `node kbtf.js` (no shebang) runs without it: slower, the same answers.
 //
+// TurboFan without inlining (`--no-turbo-inlining`, set below): a verify runs once over each of
+// its loops, so what counts is how soon the one compiler thread has optimised code for them, and
+// an optimised function that inlines its callees is a larger job. Alternating runs, each variant
+// with its own compile cache (2026-12-03, medians of 15): 6.1 companion dump 290 → 274 ms (cpu
+// 490 → 430), 6.12 zstd companion dump 406 → 372, arm64 333 → 316, btf dump 126 → 124; plain
+// 156 → 159. It is set here, not on the line above: an option node does not know stops node
+// ("bad option"), a flag V8 does not know only prints a line to stderr, and it is set only for
+// the V8 versions it was measured on (Node 18 to 24) so that a later V8 prints nothing.
+// v8.setFlagsFromString before any code is compiled acts as the command-line flag does.
+const v8Major = Number(process.versions.v8.split('.')[0]);
+if (v8Major >= 10 && v8Major <= 13) require('node:v8').setFlagsFromString('--no-turbo-inlining');
+//
 // V8's young generation is left to grow as V8 chooses (1 MiB semi-spaces doubling up to 16 MiB).
 // Keeping it at 1 MiB (`--semi-space-growth-factor=1`, set here until 2026-12-02) traded ~4,000
 // page faults for ~50 more scavenges: worth 15 % on a VM where a fresh page cost a 17 µs fault,
@@ -98,8 +110,36 @@ function saveCache(dir, file, command, script) {
 
 const run = fs.existsSync(bundle) ? runBundle() : import('../dist/main.js').then((m) => m.main(argv));
 // Exit at once when everything written has left (tearing the heap down only costs time); output
-// still queued for a slow pipe is left to drain first.
+// still queued (stdout and stderr are synchronous on Linux, so only elsewhere) drains first.
 run.then((code) => {
   process.exitCode = code;
-  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
+  exitWhenWritten(code);
 });
+
+function exitWhenWritten(code) {
+  const pending = [process.stdout, process.stderr].find((s) => s.writableLength > 0 && !s.destroyed);
+  if (pending) {
+    pending.once('drain', () => exitWhenWritten(code));
+    return;
+  }
+  settleHeap();
+  process.exit(code);
+}
+
+// A full garbage collection before exiting. Node's exit (process.exit, and the end of the event
+// loop alike) waits for V8's worker threads while the main thread no longer collects garbage; a
+// concurrent compile job still running then that needs the main thread to collect before it can
+// allocate waits for it forever, and so does the process (nodejs/node#54918: Node 18 to 26; seen
+// here once in ~600 runs, the worker parked in CollectionBarrier::AwaitCollectionBackground, the
+// main thread in NodePlatform::Shutdown's join). With the one background thread kbtf asks for,
+// a compile job is almost always running at exit. After a full collection the old generation is
+// well below its limit, so the job's few allocations need no collection and it finishes. Costs
+// ~5-10 ms (docs/verify.md "Performance").
+function settleHeap() {
+  try {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    require('node:vm').runInNewContext('gc')();
+  } catch {
+    // best effort: an exit without it is what Node does anyway
+  }
+}
