@@ -20,13 +20,14 @@
  * that puts `_stext` at VMCOREINFO's SYMBOL(_stext) wins. There are no sizes; /proc/kallsyms
  * order is table order (sorted by address by scripts/kallsyms.c).
  */
-import { BadDataError, Cursor, FaultError, HOST_LE, NotFoundError, UnsupportedError, hex } from '@kbtf/binary';
+import { BadDataError, Cursor, FaultError, NotFoundError } from '@kbtf/binary';
 import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import type { KernelMemory } from './memory.js';
+import { MIN_I32, chooseAddresses, type AddressOf, type Encoded, type Halves, type KallsymsEncoding, type KallsymsLocation } from './kallsyms-addresses.js';
 import { HASH_P, bytesHash, hashSlot, nameHash, nameIndex, type NameIndex } from './name-hash.js';
 
-export type KallsymsEncoding = 'absolute' | 'base-relative' | 'absolute-percpu' | 'place-relative';
+export type { KallsymsEncoding, KallsymsLocation } from './kallsyms-addresses.js';
 
 const MAX_ENTRY = 2 + KSYM_NAME_LEN;
 const WINDOW = 256 * 1024;
@@ -377,27 +378,23 @@ export class Kallsyms {
     const hi = new Uint32Array(n);
     const lo = new Uint32Array(n);
     this.halves(hi, lo);
+    // Compared as int32 bit patterns with the sign bit flipped (unsigned order): a Uint32Array
+    // element past 2^31 (every kernel address half) is a heap number in unoptimised code, ~9 MB
+    // of them for this one pass.
+    const hs = new Int32Array(hi.buffer, hi.byteOffset, n);
+    const ls = new Int32Array(lo.buffer, lo.byteOffset, n);
     let sorted = true;
-    for (let i = 1; i < n && sorted; i++) if (hi[i] < hi[i - 1] || (hi[i] === hi[i - 1] && lo[i] < lo[i - 1])) sorted = false;
+    for (let i = 1; i < n && sorted; i++) {
+      const h = hs[i] ^ MIN_I32;
+      const hp = hs[i - 1] ^ MIN_I32;
+      if (h < hp || (h === hp && (ls[i] ^ MIN_I32) < (ls[i - 1] ^ MIN_I32))) sorted = false;
+    }
     if (sorted) return { hi, lo, order: undefined };
     const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     order.sort((x, y) => hi[x] - hi[y] || lo[x] - lo[y] || x - y);
     return { hi, lo, order };
   }
-}
-
-/** Where the tables are: the VMCOREINFO SYMBOL()s. */
-export interface KallsymsLocation {
-  names: bigint;
-  numSyms: bigint;
-  tokenTable: bigint;
-  tokenIndex: bigint;
-  offsets?: bigint;
-  relativeBase?: bigint;
-  addresses?: bigint;
-  /** SYMBOL(_stext), to choose the address encoding. */
-  stext?: bigint;
 }
 
 export function kallsymsLocation(info: VmcoreInfo): KallsymsLocation {
@@ -475,6 +472,9 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
   // ~100,000 symbols ran mostly unoptimised (it runs once, and V8's one compiler thread is busy
   // with other code), ~10 ms of a 6.1 companion verify.
   const index = indexed ? nameIndex(count) : undefined;
+  const slots = index?.slots;
+  const shift = index?.shift ?? 32;
+  const mask = (slots?.length ?? 1) - 1;
   const parts: Uint8Array[] = [];
   let buf: Uint8Array = new Uint8Array(0);
   let bufStart = 0;
@@ -510,7 +510,12 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
       h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
     }
     hashes[i] = h;
-    if (index) index.add(h, i);
+    // The insert inlined (TurboFan runs without inlining, launcher): index.add's probe.
+    if (slots) {
+      let k = hashSlot(h, shift);
+      while (slots[k] !== 0) k = (k + 1) & mask;
+      slots[k] = i + 1;
+    }
     pos = bufStart + e;
   }
   parts.push(buf.subarray(0, pos - bufStart));
@@ -571,99 +576,4 @@ interface Names {
   tokens: Tokens;
   /** The name index, when it was built with the names. */
   byHash?: NameIndex;
-}
-
-
-
-type AddressOf = (i: number) => bigint;
-/** Fills hi[i], lo[i] with the high and low 32 bits of symbol i's address (mod 2^64). */
-type Halves = (hi: Uint32Array, lo: Uint32Array) => void;
-interface Encoded {
-  addressOf: AddressOf;
-  halves: Halves;
-}
-
-const TWO32 = 2 ** 32;
-
-/**
- * Every symbol's address as u32 halves, from kallsyms_offsets: by `delta`, `percpu` a non-negative
- * offset itself, else base + ~offset (absolute-percpu), `u32` base + the offset as unsigned
- * (base-relative), `place` base + i × 4 + the offset (place-relative); mod 2^64. One loop with no
- * call per symbol: it runs once over ~150,000 symbols, mostly before V8 has optimised it.
- */
-function addHalves(base: bigint, offs: Int32Array, delta: 'percpu' | 'u32' | 'place'): Halves {
-  const bh = Number((base >> 32n) & 0xffffffffn);
-  const bl = Number(base & 0xffffffffn);
-  const mode = delta === 'percpu' ? 0 : delta === 'u32' ? 1 : 2;
-  return (hi, lo) => {
-    for (let i = 0; i < hi.length; i++) {
-      const o = offs[i];
-      if (mode === 0 && o >= 0) {
-        hi[i] = 0;
-        lo[i] = o;
-        continue;
-      }
-      const sum = bl + (mode === 0 ? ~o : mode === 1 ? o >>> 0 : i * 4 + o);
-      const carry = Math.floor(sum / TWO32);
-      lo[i] = sum - carry * TWO32;
-      hi[i] = (bh + carry) >>> 0;
-    }
-  };
-}
-
-function chooseAddresses(mem: KernelMemory, loc: KallsymsLocation, count: number, stextIndex: number | undefined): Encoded & { encoding: KallsymsEncoding } {
-  const candidates: [KallsymsEncoding, () => Encoded][] = [];
-  if (loc.addresses !== undefined) {
-    const at = loc.addresses;
-    candidates.push(['absolute', () => {
-      const raw = mem.read(at, count * 8);
-      // Hot path: one address per symbol, read by index for every lookup of the table.
-      // eslint-disable-next-line no-restricted-syntax
-      const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      return {
-        addressOf: (i) => dv.getBigUint64(i * 8, true),
-        halves: (hi, lo) => {
-          for (let i = 0; i < hi.length; i++) {
-            lo[i] = dv.getUint32(i * 8, true);
-            hi[i] = dv.getUint32(i * 8 + 4, true);
-          }
-        },
-      };
-    }]);
-  }
-  if (loc.offsets !== undefined) {
-    const raw = mem.read(loc.offsets, count * 4);
-    let offs: Int32Array;
-    if (HOST_LE && raw.byteOffset % 4 === 0) offs = new Int32Array(raw.buffer, raw.byteOffset, count);
-    else {
-      offs = new Int32Array(count);
-      // Hot path: the whole offsets table (~170,000 entries) copied once, unaligned or big-endian host.
-      // eslint-disable-next-line no-restricted-syntax
-      const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let i = 0; i < count; i++) offs[i] = dv.getInt32(i * 4, true);
-    }
-    if (loc.relativeBase !== undefined) {
-      const base = mem.u64(loc.relativeBase);
-      candidates.push(['absolute-percpu', () => ({
-        // A non-negative offset is the address itself (a per-CPU offset); else base - 1 - offset.
-        addressOf: (i) => (offs[i] >= 0 ? BigInt(offs[i]) : base - 1n - BigInt(offs[i])),
-        halves: addHalves(base, offs, 'percpu'),
-      })]);
-      candidates.push(['base-relative', () => ({ addressOf: (i) => base + BigInt(offs[i] >>> 0), halves: addHalves(base, offs, 'u32') })]);
-    }
-    const at = loc.offsets;
-    candidates.push(['place-relative', () => ({ addressOf: (i) => BigInt.asUintN(64, at + BigInt(i * 4) + BigInt(offs[i])), halves: addHalves(at, offs, 'place') })]);
-  }
-  if (candidates.length === 0) throw new UnsupportedError('VMCOREINFO has neither kallsyms_offsets nor kallsyms_addresses');
-  if (stextIndex === undefined || loc.stext === undefined) {
-    if (candidates.length === 1) return { ...candidates[0][1](), encoding: candidates[0][0] };
-    throw new UnsupportedError('cannot choose the kallsyms address encoding: no _stext to check against');
-  }
-  const seen: string[] = [];
-  for (const [encoding, build] of candidates) {
-    const built = build();
-    if (built.addressOf(stextIndex) === loc.stext) return { ...built, encoding };
-    seen.push(`${encoding} ${hex(built.addressOf(stextIndex))}`);
-  }
-  throw new BadDataError('kallsyms', loc.offsets ?? loc.addresses, `no address encoding puts _stext at ${hex(loc.stext)} (${seen.join(', ')})`);
 }
