@@ -107,8 +107,24 @@ class SectionVars {
   }
 }
 
-/** Every VAR of a companion's DATASECs, by section. */
+/**
+ * Every VAR of a companion's DATASECs, by section. The loops are functions of their own: each runs
+ * once over tens of thousands of types, so V8 compiles it while it runs (on-stack replacement),
+ * and a small function is a small compile job for V8's one compiler thread (launcher).
+ */
 function datasecs(btf: Btf): Map<string, SectionVars> {
+  const out = new Map<string, SectionVars>();
+  for (const [name, list] of datasecIds(btf)) {
+    const parts = list.map((id) => ({ size: btf.sizeOrType(id), ...btf.datasecEntries(id) }));
+    const vars = new SectionVars(btf, parts.reduce((n, p) => n + p.types.length, 0));
+    for (const part of parts) addVars(btf, vars, part.types, part.offsets, part.sizes, part.size);
+    out.set(name, vars);
+  }
+  return out;
+}
+
+/** The DATASEC ids of each section name, in id order. */
+function datasecIds(btf: Btf): Map<string, number[]> {
   const ids = new Map<string, number[]>();
   for (let id = btf.firstId; id < btf.endId; id++) {
     if (btf.kindOf(id) !== 'datasec') continue;
@@ -117,23 +133,19 @@ function datasecs(btf: Btf): Map<string, SectionVars> {
     if (list) list.push(id);
     else ids.set(name, [id]);
   }
-  const out = new Map<string, SectionVars>();
-  for (const [name, list] of ids) {
-    const parts = list.map((id) => ({ size: btf.sizeOrType(id), ...btf.datasecEntries(id) }));
-    const vars = new SectionVars(btf, parts.reduce((n, p) => n + p.types.length, 0));
-    for (const part of parts) {
-      for (let i = 0; i < part.types.length; i++) {
-        if (btf.kindOf(part.types[i]) !== 'var') continue;
-        const k = vars.count++;
-        vars.varIds[k] = part.types[i];
-        vars.offsets[k] = part.offsets[i];
-        vars.sizes[k] = part.sizes[i];
-        vars.sectionSizes[k] = part.size;
-      }
-    }
-    out.set(name, vars);
+  return ids;
+}
+
+/** Append one DATASEC's VAR entries (not its FUNCs or others) to `vars`. */
+function addVars(btf: Btf, vars: SectionVars, types: Uint32Array, offsets: Uint32Array, sizes: Uint32Array, sectionSize: number): void {
+  for (let i = 0; i < types.length; i++) {
+    if (btf.kindOf(types[i]) !== 'var') continue;
+    const k = vars.count++;
+    vars.varIds[k] = types[i];
+    vars.offsets[k] = offsets[i];
+    vars.sizes[k] = sizes[i];
+    vars.sectionSizes[k] = sectionSize;
   }
-  return out;
 }
 
 export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget): VarsOutcome {
@@ -196,28 +208,46 @@ export function resolveCompanionVars(kernel: Kernel, btf: Btf, target: VarTarget
       for (let k = 0; k < n; k++) record({ name: vars.name(k), section, status: 'not-resident', detail: 'section not loaded' });
       continue;
     }
-    // The common vmlinux VAR is decided without a BigInt or an object (resolvedQuietly); the rest,
-    // and every VAR whose result is kept, take resolveOne.
-    const quiet = symbolAt !== undefined && !byAnchor && !target.all && !target.keep;
-    const quietModule = target.module !== undefined && !bySection && !target.all;
-    const baseHi = Number(base >> 32n);
-    const baseLo = Number(base & 0xffffffffn);
-    for (let k = 0; k < n; k++) {
-      if (quiet && resolvedQuietly(kernel, btf, vars, k, symbolAt[k], baseHi, baseLo)) {
-        record(QUIET_RESOLVED.symbol);
-        continue;
-      }
-      if (quietModule && moduleVarQuietly(kernel, btf, target.module!, vars, k, baseHi, baseLo)) {
-        record(target.keep ? new KeptResolved(kernel, btf, vars.typeId(k), vars.name(k), section, base + BigInt(vars.offsets[k])) : QUIET_RESOLVED.symbol);
-        continue;
-      }
-      const e = vars.entry(k);
-      const at = base + BigInt(e.offset);
-      if (byAnchor || bySection) record(resolveByAddress(kernel, btf, target, e, section, at, byAnchor ? 'anchor' : 'section'));
-      else record(resolveOne(kernel, btf, target, e, section, at, symbols(), symbolAt && symbolOf(kernel, e.name, symbolAt[k])));
-    }
+    resolveSection(kernel, btf, target, { section, vars, base, symbolAt, by: byAnchor ? 'anchor' : bySection ? 'section' : undefined }, record, symbols);
   }
   return { counts, results };
+}
+
+/** One section's VARs, to resolve from `base`: by their symbols (symbolAt, or the module's), or by address alone (`by`). */
+interface SectionWork {
+  section: string;
+  vars: SectionVars;
+  base: bigint;
+  symbolAt: Int32Array | undefined;
+  by: 'anchor' | 'section' | undefined;
+}
+
+/**
+ * Resolve and record each VAR of a section. The common vmlinux VAR is decided without a BigInt or
+ * an object (resolvedQuietly); the rest, and every VAR whose result is kept, take resolveOne. A
+ * function of its own: the loop that runs ~20,000 times, compiled while it runs, is a smaller
+ * compile job without resolveCompanionVars around it (14 ms of V8's one compiler thread).
+ */
+function resolveSection(kernel: Kernel, btf: Btf, target: VarTarget, w: SectionWork, record: (r: VarResult) => void, symbols: () => Map<string, ModuleSymbol[]> | undefined): void {
+  const { section, vars, base, symbolAt, by } = w;
+  const quiet = symbolAt !== undefined && by === undefined && !target.all && !target.keep;
+  const quietModule = target.module !== undefined && by !== 'section' && !target.all;
+  const baseHi = Number(base >> 32n);
+  const baseLo = Number(base & 0xffffffffn);
+  for (let k = 0; k < vars.count; k++) {
+    if (quiet && resolvedQuietly(kernel, btf, vars, k, symbolAt[k], baseHi, baseLo)) {
+      record(QUIET_RESOLVED.symbol);
+      continue;
+    }
+    if (quietModule && moduleVarQuietly(kernel, btf, target.module!, vars, k, baseHi, baseLo)) {
+      record(target.keep ? new KeptResolved(kernel, btf, vars.typeId(k), vars.name(k), section, base + BigInt(vars.offsets[k])) : QUIET_RESOLVED.symbol);
+      continue;
+    }
+    const e = vars.entry(k);
+    const at = base + BigInt(e.offset);
+    if (by !== undefined) record(resolveByAddress(kernel, btf, target, e, section, at, by));
+    else record(resolveOne(kernel, btf, target, e, section, at, symbols(), symbolAt && symbolOf(kernel, e.name, symbolAt[k])));
+  }
 }
 
 /** No symbol of the name (nor of its __pi_ alias), in firstSymbols' column. */
@@ -342,17 +372,23 @@ function moduleSymbolIndex(symbols: ModuleSymbol[]): Map<string, ModuleSymbol[]>
  * (Boyer-Moore), without a BigInt per VAR; the count of every base is kept only when none has that.
  */
 function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Array): bigint | undefined {
-  const ks = kernel.kallsyms;
   // The first symbol of the name, as kallsyms.lookup answers; base = its address − offset, as
-  // halves (baseHi may be -1: a symbol below its offset), in locals: no array or call per VAR
-  // (this runs over every vmlinux VAR, mostly before V8 has optimised it).
-  const { hi, lo } = ks.addressHalves();
-  const offsets = vars.offsets;
+  // halves (baseHi may be -1: a symbol below its offset). Each loop is a small function of its own
+  // (no array or call per VAR in it): they run over every vmlinux VAR, mostly before V8 has
+  // optimised them, and are compiled while they run by V8's one compiler thread.
+  const { hi, lo } = kernel.kallsyms.addressHalves();
+  const lead = majorityCandidate(hi, lo, vars.offsets, vars.count, symbolAt);
+  if (lead.votes > 0 && agreeing(hi, lo, vars.offsets, vars.count, symbolAt, lead.hi, lead.lo) * 2 > lead.voters) return (BigInt(lead.hi) << 32n) + BigInt(lead.lo);
+  return baseByCount(kernel, vars, symbolAt);
+}
+
+/** Boyer-Moore's majority vote over the VARs' bases: the only base that can have more than half. */
+function majorityCandidate(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array): { hi: number; lo: number; votes: number; voters: number } {
   let leadHi = 0;
   let leadLo = 0;
   let lead = 0;
   let voters = 0;
-  for (let k = 0; k < vars.count; k++) {
+  for (let k = 0; k < count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
     voters++;
     const i = symbolAt[k] & ~PI_ALIAS;
@@ -365,14 +401,24 @@ function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Ar
       lead = 1;
     } else lead += baseHi === leadHi && baseLo === leadLo ? 1 : -1;
   }
+  return { hi: leadHi, lo: leadLo, votes: lead, voters };
+}
+
+/** How many VARs put their section at (leadHi, leadLo). */
+function agreeing(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array, leadHi: number, leadLo: number): number {
   let agree = 0;
-  for (let k = 0; k < vars.count && lead > 0; k++) {
+  for (let k = 0; k < count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
     const i = symbolAt[k] & ~PI_ALIAS;
     const below = lo[i] < offsets[k] ? 1 : 0;
     if (hi[i] - below === leadHi && lo[i] - offsets[k] + below * 2 ** 32 === leadLo) agree++;
   }
-  if (agree * 2 > voters) return (BigInt(leadHi) << 32n) + BigInt(leadLo);
+  return agree;
+}
+
+/** The base most VARs agree on when none has a majority (of equal counts, the one met first). */
+function baseByCount(kernel: Kernel, vars: SectionVars, symbolAt: Int32Array): bigint | undefined {
+  const ks = kernel.kallsyms;
   const votes = new Map<bigint, number>();
   for (let k = 0; k < vars.count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
