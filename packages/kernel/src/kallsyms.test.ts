@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FaultError } from '@kbtf/binary';
 import { SparseMemory } from './test-memory.js';
 import { KernelMemory } from './memory.js';
 import { readKallsyms, type KallsymsLocation } from './kallsyms.js';
@@ -55,9 +56,10 @@ function build(syms: Sym[], encoding: 'absolute' | 'base-relative' | 'absolute-p
   const mem = new SparseMemory();
   const loc: KallsymsLocation = {
     numSyms: BASE_V + 0x0n,
-    names: BASE_V + 0x1000n,
-    tokenTable: BASE_V + 0x40000n,
-    tokenIndex: BASE_V + 0x41000n,
+    // kallsyms_names last, alone at the top: a test can cut it short or make it span windows.
+    names: BASE_V + 0x100000n,
+    tokenTable: BASE_V + 0x1000n,
+    tokenIndex: BASE_V + 0x2000n,
     stext: syms.find((s) => s.name === '_stext')?.address,
   };
   const put = (v: bigint, bytes: number[] | Uint8Array) => mem.write(BASE_P + (v - BASE_V), Uint8Array.from(bytes));
@@ -71,13 +73,13 @@ function build(syms: Sym[], encoding: 'absolute' | 'base-relative' | 'absolute-p
   tokenIndex.forEach((v, i) => ti.setUint16(i * 2, v, true));
   put(loc.tokenIndex, new Uint8Array(ti.buffer));
   if (encoding === 'absolute') {
-    loc.addresses = BASE_V + 0x50000n;
+    loc.addresses = BASE_V + 0x10000n;
     const a = dv(syms.length * 8);
     syms.forEach((s, i) => a.setBigUint64(i * 8, s.address, true));
     put(loc.addresses, new Uint8Array(a.buffer));
   } else {
-    loc.offsets = BASE_V + 0x50000n;
-    loc.relativeBase = BASE_V + 0x60000n;
+    loc.offsets = BASE_V + 0x10000n;
+    loc.relativeBase = BASE_V + 0x3000n;
     const rb = dv(8);
     rb.setBigUint64(0, relativeBase, true);
     put(loc.relativeBase, new Uint8Array(rb.buffer));
@@ -91,8 +93,8 @@ function build(syms: Sym[], encoding: 'absolute' | 'base-relative' | 'absolute-p
     });
     put(loc.offsets, new Uint8Array(o.buffer));
   }
-  const km = new KernelMemory(mem, undefined, [{ vaddr: BASE_V, paddr: BASE_P, fileSize: 0x100000n, memSize: 0x100000n }]);
-  return { km, loc };
+  const km = new KernelMemory(mem, undefined, [{ vaddr: BASE_V, paddr: BASE_P, fileSize: 0x300000n, memSize: 0x300000n }]);
+  return { km, loc, mem, namesLength: names.length };
 }
 
 const symbols: Sym[] = [
@@ -192,3 +194,47 @@ describe('readKallsyms', () => {
     expect(() => readKallsyms(km, { ...loc, stext: 0xffffffff81200000n })).toThrow(/no address encoding puts _stext at 0xffffffff81200000/);
   });
 });
+
+describe('readKallsyms: kallsyms_names longer than a read window, cut short, damaged', () => {
+  // 40,000 symbols: ~450 KB of names, read in 256 KiB windows.
+  const many: Sym[] = [{ type: 'T', name: '_stext', address: 0xffffffff81000000n }];
+  for (let i = 1; i < 40_000; i++) many.push({ type: i % 3 ? 't' : 'd', name: `sym_${i.toString(36)}_${'q'.repeat(i % 7)}`, address: 0xffffffff81000000n + BigInt(i * 16) });
+
+  it('decodes every name across windows, with and without the name index', () => {
+    const { km, loc, namesLength } = build(many, 'base-relative');
+    expect(namesLength).toBeGreaterThan(256 * 1024);
+    for (const nameIndex of [true, false]) {
+      const ks = readKallsyms(km, loc, { nameIndex });
+      expect(ks.names).toEqual(many.map((s) => s.name));
+      for (const i of [0, 1, 9_999, 21_845, 21_846, 39_999]) {
+        expect(ks.indexOf(many[i].name)).toBe(i);
+        expect(ks.typeOf(i)).toBe(many[i].type);
+        expect(ks.addressAt(i)).toBe(many[i].address);
+      }
+    }
+  });
+
+  it('names cut short by a missing page: a fault naming the symbol it stopped at', () => {
+    const { km, loc, mem } = build(many, 'base-relative');
+    // Drop a page in the second window: the first 256 KiB decode, then the walk runs out.
+    const gone = (0x2000000n + 0x100000n + 300_000n) >> 12n;
+    mem.pages.delete(gone);
+    // The entry that runs into the missing page is a fault there, not a bad entry.
+    expect(() => readKallsyms(km, loc)).toThrow(/kallsyms_names ends within symbol \d+ of 40000/);
+    try {
+      readKallsyms(km, loc);
+    } catch (err) {
+      expect(err).toBeInstanceOf(FaultError);
+      expect((err as FaultError).address).toBe(BASE_V + 0x100000n + ((gone << 12n) - (0x2000000n + 0x100000n)));
+    }
+  });
+
+  it('an entry of length 0: bad data naming the entry', () => {
+    const { km, loc, mem } = build(many, 'base-relative');
+    // Entry 0 is `T_stext`: its length byte is the first byte of kallsyms_names; entry 1 follows it.
+    const first = mem.read(0x2000000n + 0x100000n, 1)[0];
+    mem.write(0x2000000n + 0x100000n + BigInt(1 + first), Uint8Array.of(0));
+    expect(() => readKallsyms(km, loc)).toThrow(/bad entry 1: length 0/);
+  });
+});
+

@@ -500,7 +500,14 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
       len = (b0 & 0x7f) | (b1 << 7);
       p++;
     }
-    if (len === 0 || p + len > buf.length) badEntry(loc, pos, i, len);
+    if (len === 0 || p + len > buf.length) {
+      // An entry the window cannot hold: memory that ends (a window cut short by a fault) when it
+      // is of a possible length, else a bad length.
+      if (len !== 0 && len <= MAX_ENTRY && buf.length < WINDOW) {
+        throw new FaultError('virtual', loc.names + BigInt(bufStart + buf.length), 'not-mapped', `kallsyms_names ends within symbol ${i} of ${count}`);
+      }
+      badEntry(loc, pos, i, len);
+    }
     entryAt[i] = kept + p;
     lens[i] = len;
     const e = p + len;
