@@ -25,7 +25,7 @@ import { KSYM_NAME_LEN } from '@kbtf/btf';
 import type { VmcoreInfo } from '@kbtf/vmcore';
 import type { KernelMemory } from './memory.js';
 import { MIN_I32, chooseAddresses, type AddressOf, type Encoded, type Halves, type KallsymsEncoding, type KallsymsLocation } from './kallsyms-addresses.js';
-import { HASH_P, bytesHash, hashSlot, nameHash, nameIndex, type NameIndex } from './name-hash.js';
+import { HASH_P, MAX_INDEXED, bytesHash, hashSlot, nameHash, nameIndex, type NameIndex } from './name-hash.js';
 
 export type { KallsymsEncoding, KallsymsLocation } from './kallsyms-addresses.js';
 
@@ -52,9 +52,7 @@ export class Kallsyms {
    * The name index (indexNames): an open-addressing table of table index + 1 by name hash, linear
    * probing. Symbols go in in table order, so the ones of one hash are met in table order.
    */
-  private byHash?: Int32Array;
-  /** 32 − log2(byHash.length): a name's first slot is hashSlot(hash, byHashShift). */
-  private byHashShift = 32;
+  private byHash?: NameIndex;
   /**
    * Every address as two u32 halves (table order), and the table indices sorted by (address,
    * index): `order` is undefined when that is the table order itself (as scripts/kallsyms.c writes
@@ -77,10 +75,7 @@ export class Kallsyms {
     readonly encoding: KallsymsEncoding,
   ) {
     this.table = names;
-    if (names.byHash) {
-      this.byHash = names.byHash.slots;
-      this.byHashShift = names.byHash.shift;
-    }
+    this.byHash = names.byHash;
     this.addressOf = addresses.addressOf;
     this.halves = addresses.halves;
   }
@@ -176,13 +171,17 @@ export class Kallsyms {
     return true;
   };
 
-  /** The first symbol in table order whose name hashes to `h` and `matches`; through the name index once built. */
+  /**
+   * The first symbol in table order whose name hashes to `h` and `matches`; through the name index
+   * once built. Every lookup by name goes through here (addressesOf visits all: `matches` false).
+   */
   private firstWithHash(h: number, matches: (i: number) => boolean): number | undefined {
     const hashes = this.table.hashes;
-    const slots = this.byHash;
-    if (slots) {
+    const index = this.byHash;
+    if (index) {
+      const slots = index.slots;
       const mask = slots.length - 1;
-      for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
+      for (let k = hashSlot(h, index.shift); slots[k] !== 0; k = (k + 1) & mask) {
         const i = slots[k] - 1;
         if (hashes[i] === h && matches(i)) return i;
       }
@@ -209,30 +208,20 @@ export class Kallsyms {
   indexNames(): void {
     if (this.byHash) return;
     const hashes = this.table.hashes;
+    if (hashes.length > MAX_INDEXED) return;
     const index = nameIndex(hashes.length);
-    if (!index) return;
     for (let i = 0; i < hashes.length; i++) index.add(hashes[i], i);
-    this.byHash = index.slots;
-    this.byHashShift = index.shift;
+    this.byHash = index;
   }
 
   /** Every address of a name, in table order (static names repeat); undefined when absent. Builds the name index. */
   addressesOf(name: string): bigint[] | undefined {
     this.indexNames();
-    const want = name;
-    const h = nameHash(want);
     let out: bigint[] | undefined;
-    const hashes = this.table.hashes;
-    const slots = this.byHash;
-    if (!slots) {
-      for (let i = 0; i < this.count; i++) if (hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
-      return out;
-    }
-    const mask = slots.length - 1;
-    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
-      const i = slots[k] - 1;
-      if (hashes[i] === h && this.nameIs(i, want)) (out ??= []).push(this.addressAt(i));
-    }
+    this.firstWithHash(nameHash(name), (i) => {
+      if (this.nameIs(i, name)) (out ??= []).push(this.addressAt(i));
+      return false;
+    });
     return out;
   }
 
@@ -245,19 +234,7 @@ export class Kallsyms {
     const a = BigInt.asUintN(64, address);
     const hi = Number(a >> 32n);
     const lo = Number(a & 0xffffffffn);
-    const h = nameHash(name);
-    const hashes = this.table.hashes;
-    const slots = this.byHash;
-    if (!slots) {
-      for (let i = 0; i < this.count; i++) if (hashes[i] === h && this.isAt(i, hi, lo) && this.nameIs(i, name)) return true;
-      return false;
-    }
-    const mask = slots.length - 1;
-    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
-      const i = slots[k] - 1;
-      if (hashes[i] === h && this.isAt(i, hi, lo) && this.nameIs(i, name)) return true;
-    }
-    return false;
+    return this.firstWithHash(nameHash(name), (i) => this.isAt(i, hi, lo) && this.nameIs(i, name)) !== undefined;
   }
 
   /** Address of a symbol, or undefined. */
@@ -471,7 +448,7 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
   // The name index is filled here, in the loop that makes the hashes: a loop of its own over
   // ~100,000 symbols ran mostly unoptimised (it runs once, and V8's one compiler thread is busy
   // with other code), ~10 ms of a 6.1 companion verify.
-  const index = indexed ? nameIndex(count) : undefined;
+  const index = indexed && count <= MAX_INDEXED ? nameIndex(count) : undefined;
   const slots = index?.slots;
   const shift = index?.shift ?? 32;
   const mask = (slots?.length ?? 1) - 1;

@@ -16,7 +16,7 @@
 import { BadDataError, Cursor, FaultError, NotFoundError, digestHex } from '@kbtf/binary';
 import { KSYM_NAME_LEN, parseBtf, type Btf } from '@kbtf/btf';
 import type { Kallsyms } from './kallsyms.js';
-import { bytesHash, hashSlot } from './name-hash.js';
+import { bytesHash, hashSlot, nameIndex, type NameIndex } from './name-hash.js';
 import type { KernelMemory } from './memory.js';
 import { KObject, listForEachEntry, listForEachEntryReverse, offsetOf } from './object.js';
 import { findTypeId, shape, sizeOfType, type KType } from './ktype.js';
@@ -267,9 +267,7 @@ export function asciiBytes(name: string): Buffer | undefined {
  * index of the names, built on first use.
  */
 export class ModuleSymtab {
-  private byHash?: Int32Array;
-  /** 32 − log2(byHash.length), for hashSlot. */
-  private byHashShift = 32;
+  private byHash?: NameIndex;
   private hashes?: Int32Array;
 
   constructor(
@@ -358,38 +356,29 @@ export class ModuleSymtab {
   }
 
   private first(bytes: Uint8Array, start: number, end: number, also: (i: number) => boolean): number {
-    const slots = (this.byHash ??= this.index());
+    const index = (this.byHash ??= this.index());
+    const slots = index.slots;
     const hashes = this.hashes!;
     const h = bytesHash(bytes, start, end);
     const mask = slots.length - 1;
     // Symbols go in in symtab order, so the ones of one hash are met in symtab order.
-    for (let k = hashSlot(h, this.byHashShift); slots[k] !== 0; k = (k + 1) & mask) {
+    for (let k = hashSlot(h, index.shift); slots[k] !== 0; k = (k + 1) & mask) {
       const i = slots[k] - 1;
       if (hashes[i] === h && also(i) && this.nameIs(i, bytes, start, end)) return i;
     }
     return -1;
   }
 
-  private index(): Int32Array {
+  private index(): NameIndex {
     const hashes = new Int32Array(this.count);
-    let size = 16;
-    let shift = 28;
-    while (size < this.count * 2) {
-      size *= 2;
-      shift--;
-    }
-    const slots = new Int32Array(size);
-    const mask = size - 1;
+    const index = nameIndex(this.count, 16);
     for (let i = 0; i < this.count; i++) {
       const h = bytesHash(this.names, this.nameOff[i], this.nameEnd(i));
       hashes[i] = h;
-      let k = hashSlot(h, shift);
-      while (slots[k] !== 0) k = (k + 1) & mask;
-      slots[k] = i + 1;
+      index.add(h, i);
     }
     this.hashes = hashes;
-    this.byHashShift = shift;
-    return slots;
+    return index;
   }
 }
 

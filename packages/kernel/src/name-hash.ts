@@ -13,8 +13,8 @@ export function bytesHash(bytes: Uint8Array, start: number, end: number): number
   return h;
 }
 
-/** Symbols indexed by name at most (kernels have ~200,000). */
-const MAX_INDEXED = 1 << 21;
+/** Symbols kallsyms indexes by name at most (kernels have ~200,000): past it, lookups stay scans. */
+export const MAX_INDEXED = 1 << 21;
 
 /**
  * A name hash's first slot in a table of 2^(32 − shift) slots: its top bits after a multiply by
@@ -34,7 +34,10 @@ export function nameHash(name: string): number {
   return h;
 }
 
-/** Kallsyms.byHash under construction: symbols go in in table order. */
+/**
+ * A name index: table index + 1 of each symbol by its name hash's slot, open addressing with
+ * linear probing. Symbols go in in table order, so the ones of one hash are met in that order.
+ */
 export interface NameIndex {
   readonly slots: Int32Array;
   /** 32 − log2(slots.length), for hashSlot. */
@@ -42,17 +45,13 @@ export interface NameIndex {
   add(h: number, i: number): void;
 }
 
-/** An empty name index for `count` symbols (at most half full); undefined past MAX_INDEXED. */
-export function nameIndex(count: number): NameIndex | undefined {
-  if (count > MAX_INDEXED) return undefined; // more symbols than any kernel has: lookups stay scans
-  let size = 1024;
-  let shift = 22;
-  while (size < count * 2) {
-    size *= 2;
-    shift--;
-  }
+/** An empty name index for `count` symbols, at most half full, of at least `minSize` slots (a power of 2). */
+export function nameIndex(count: number, minSize = 1024): NameIndex {
+  let size = minSize;
+  while (size < count * 2) size *= 2;
   const slots = new Int32Array(size);
   const mask = size - 1;
+  const shift = Math.clz32(size) + 1;
   return {
     slots,
     shift,
