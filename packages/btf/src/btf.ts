@@ -151,11 +151,10 @@ export class Btf {
     if (this.kindIndex) return this.kindIndex;
     const kinds = this.kinds;
     const counts = new Uint32Array(256);
-    for (let i = 0; i < kinds.length; i++) counts[kinds[i]]++;
+    countKinds(kinds, counts);
     const out: (Uint32Array | undefined)[] = [];
     for (let k = 0; k < 256; k++) if (counts[k] > 0) out[k] = new Uint32Array(counts[k]);
-    const fill = new Uint32Array(256);
-    for (let i = 0; i < kinds.length; i++) out[kinds[i]]![fill[kinds[i]]++] = i;
+    fillKinds(kinds, out, new Uint32Array(256));
     return (this.kindIndex = out);
   }
 
@@ -353,6 +352,17 @@ function indexTypes(c: Cursor, firstId: number): { offsets: Uint32Array; kinds: 
   const max = Math.floor(c.length / BTF_TYPE_SIZE);
   const offsets = new Uint32Array(max);
   const kinds = new Uint8Array(max);
+  const n = indexRecords(c, firstId, offsets, kinds);
+  return { offsets: offsets.slice(0, n), kinds: kinds.slice(0, n) };
+}
+
+/**
+ * indexTypes' loop, a function of its own that ends in `return n`: V8 compiles the loop while it
+ * runs (on-stack replacement), and code after the loop that had never run (the slices above) made
+ * that compiled loop deoptimize at its exit, for every BTF blob parsed after it (27 times on the
+ * bundled dump; --trace-deopt). Returns the number of records.
+ */
+function indexRecords(c: Cursor, firstId: number, offsets: Uint32Array, kinds: Uint8Array): number {
   let n = 0;
   let off = 0;
   const len = c.length;
@@ -372,7 +382,17 @@ function indexTypes(c: Cursor, firstId: number): { offsets: Uint32Array; kinds: 
     offsets[n++] = off;
     off = next;
   }
-  return { offsets: offsets.slice(0, n), kinds: kinds.slice(0, n) };
+  return n;
+}
+
+/** byKind's loops (functions of their own, as indexRecords): how many types of each kind. */
+function countKinds(kinds: Uint8Array, counts: Uint32Array): void {
+  for (let i = 0; i < kinds.length; i++) counts[kinds[i]]++;
+}
+
+/** Each type's index into its kind's list, in id order. */
+function fillKinds(kinds: Uint8Array, out: (Uint32Array | undefined)[], fill: Uint32Array): void {
+  for (let i = 0; i < kinds.length; i++) out[kinds[i]]![fill[kinds[i]]++] = i;
 }
 
 /** Decode the record at `off` into the public model. */

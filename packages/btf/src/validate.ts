@@ -267,6 +267,17 @@ function checkTypeSec(h: Header, base: Btf | undefined, ck: Checker): boolean {
  */
 function checkAllMetas(w: Uint32Array, len: number, firstId: number, ck: Checker, names: Names, tagFlags: boolean): Uint32Array | undefined {
   const offsets = new Uint32Array(Math.floor(len / 12));
+  const n = metaLoop(w, len, firstId, ck, names, tagFlags, offsets);
+  if (n < 0 || ck.errors.length) return undefined;
+  return offsets.subarray(0, n);
+}
+
+/**
+ * checkAllMetas' loop: the number of records, -1 on a fatal error. A function of its own that ends
+ * in `return n`: compiled while it runs (on-stack replacement), a loop followed by code that never
+ * ran deoptimizes at its exit, on every later blob (indexRecords in btf.ts).
+ */
+function metaLoop(w: Uint32Array, len: number, firstId: number, ck: Checker, names: Names, tagFlags: boolean, offsets: Uint32Array): number {
   let n = 0;
   let off = 0;
   let id = firstId;
@@ -274,37 +285,36 @@ function checkAllMetas(w: Uint32Array, len: number, firstId: number, ck: Checker
     const left = len - off;
     if (left < 12) {
       ck.fail(id, `meta_left:${left} meta_needed:12`);
-      return undefined;
+      return -1;
     }
     const i = off >>> 2;
     const nameOff = w[i];
     const info = w[i + 1];
     if ((info & ~BTF_INFO_MASK) !== 0) {
       ck.fail(id, `Invalid btf_info:${info.toString(16)}`);
-      return undefined;
+      return -1;
     }
     const kind = infoKind(info);
     if (kind > KIND_MAX || kind === 0) {
       ck.fail(id, `Invalid kind:${kind}`);
-      return undefined;
+      return -1;
     }
     const extra = extraSize(kind, infoVlen(info));
     if (!names.valid(nameOff)) {
       ck.fail(id, `Invalid name_offset:${nameOff}`, metaDetail(names, kind, nameOff));
     } else if (left - 12 < extra) {
       ck.fail(id, `meta_left:${left - 12} meta_needed:${extra}`, metaDetail(names, kind, nameOff));
-      return undefined;
+      return -1;
     } else {
       const msg = META[kind](w, i, kind, names, tagFlags);
       if (msg) ck.fail(id, msg[0], msg[1] ? `${metaDetail(names, kind, nameOff)} ${msg[1]}` : metaDetail(names, kind, nameOff));
     }
-    if (left - 12 < extra) return undefined;
+    if (left - 12 < extra) return -1;
     offsets[n++] = i;
     off += 12 + extra;
     id++;
   }
-  if (ck.errors.length) return undefined;
-  return offsets.subarray(0, n);
+  return n;
 }
 
 /** "KIND name", for a message. */

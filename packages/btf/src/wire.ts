@@ -98,41 +98,28 @@ export function readHeader(c: Cursor): BtfHeader {
   };
 }
 
-/** Bytes of kind-specific data after the 12-byte btf_type, or -1 for an unknown kind. */
+/**
+ * Per kind number (0–31), the bytes of kind-specific data after the 12-byte btf_type: a fixed part
+ * (-1 for an unknown kind) plus a part per vlen entry.
+ */
+const EXTRA_FIXED = new Int32Array(32).fill(-1);
+const EXTRA_PER_VLEN = new Int32Array(32);
+for (const k of [KIND_PTR, KIND_FWD, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_FUNC, KIND_FLOAT, KIND_TYPE_TAG]) EXTRA_FIXED[k] = 0;
+for (const k of [KIND_INT, KIND_VAR, KIND_DECL_TAG]) EXTRA_FIXED[k] = 4;
+EXTRA_FIXED[KIND_ARRAY] = 12;
+for (const [k, per] of [[KIND_STRUCT, 12], [KIND_UNION, 12], [KIND_ENUM, 8], [KIND_FUNC_PROTO, 8], [KIND_DATASEC, 12], [KIND_ENUM64, 12]]) {
+  EXTRA_FIXED[k] = 0;
+  EXTRA_PER_VLEN[k] = per;
+}
+
+/**
+ * Bytes of kind-specific data after the 12-byte btf_type, or -1 for an unknown kind. From tables,
+ * not a switch: every call runs the same operations, so a kind first met after V8 optimised a
+ * caller's loop (DECL_TAG, ENUM64 late in a blob) does not deoptimise it.
+ */
 export function extraSize(kind: number, vlen: number): number {
-  switch (kind) {
-    case KIND_INT:
-      return 4;
-    case KIND_PTR:
-    case KIND_FWD:
-    case KIND_TYPEDEF:
-    case KIND_VOLATILE:
-    case KIND_CONST:
-    case KIND_RESTRICT:
-    case KIND_FUNC:
-    case KIND_FLOAT:
-    case KIND_TYPE_TAG:
-      return 0;
-    case KIND_ARRAY:
-      return 12;
-    case KIND_STRUCT:
-    case KIND_UNION:
-      return 12 * vlen;
-    case KIND_ENUM:
-      return 8 * vlen;
-    case KIND_FUNC_PROTO:
-      return 8 * vlen;
-    case KIND_VAR:
-      return 4;
-    case KIND_DATASEC:
-      return 12 * vlen;
-    case KIND_DECL_TAG:
-      return 4;
-    case KIND_ENUM64:
-      return 12 * vlen;
-    default:
-      return -1;
-  }
+  if ((kind & 31) !== kind) return -1;
+  return EXTRA_FIXED[kind] + EXTRA_PER_VLEN[kind] * vlen;
 }
 
 /** Throw a BadDataError for the type record at `offset`. */

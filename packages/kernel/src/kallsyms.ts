@@ -465,42 +465,15 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
       buf = readWindow(mem, loc.names + BigInt(pos));
       bufStart = pos;
     }
-    let p = pos - bufStart;
-    if (p >= buf.length) throw new FaultError('virtual', loc.names + BigInt(pos), 'not-mapped', `kallsyms_names ends at symbol ${i} of ${count}`);
-    // Both length bytes are read every time: a branch the loop never took before V8 optimised it
-    // would deoptimise it at the first "big" symbol.
-    const b0 = buf[p];
-    const b1 = buf[p + 1];
-    let len = b0;
-    p++;
-    if (b0 & 0x80) {
-      len = (b0 & 0x7f) | (b1 << 7);
-      p++;
+    // The entries the window holds whole, in a loop of their own. One it stops at (the window's
+    // last ones at the end of memory, a bad entry) is checked here, then taken alone.
+    let j = hashEntries(buf, pos - bufStart, buf.length - MAX_ENTRY, kept, i, count, entryAt, lens, hashes, full, fullPow, rest, slots, shift, mask);
+    if (j === i) {
+      checkEntry(loc, buf, bufStart, pos, i, count);
+      j = hashEntries(buf, pos - bufStart, buf.length, kept, i, i + 1, entryAt, lens, hashes, full, fullPow, rest, slots, shift, mask);
     }
-    if (len === 0 || p + len > buf.length) {
-      // An entry the window cannot hold: memory that ends (a window cut short by a fault) when it
-      // is of a possible length, else a bad length.
-      if (len !== 0 && len <= MAX_ENTRY && buf.length < WINDOW) {
-        throw new FaultError('virtual', loc.names + BigInt(bufStart + buf.length), 'not-mapped', `kallsyms_names ends within symbol ${i} of ${count}`);
-      }
-      badEntry(loc, pos, i, len);
-    }
-    entryAt[i] = kept + p;
-    lens[i] = len;
-    const e = p + len;
-    let h = rest[buf[p]];
-    for (let k = p + 1; k < e; k++) {
-      const t = buf[k];
-      h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
-    }
-    hashes[i] = h;
-    // The insert inlined (TurboFan runs without inlining, launcher): index.add's probe.
-    if (slots) {
-      let k = hashSlot(h, shift);
-      while (slots[k] !== 0) k = (k + 1) & mask;
-      slots[k] = i + 1;
-    }
-    pos = bufStart + e;
+    pos = bufStart + entryAt[j - 1] - kept + lens[j - 1];
+    i = j - 1;
   }
   parts.push(buf.subarray(0, pos - bufStart));
   const comp = new Uint8Array(kept + pos - bufStart);
@@ -510,6 +483,71 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
     at += part.length;
   }
   return { comp, entryAt, lens, hashes, tokens, byHash: index };
+}
+
+/**
+ * decodeNames' loop over the entries from `i` (below `count`) that start in `buf` at `p` up to
+ * `limit` and lie whole in it: each one's place, length and name hash (and its slot in the name
+ * index). Returns the first entry it did not take. A function
+ * of its own that ends in `return i`: V8 compiles the loop while it runs (on-stack replacement),
+ * and the window refill in decodeNames' loop, first met after that, deoptimised it there (the
+ * rest of kallsyms ran unoptimised until V8 compiled the loop again). The columns come as arguments,
+ * not an object: its fields, read on entry, had no type feedback in the first call (V8 allocates
+ * that later) and deoptimised the compiled function at its first line.
+ */
+function hashEntries(buf: Uint8Array, p: number, limit: number, kept: number, i: number, count: number, entryAt: Uint32Array, lens: Uint16Array, hashes: Int32Array, full: Int32Array, fullPow: Int32Array, rest: Int32Array, slots: Int32Array | undefined, shift: number, mask: number): number {
+  for (; i < count && p <= limit; i++) {
+    const b0 = buf[p];
+    const b1 = buf[p + 1];
+    let q = p + 1;
+    let len = b0;
+    if (b0 & 0x80) {
+      len = (b0 & 0x7f) | (b1 << 7);
+      q++;
+    }
+    const e = q + len;
+    if (len === 0 || e > buf.length) break;
+    entryAt[i] = kept + q;
+    lens[i] = len;
+    let h = rest[buf[q]];
+    for (let k = q + 1; k < e; k++) {
+      const t = buf[k];
+      h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
+    }
+    hashes[i] = h;
+    if (slots) {
+      // The probe's step runs for every entry (from the slot before), so the first collision
+      // does not meet an operation V8 has no feedback for.
+      let k = hashSlot(h, shift) - 1;
+      do k = (k + 1) & mask;
+      while (slots[k] !== 0);
+      slots[k] = i + 1;
+    }
+    p = e;
+  }
+  return i;
+}
+
+/**
+ * Why kallsyms_names entry `i` at `pos` (`buf` holds the names from `bufStart`) cannot be taken,
+ * thrown: memory that ends before it or within it (a window cut short by a fault, for an entry
+ * of a possible length), or a bad length. Returns when the entry lies whole in `buf`.
+ */
+function checkEntry(loc: KallsymsLocation, buf: Uint8Array, bufStart: number, pos: number, i: number, count: number): void {
+  let p = pos - bufStart;
+  if (p >= buf.length) throw new FaultError('virtual', loc.names + BigInt(pos), 'not-mapped', `kallsyms_names ends at symbol ${i} of ${count}`);
+  const b0 = buf[p];
+  let len = b0;
+  p++;
+  if (b0 & 0x80) {
+    len = (b0 & 0x7f) | (buf[p] << 7);
+    p++;
+  }
+  if (len !== 0 && p + len <= buf.length) return;
+  if (len !== 0 && len <= MAX_ENTRY && buf.length < WINDOW) {
+    throw new FaultError('virtual', loc.names + BigInt(bufStart + buf.length), 'not-mapped', `kallsyms_names ends within symbol ${i} of ${count}`);
+  }
+  badEntry(loc, pos, i, len);
 }
 
 /** Per token: its hash and HASH_P^length (to append it to a hash), and the hash of all but its first byte. */

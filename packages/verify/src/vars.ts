@@ -377,20 +377,32 @@ function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Ar
   // (no array or call per VAR in it): they run over every vmlinux VAR, mostly before V8 has
   // optimised them, and are compiled while they run by V8's one compiler thread.
   const { hi, lo } = kernel.kallsyms.addressHalves();
-  const lead = majorityCandidate(hi, lo, vars.offsets, vars.count, symbolAt);
-  if (lead.votes > 0 && agreeing(hi, lo, vars.offsets, vars.count, symbolAt, lead.hi, lead.lo) * 2 > lead.voters) return (BigInt(lead.hi) << 32n) + BigInt(lead.lo);
+  const k = majorityCandidate(hi, lo, vars.offsets, vars.count, symbolAt);
+  if (k >= 0) {
+    const i = symbolAt[k] & ~PI_ALIAS;
+    const below = lo[i] < vars.offsets[k] ? 1 : 0;
+    const leadHi = hi[i] - below;
+    const leadLo = lo[i] - vars.offsets[k] + below * 2 ** 32;
+    if (majorityMargin(hi, lo, vars.offsets, vars.count, symbolAt, leadHi, leadLo) > 0) return (BigInt(leadHi) << 32n) + BigInt(leadLo);
+  }
   return baseByCount(kernel, vars, symbolAt);
 }
 
-/** Boyer-Moore's majority vote over the VARs' bases: the only base that can have more than half. */
-function majorityCandidate(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array): { hi: number; lo: number; votes: number; voters: number } {
+/**
+ * Boyer-Moore's majority vote over the VARs' bases: the only base that can have more than half,
+ * as the VAR whose base it is (-1 when the vote ends even). One number out, not an object: the
+ * loop is compiled while it runs, and code after it that never ran (an object literal) made the
+ * compiled loop deoptimize at its exit, for each section.
+ */
+function majorityCandidate(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array): number {
   let leadHi = 0;
   let leadLo = 0;
+  let leadK = -1;
   let lead = 0;
-  let voters = 0;
+  // The answer so far, kept in the loop: even a compare after the loop deoptimizes it (no feedback).
+  let answer = -1;
   for (let k = 0; k < count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
-    voters++;
     const i = symbolAt[k] & ~PI_ALIAS;
     const below = lo[i] < offsets[k] ? 1 : 0;
     const baseLo = lo[i] - offsets[k] + below * 2 ** 32;
@@ -398,22 +410,24 @@ function majorityCandidate(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Arra
     if (lead === 0) {
       leadHi = baseHi;
       leadLo = baseLo;
+      leadK = k;
       lead = 1;
     } else lead += baseHi === leadHi && baseLo === leadLo ? 1 : -1;
+    answer = lead > 0 ? leadK : -1;
   }
-  return { hi: leadHi, lo: leadLo, votes: lead, voters };
+  return answer;
 }
 
-/** How many VARs put their section at (leadHi, leadLo). */
-function agreeing(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array, leadHi: number, leadLo: number): number {
-  let agree = 0;
+/** Twice the VARs that put their section at (leadHi, leadLo), less every VAR with a symbol: > 0 for a majority. */
+function majorityMargin(hi: Uint32Array, lo: Uint32Array, offsets: Uint32Array, count: number, symbolAt: Int32Array, leadHi: number, leadLo: number): number {
+  let margin = 0;
   for (let k = 0; k < count; k++) {
     if (symbolAt[k] === NO_SYMBOL) continue;
     const i = symbolAt[k] & ~PI_ALIAS;
     const below = lo[i] < offsets[k] ? 1 : 0;
-    if (hi[i] - below === leadHi && lo[i] - offsets[k] + below * 2 ** 32 === leadLo) agree++;
+    margin += hi[i] - below === leadHi && lo[i] - offsets[k] + below * 2 ** 32 === leadLo ? 1 : -1;
   }
-  return agree;
+  return margin;
 }
 
 /** The base most VARs agree on when none has a majority (of equal counts, the one met first). */
