@@ -488,15 +488,18 @@ function decodeNames(mem: KernelMemory, loc: KallsymsLocation, count: number, to
 /**
  * decodeNames' loop over the entries from `i` (below `count`) that start in `buf` at `p` up to
  * `limit` and lie whole in it: each one's place, length and name hash (and its slot in the name
- * index). Returns the first entry it did not take. A function
- * of its own that ends in `return i`: V8 compiles the loop while it runs (on-stack replacement),
- * and the window refill in decodeNames' loop, first met after that, deoptimised it there (the
- * rest of kallsyms ran unoptimised until V8 compiled the loop again). The columns come as arguments,
- * not an object: its fields, read on entry, had no type feedback in the first call (V8 allocates
- * that later) and deoptimised the compiled function at its first line.
+ * index). Returns the first entry it did not take.
+ *
+ * A function of its own that ends in `return i`: V8 compiles the loop while it runs (on-stack
+ * replacement), and the window refill in decodeNames' loop, first met after that, deoptimised it
+ * there (the rest of kallsyms ran unoptimised until V8 compiled the loop again). The columns come
+ * as arguments, not an object: its fields, read on entry, had no type feedback in the first call
+ * (V8 allocates that later) and deoptimised the compiled function at its first line.
  */
 function hashEntries(buf: Uint8Array, p: number, limit: number, kept: number, i: number, count: number, entryAt: Uint32Array, lens: Uint16Array, hashes: Int32Array, full: Int32Array, fullPow: Int32Array, rest: Int32Array, slots: Int32Array | undefined, shift: number, mask: number): number {
   for (; i < count && p <= limit; i++) {
+    // Both length bytes are read every time: a branch the loop never took before V8 optimised it
+    // would deoptimise it at the first "big" symbol.
     const b0 = buf[p];
     const b1 = buf[p + 1];
     let q = p + 1;
@@ -515,9 +518,10 @@ function hashEntries(buf: Uint8Array, p: number, limit: number, kept: number, i:
       h = (Math.imul(h, fullPow[t]) + full[t]) | 0;
     }
     hashes[i] = h;
+    // The insert inlined (TurboFan runs without inlining, launcher): NameIndex.add's probe, its
+    // step run for every entry (from the slot before) so that the first collision does not meet
+    // an operation V8 has no feedback for.
     if (slots) {
-      // The probe's step runs for every entry (from the slot before), so the first collision
-      // does not meet an operation V8 has no feedback for.
       let k = hashSlot(h, shift) - 1;
       do k = (k + 1) & mask;
       while (slots[k] !== 0);
