@@ -15,6 +15,8 @@ PKGS="bpftool gcc make binutils kmod makedumpfile zstd xz-utils python3-lzo pyth
 # arm64 (issue 17): the guests under qemu-system-aarch64, Debian's arm64 makedumpfile under
 # qemu-aarch64-static, the guest's BPF loader and the companions' kbuild stubs cross-built.
 PKGS="$PKGS qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross"
+# The vendored zstd decoder is rebuilt from Debian's libzstd source and compared (below).
+PKGS="$PKGS clang-14 lld-14"
 missing=""
 for p in $PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -24,6 +26,10 @@ if [ -n "$missing" ]; then
 fi
 
 [ -d node_modules ] || { say "npm ci"; npm ci --no-audit --no-fund >&2; }
+
+# packages/vmcore/src/zstd-wasm.ts must be exactly what tools/vendor/zstd-wasm.mjs builds.
+say "vendored zstd decoder: rebuilt from source"
+node tools/vendor/zstd-wasm.mjs --check >&2
 
 say "lab: 6.1-4level, 6.1-la57, 6.12-4level"
 bash tools/lab/lab.sh --all >&2

@@ -154,20 +154,23 @@ function decodeSlow(flags: number, data: Uint8Array, pageSize: number): Uint8Arr
 }
 
 /**
- * zstd's own decoder (libzstd's single-file decompressor as WebAssembly, zstd-wasm.ts), made once,
- * synchronously, on the first zstd page: ~4× faster per page than fzstd, and ready at once where
- * fzstd's JavaScript runs cold (a zstd dump of a 6.12 guest decodes ~4,600 pages: ~480 ms with
- * fzstd, ~110 ms here). One input and one output buffer of a page each live in its memory.
+ * zstd's own decoder (libzstd's decompressor as WebAssembly, zstd-wasm.ts, built by
+ * tools/vendor/zstd-wasm.mjs), made once, synchronously, on the first zstd page: ~5× faster per
+ * page than fzstd, and ready at once where fzstd's JavaScript runs cold (a zstd dump of a 6.12 guest
+ * decodes ~4,600 pages: ~480 ms with fzstd, ~75 ms here). Its decompression context and a largest
+ * page's input and output live in its static memory (zstd-page.c).
  */
 interface ZstdWasm {
-  /** The instance's memory: its buffer is replaced when the memory grows. */
+  /** The instance's memory (it never grows). */
   readonly memory: { readonly buffer: ArrayBuffer };
   readonly input: number;
   readonly output: number;
-  readonly capacity: number;
-  decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number;
-  isError(code: number): number;
+  /** decode(size, capacity): the decoded size, or negative (not a frame of at most capacity bytes). */
+  decode(size: number, capacity: number): number;
 }
+
+/** The largest page (and frame) the decoder's buffers hold (zstd-page.c PAGE_MAX). */
+const ZSTD_PAGE_MAX = 65536;
 
 let zstdWasm: ZstdWasm | null | undefined;
 
@@ -180,28 +183,19 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
-function zstdDecoder(pageSize: number): ZstdWasm | null {
-  if (zstdWasm !== undefined && (zstdWasm === null || zstdWasm.capacity >= pageSize)) return zstdWasm;
+function zstdDecoder(): ZstdWasm | null {
+  if (zstdWasm !== undefined) return zstdWasm;
   zstdWasm = null;
   try {
     const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
     if (!wasm) return zstdWasm;
-    const module = new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64'));
-    // Memory growth needs no notice: views of `memory.buffer` are made per page.
-    const exports = new wasm.Instance(module, { env: { emscripten_notify_memory_growth: () => undefined } }).exports;
-    const malloc = exports.malloc as (n: number) => number;
-    const input = malloc(pageSize);
-    const output = malloc(pageSize);
-    if (input !== 0 && output !== 0) {
-      zstdWasm = {
-        memory: exports.memory as ZstdWasm['memory'],
-        input,
-        output,
-        capacity: pageSize,
-        decompress: exports.ZSTD_decompress as ZstdWasm['decompress'],
-        isError: exports.ZSTD_isError as ZstdWasm['isError'],
-      };
-    }
+    const exports = new wasm.Instance(new wasm.Module(Buffer.from(ZSTD_WASM_BASE64, 'base64')), {}).exports;
+    zstdWasm = {
+      memory: exports.memory as ZstdWasm['memory'],
+      input: (exports.in_ptr as () => number)(),
+      output: (exports.out_ptr as () => number)(),
+      decode: exports.decode as ZstdWasm['decode'],
+    };
   } catch {
     zstdWasm = null;
   }
@@ -216,11 +210,19 @@ function zstdDecoder(pageSize: number): ZstdWasm | null {
  * (decompress.test.ts); decodePage is the API.
  */
 export function zstdToScratch(data: Uint8Array, pageSize: number): Uint8Array | undefined {
-  const z = zstdDecoder(pageSize);
-  if (!z || data.byteLength > z.capacity) return undefined;
+  if (data.byteLength > ZSTD_PAGE_MAX || pageSize > ZSTD_PAGE_MAX) return undefined;
+  const z = zstdDecoder();
+  if (!z) return undefined;
   new Uint8Array(z.memory.buffer, z.input, data.byteLength).set(data);
-  const n = z.decompress(z.output, pageSize, z.input, data.byteLength);
-  if (z.isError(n) || n !== pageSize) return undefined;
+  let n: number;
+  try {
+    n = z.decode(data.byteLength, pageSize);
+  } catch {
+    // A trap leaves the module's stack pointer where it was: the next page gets a new instance.
+    zstdWasm = undefined;
+    return undefined;
+  }
+  if (n !== pageSize) return undefined;
   zstdDecodes.wasm++;
   return new Uint8Array(z.memory.buffer, z.output, pageSize);
 }
