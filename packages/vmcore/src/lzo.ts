@@ -30,32 +30,10 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8A
   let next = 0;
   let state = 0;
   let mPos = 0;
-  const needIp = (n: number): void => {
-    if (ipEnd - ip < n) throw new LzoError('input overrun');
-  };
-  const needOp = (n: number): void => {
-    if (outLen - op < n) throw new LzoError('output overrun');
-  };
-  const rd = (): number => {
-    if (ip >= ipEnd) throw new LzoError('input overrun');
-    return input[ip++];
-  };
-  /** A run of zero bytes extends a length by 255 each (the LZO "long length" encoding). */
-  const longLength = (base: number): number => {
-    const start = ip;
-    while (rd() === 0) {
-      /* count zeros */
-    }
-    ip--;
-    const zeros = ip - start;
-    return zeros * 255 + base + rd();
-  };
-  const le16 = (): number => {
-    needIp(2);
-    return input[ip] | (input[ip + 1] << 8);
-  };
-
-  if (ipEnd < 3) throw new LzoError('input overrun');
+  // The bounds checks are written out where they apply, not small closures: V8 runs the launcher
+  // without TurboFan inlining, so each would be a call per byte read (and five closures made per
+  // page). Each check throws what the kernel's NEED_IP / NEED_OP / TEST_LB return.
+  if (ipEnd < 3) throw inputOverrun();
   let bitstreamVersion = 0;
   if (ipEnd >= 5 && input[0] === 17) {
     bitstreamVersion = input[1];
@@ -72,8 +50,8 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8A
 
   for (;;) {
     if (mode === COPY_LITERAL) {
-      needOp(t);
-      needIp(t + 3);
+      if (outLen - op < t) throw outputOverrun();
+      if (ipEnd - ip < t + 3) throw inputOverrun();
       if (t < SHORT_COPY) for (let i = 0; i < t; i++) out[op + i] = input[ip + i];
       else out.set(input.subarray(ip, ip + t), op);
       op += t;
@@ -85,49 +63,62 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8A
     if (mode === MATCH_NEXT) {
       state = next;
       t = next;
-      needIp(t + 3);
-      needOp(t);
+      if (ipEnd - ip < t + 3) throw inputOverrun();
+      if (outLen - op < t) throw outputOverrun();
       for (; t > 0; t--) out[op++] = input[ip++];
       mode = LOOP;
       continue;
     }
-    t = rd();
+    if (ip >= ipEnd) throw inputOverrun();
+    t = input[ip++];
     if (t < 16) {
       if (state === 0) {
-        if (t === 0) t = longLength(15);
+        if (t === 0) {
+          const z = zeroRun(input, ip);
+          ip += z;
+          t = z * 255 + 15 + input[ip++];
+        }
         t += 3;
         mode = COPY_LITERAL;
         continue;
       }
       next = t & 3;
+      if (ip >= ipEnd) throw inputOverrun();
       if (state !== 4) {
-        mPos = op - 1 - (t >> 2) - (rd() << 2);
+        mPos = op - 1 - (t >> 2) - (input[ip++] << 2);
         if (mPos < 0) throw new LzoError('look-behind overrun');
-        needOp(2);
+        if (outLen - op < 2) throw outputOverrun();
         out[op++] = out[mPos++];
         out[op++] = out[mPos];
         mode = MATCH_NEXT;
         continue;
       }
-      mPos = op - (1 + M2_MAX_OFFSET) - (t >> 2) - (rd() << 2);
+      mPos = op - (1 + M2_MAX_OFFSET) - (t >> 2) - (input[ip++] << 2);
       t = 3;
     } else if (t >= 64) {
       next = t & 3;
-      mPos = op - 1 - ((t >> 2) & 7) - (rd() << 3);
+      if (ip >= ipEnd) throw inputOverrun();
+      mPos = op - 1 - ((t >> 2) & 7) - (input[ip++] << 3);
       t = (t >> 5) - 1 + 2;
     } else if (t >= 32) {
       t = (t & 31) + 2;
-      if (t === 2) t += longLength(31);
-      next = le16();
+      if (t === 2) {
+        const z = zeroRun(input, ip);
+        ip += z;
+        t += z * 255 + 31 + input[ip++];
+      }
+      if (ipEnd - ip < 2) throw inputOverrun();
+      next = input[ip] | (input[ip + 1] << 8);
       ip += 2;
       mPos = op - 1 - (next >> 2);
       next &= 3;
     } else {
-      next = le16();
+      if (ipEnd - ip < 2) throw inputOverrun();
+      next = input[ip] | (input[ip + 1] << 8);
       if ((next & 0xfffc) === 0xfffc && (t & 0xf8) === 0x18 && bitstreamVersion) {
-        needIp(3);
+        if (ipEnd - ip < 3) throw inputOverrun();
         t = ((t & 7) | (input[ip + 2] << 3)) + MIN_ZERO_RUN_LENGTH;
-        needOp(t);
+        if (outLen - op < t) throw outputOverrun();
         out.fill(0, op, op + t);
         op += t;
         next &= 3;
@@ -138,8 +129,11 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8A
       mPos = op - ((t & 8) << 11);
       t = (t & 7) + 2;
       if (t === 2) {
-        t += longLength(7);
-        next = le16();
+        const z = zeroRun(input, ip);
+        ip += z;
+        t += z * 255 + 7 + input[ip++];
+        if (ipEnd - ip < 2) throw inputOverrun();
+        next = input[ip] | (input[ip + 1] << 8);
       }
       ip += 2;
       mPos -= next >> 2;
@@ -153,10 +147,29 @@ export function lzo1xDecompress(input: Uint8Array, outLen: number, into?: Uint8A
       mPos -= 0x4000;
     }
     if (mPos < 0) throw new LzoError('look-behind overrun');
-    needOp(t);
+    if (outLen - op < t) throw outputOverrun();
     op = copyMatch(out, op, mPos, t);
     mode = MATCH_NEXT;
   }
+}
+
+function inputOverrun(): LzoError {
+  return new LzoError('input overrun');
+}
+
+function outputOverrun(): LzoError {
+  return new LzoError('output overrun');
+}
+
+/**
+ * The zero bytes at `ip` of an LZO long length (each adds 255), up to the byte that ends it, which
+ * must be there: the caller reads it at ip + the count.
+ */
+function zeroRun(input: Uint8Array, ip: number): number {
+  let p = ip;
+  while (p < input.byteLength && input[p] === 0) p++;
+  if (p >= input.byteLength) throw inputOverrun();
+  return p - ip;
 }
 
 /** Below this many bytes a copy is a loop; from it on, one native copy (a call and a view cost more for a few bytes). */
