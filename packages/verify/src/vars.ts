@@ -379,11 +379,10 @@ function vmlinuxSectionBase(kernel: Kernel, vars: SectionVars, symbolAt: Int32Ar
   const { hi, lo } = kernel.kallsyms.addressHalves();
   const k = majorityCandidate(hi, lo, vars.offsets, vars.count, symbolAt);
   if (k >= 0) {
-    const i = symbolAt[k] & ~PI_ALIAS;
-    const below = lo[i] < vars.offsets[k] ? 1 : 0;
-    const leadHi = hi[i] - below;
-    const leadLo = lo[i] - vars.offsets[k] + below * 2 ** 32;
-    if (majorityMargin(hi, lo, vars.offsets, vars.count, symbolAt, leadHi, leadLo) > 0) return (BigInt(leadHi) << 32n) + BigInt(leadLo);
+    // The candidate's base as baseByCount makes it, and as the halves the loops compare (a base
+    // below zero, a symbol below its offset, has -1 as its high half there too).
+    const base = kernel.kallsyms.addressAt(symbolAt[k] & ~PI_ALIAS) - BigInt(vars.offsets[k]);
+    if (majorityMargin(hi, lo, vars.offsets, vars.count, symbolAt, Number(base >> 32n), Number(BigInt.asUintN(32, base))) > 0) return base;
   }
   return baseByCount(kernel, vars, symbolAt);
 }
